@@ -1,0 +1,1 @@
+//! Accounts, organisations, users, groups, credentials and resources.

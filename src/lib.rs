@@ -1,0 +1,18 @@
+//! iamgate: a reverse proxy that enforces cloud IAM in front of mock cloud APIs.
+//!
+//! Crate map (see ARCHITECTURE.md for the invariants):
+//! - [`cloud`]: the two dialects (Huawei, Alibaba) and what each fixes.
+//! - [`diag`]: load-time diagnostics with file and place.
+//! - [`routes`]: route files → [`routes::RouteTable`] (matchit), strict path rules.
+//! - [`policy`]: pure policy engine: parse (all errors) → compile → evaluate → `Decision`.
+//! - [`directory`]: accounts, org trees, users, groups, credentials and resources files.
+//! - [`identity`]: SDK-HMAC-SHA256, ACS3-HMAC-SHA256 and token verification.
+//! - [`mock`]: the bundled mock cloud upstream.
+
+pub mod cloud;
+pub mod diag;
+pub mod directory;
+pub mod identity;
+pub mod mock;
+pub mod policy;
+pub mod routes;

@@ -1,0 +1,2 @@
+//! Route files and the route table.
+pub mod file;
