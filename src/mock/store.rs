@@ -1,0 +1,184 @@
+//! The mock's memory: items per concrete collection path, and the log of
+//! every request it served.
+//!
+//! Items are keyed by the request's own collection path, so
+//! `/v2/p1/workflows/w1/executions` and `/v2/p1/workflows/w2/executions` are
+//! two collections. A poisoned lock is taken over: the data is plain JSON
+//! and stays consistent whatever a panicking writer left behind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Items of every concrete collection, in creation order.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    collections: Mutex<HashMap<String, Vec<(String, Value)>>>,
+}
+
+impl Store {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<(String, Value)>>> {
+        self.collections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Store a new item; `false` when the id is taken.
+    pub(crate) fn insert(&self, path: &str, id: &str, item: Value) -> bool {
+        let mut all = self.lock();
+        let items = all.entry(path.to_string()).or_default();
+        if items.iter().any(|(k, _)| k == id) {
+            return false;
+        }
+        items.push((id.to_string(), item));
+        true
+    }
+
+    /// Every item of the collection at `path`.
+    pub(crate) fn list(&self, path: &str) -> Vec<Value> {
+        self.lock()
+            .get(path)
+            .map(|items| items.iter().map(|(_, v)| v.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn get(&self, path: &str, id: &str) -> Option<Value> {
+        let all = self.lock();
+        let items = all.get(path)?;
+        items.iter().find(|(k, _)| k == id).map(|(_, v)| v.clone())
+    }
+
+    /// Merge `patch` into the item, let `fix` restore what must not change
+    /// (its id keys), and return the result.
+    pub(crate) fn update(
+        &self,
+        path: &str,
+        id: &str,
+        patch: Value,
+        fix: impl FnOnce(&mut Map<String, Value>),
+    ) -> Option<Value> {
+        let mut all = self.lock();
+        let (_, item) = all.get_mut(path)?.iter_mut().find(|(k, _)| k == id)?;
+        merge(item, patch);
+        if let Value::Object(map) = item {
+            fix(map);
+        }
+        Some(item.clone())
+    }
+
+    pub(crate) fn remove(&self, path: &str, id: &str) -> Option<Value> {
+        let mut all = self.lock();
+        let items = all.get_mut(path)?;
+        let at = items.iter().position(|(k, _)| k == id)?;
+        Some(items.remove(at).1)
+    }
+}
+
+/// Deep merge of objects; any other value replaces the old one.
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, value) in new {
+                match old.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        old.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, without `?`; empty when there was none.
+    pub query: String,
+    /// Header names lower-cased; repeated headers joined with `", "`.
+    pub headers: BTreeMap<String, String>,
+    pub body_len: usize,
+}
+
+/// The log behind `GET /-/requests`.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+impl Recorder {
+    fn lock(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        self.lock().push(request);
+    }
+
+    pub(crate) fn all(&self) -> Vec<RecordedRequest> {
+        self.lock().clone()
+    }
+
+    /// Forget everything; returns how many requests were dropped.
+    pub(crate) fn clear(&self) -> usize {
+        let mut log = self.lock();
+        let n = log.len();
+        log.clear();
+        n
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn crud_per_concrete_path() {
+        let store = Store::default();
+        assert!(store.insert("/w/1/e", "a", json!({"id": "a"})));
+        assert!(!store.insert("/w/1/e", "a", json!({})));
+        assert!(store.insert("/w/2/e", "a", json!({"id": "a2"})));
+        assert_eq!(store.list("/w/1/e"), vec![json!({"id": "a"})]);
+        assert_eq!(store.get("/w/2/e", "a"), Some(json!({"id": "a2"})));
+        assert_eq!(store.remove("/w/1/e", "a"), Some(json!({"id": "a"})));
+        assert_eq!(store.get("/w/1/e", "a"), None);
+        assert!(store.list("/w/1/e").is_empty());
+    }
+
+    #[test]
+    fn update_merges_deeply_and_keeps_ids() {
+        let store = Store::default();
+        store.insert("/c", "a", json!({"id": "a", "spec": {"x": 1, "y": 2}}));
+        let updated = store
+            .update("/c", "a", json!({"id": "b", "spec": {"y": 3}}), |m| {
+                m.insert("id".into(), json!("a"));
+            })
+            .unwrap();
+        assert_eq!(updated, json!({"id": "a", "spec": {"x": 1, "y": 3}}));
+        assert!(store.update("/c", "zz", json!({}), |_| {}).is_none());
+    }
+
+    #[test]
+    fn recorder_records_and_clears() {
+        let rec = Recorder::default();
+        rec.record(RecordedRequest {
+            method: "GET".into(),
+            path: "/x".into(),
+            query: String::new(),
+            headers: BTreeMap::new(),
+            body_len: 0,
+        });
+        assert_eq!(rec.all().len(), 1);
+        assert_eq!(rec.clear(), 1);
+        assert!(rec.all().is_empty());
+    }
+}
