@@ -1,1 +1,29 @@
-//! Verification of signed requests and tokens.
+//! Verification of signed requests and tokens: Huawei `SDK-HMAC-SHA256`
+//! ([`verify_sdk_hmac`]), Alibaba `ACS3-HMAC-SHA256` ([`verify_acs3`]) with
+//! its replay-protecting [`NonceStore`], all failing with one
+//! [`AuthFailure`]. Verifiers are pure apart from the nonce store: the
+//! secret and `now` are inputs; looking up the secret for an access key and
+//! mapping failures to HTTP happen elsewhere.
+
+mod acs3;
+mod authorization;
+mod crypto;
+mod error;
+mod nonce;
+mod request;
+mod sdk_hmac;
+#[cfg(test)]
+mod test_vectors;
+
+pub use acs3::{
+    acs3_canonical_request, acs3_string_to_sign, parse_acs3, verify_acs3, Acs3Auth, ACS3_ALGORITHM,
+    MAX_NONCE_LEN,
+};
+pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
+pub use error::AuthFailure;
+pub use nonce::NonceStore;
+pub use request::HttpParts;
+pub use sdk_hmac::{
+    parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_sdk_hmac,
+    SdkHmacAuth, SDK_HMAC_ALGORITHM,
+};

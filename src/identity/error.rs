@@ -1,0 +1,75 @@
+//! Why a signed request was refused, as one enum shared by both signature
+//! schemes. The proxy's `respond` stage maps each variant to the dialect's
+//! status and error code (DESIGN.md, "Errors the client sees"). No variant
+//! ever carries a secret or a full signature: client-supplied snippets are
+//! shortened with [`snippet`] before they are put into a message.
+
+/// The reason a request's signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// No Authorization header (and no token).
+    #[error("no authorization information")]
+    Missing,
+    /// Authorization present but unparsable, missing parts, or a required
+    /// header missing from `SignedHeaders` or from the request.
+    #[error("malformed authorization: {0}")]
+    Malformed(String),
+    /// `SDK-HMAC-SM3`, `V11-HMAC-SHA256`, ECDSA or any other scheme.
+    #[error("unsupported signing algorithm `{0}`")]
+    UnsupportedAlgorithm(String),
+    /// The recomputed signature differs from the one received.
+    #[error("signature does not match")]
+    SignatureMismatch,
+    /// ACS3: `x-acs-content-sha256` differs from the SHA-256 of the body.
+    #[error("x-acs-content-sha256 does not match the body")]
+    BodyHashMismatch,
+    /// The date header is outside ±[`MAX_CLOCK_SKEW`](super::MAX_CLOCK_SKEW)
+    /// of now, or unparsable.
+    #[error("request date `{date}` is expired or invalid")]
+    Expired {
+        /// The date header value as received (shortened).
+        date: String,
+    },
+    /// ACS3: the signature nonce was already used within the window.
+    #[error("signature nonce already used")]
+    NonceReused,
+    /// A security token is present: temporary credentials are not supported yet.
+    #[error("temporary credentials (security token) are not supported")]
+    TemporaryCredentials,
+}
+
+/// Longest client-supplied text copied into an error message.
+const SNIPPET_MAX_CHARS: usize = 64;
+
+/// Shortens client-supplied text for an error message and replaces control
+/// characters, so a message can be logged safely.
+pub(crate) fn snippet(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(SNIPPET_MAX_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > SNIPPET_MAX_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+/// Shorthand for a [`AuthFailure::Malformed`] with a message.
+pub(crate) fn malformed(message: impl Into<String>) -> AuthFailure {
+    AuthFailure::Malformed(message.into())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_shortens_and_sanitises() {
+        assert_eq!(snippet("abc"), "abc");
+        assert_eq!(snippet("a\nb"), "a?b");
+        let long = "x".repeat(100);
+        assert_eq!(snippet(&long).chars().count(), SNIPPET_MAX_CHARS + 1);
+    }
+}

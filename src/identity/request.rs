@@ -1,0 +1,121 @@
+//! What a verifier sees of a received request ([`HttpParts`]) and the
+//! header and encoding rules both signature schemes share: looking up a
+//! signed header (with the URI authority standing in for a missing `Host`),
+//! validating `SignedHeaders` names, and the RFC 3986 percent-encoder that
+//! keeps only `A-Za-z0-9-_.~` and writes upper-case hex.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+
+use super::error::{malformed, snippet, AuthFailure};
+
+/// Characters percent-encoded by both SDKs: everything except the RFC 3986
+/// unreserved set `A-Za-z0-9-_.~` (Python's `quote(s, safe='~')`).
+pub(crate) const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// What a verifier needs of a received request. `raw_path` and `raw_query`
+/// are exactly as received on the wire (no decoding); `authority` is the URI
+/// authority (HTTP/2 `:authority` or absolute-form), used when there is no
+/// Host header.
+#[derive(Clone, Copy)]
+pub struct HttpParts<'a> {
+    /// Request method as received.
+    pub method: &'a str,
+    /// Path as received, still percent-encoded.
+    pub raw_path: &'a str,
+    /// Query as received (without `?`), still encoded.
+    pub raw_query: Option<&'a str>,
+    /// URI authority, if the request had one.
+    pub authority: Option<&'a str>,
+    /// Received headers.
+    pub headers: &'a http::HeaderMap,
+    /// Received body bytes.
+    pub body: &'a [u8],
+}
+
+/// RFC 3986 percent-encoding of raw bytes (upper-case hex).
+pub(crate) fn rfc3986_encode(bytes: &[u8]) -> String {
+    percent_encoding::percent_encode(bytes, RFC3986).to_string()
+}
+
+/// Checks that a `SignedHeaders` entry is a lower-case header name token.
+fn validate_signed_header_name(name: &str) -> Result<(), AuthFailure> {
+    let ok = !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(malformed(format!(
+            "invalid SignedHeaders entry `{}`",
+            snippet(name)
+        )))
+    }
+}
+
+/// Splits a `SignedHeaders` value on `;`, rejecting empty, upper-case,
+/// invalid and duplicate names.
+pub(crate) fn parse_signed_headers(value: &str) -> Result<Vec<String>, AuthFailure> {
+    let mut names: Vec<String> = Vec::new();
+    for name in value.split(';') {
+        validate_signed_header_name(name)?;
+        if names.iter().any(|n| n == name) {
+            return Err(malformed(format!(
+                "duplicate SignedHeaders entry `{}`",
+                snippet(name)
+            )));
+        }
+        names.push(name.to_owned());
+    }
+    Ok(names)
+}
+
+/// Fails with `Malformed` unless every name in `required` is signed.
+pub(crate) fn require_signed(signed: &[String], required: &[&str]) -> Result<(), AuthFailure> {
+    match required.iter().find(|r| !signed.iter().any(|s| s == *r)) {
+        Some(missing) => Err(malformed(format!("SignedHeaders lacks `{missing}`"))),
+        None => Ok(()),
+    }
+}
+
+/// All values received for header `name`, trimmed, in arrival order. For
+/// `host` with no Host header the URI authority stands in. Values that are
+/// not UTF-8 are `Malformed` (both SDKs send UTF-8).
+pub(crate) fn header_values(req: &HttpParts, name: &str) -> Result<Vec<String>, AuthFailure> {
+    validate_signed_header_name(name)?;
+    let mut values = Vec::new();
+    for value in req.headers.get_all(name) {
+        let text = std::str::from_utf8(value.as_bytes())
+            .map_err(|_| malformed(format!("header `{}` is not UTF-8", snippet(name))))?;
+        values.push(text.trim().to_owned());
+    }
+    if values.is_empty() && name == "host" {
+        if let Some(authority) = req.authority {
+            values.push(authority.trim().to_owned());
+        }
+    }
+    Ok(values)
+}
+
+/// The single value of header `name` (see [`header_values`]); absent or
+/// repeated → `Malformed`.
+pub(crate) fn single_header(req: &HttpParts, name: &str) -> Result<String, AuthFailure> {
+    let mut values = header_values(req, name)?;
+    match values.len() {
+        1 => Ok(values.remove(0)),
+        0 => Err(malformed(format!(
+            "signed header `{}` is absent",
+            snippet(name)
+        ))),
+        _ => Err(malformed(format!("header `{}` is repeated", snippet(name)))),
+    }
+}
+
+/// Whether the request carries header `name` at all.
+pub(crate) fn has_header(req: &HttpParts, name: &str) -> bool {
+    req.headers.contains_key(name)
+}
