@@ -1,0 +1,354 @@
+//! Policy documents: JSON exactly as the cloud consoles show them, parsed
+//! into compiled statements. Parsing reports every problem at once — syntax
+//! errors with line:column, errors of meaning with a JSON pointer such as
+//! `/Statement/1/Condition/IpAddress/g:SourceIp`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::cloud::Cloud;
+use crate::diag::{Diagnostic, Place};
+use crate::policy::condition::{self, Condition};
+use crate::policy::glob::Glob;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// `Action` or `NotAction`, with lower-cased patterns (actions ignore case).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionSet {
+    Action(Vec<Glob>),
+    NotAction(Vec<Glob>),
+}
+
+/// `Resource` or `NotResource` (case-sensitive patterns).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceSet {
+    Resource(Vec<Glob>),
+    NotResource(Vec<Glob>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// 0-based position in the policy.
+    pub index: usize,
+    pub sid: Option<Arc<str>>,
+    pub effect: Effect,
+    pub actions: ActionSet,
+    /// The action patterns as written, for explanations.
+    pub action_text: Vec<String>,
+    pub resources: ResourceSet,
+    pub conditions: Vec<Condition>,
+}
+
+impl Statement {
+    /// `action` must already be lower-cased.
+    pub fn matches_action(&self, action: &str) -> bool {
+        match &self.actions {
+            ActionSet::Action(p) => p.iter().any(|g| g.matches(action)),
+            ActionSet::NotAction(p) => !p.iter().any(|g| g.matches(action)),
+        }
+    }
+
+    pub fn matches_resource(&self, resource: &str) -> bool {
+        match &self.resources {
+            ResourceSet::Resource(p) => p.iter().any(|g| g.matches(resource)),
+            ResourceSet::NotResource(p) => !p.iter().any(|g| g.matches(resource)),
+        }
+    }
+}
+
+/// A compiled policy: its name (the file stem), cloud and statements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: Arc<str>,
+    pub cloud: Cloud,
+    pub statements: Vec<Statement>,
+}
+
+impl Policy {
+    /// The system policy that allows everything (`FullAccess`, `FullAliyunAccess`).
+    pub fn full_access(cloud: Cloud) -> Policy {
+        Policy {
+            name: cloud.default_org_policy().into(),
+            cloud,
+            statements: vec![Statement {
+                index: 0,
+                sid: None,
+                effect: Effect::Allow,
+                actions: ActionSet::Action(vec![Glob::Any]),
+                action_text: vec!["*".into()],
+                resources: ResourceSet::Resource(vec![Glob::Any]),
+                conditions: Vec::new(),
+            }],
+        }
+    }
+}
+
+/// Parse one policy document. `file` is only used to place diagnostics.
+pub fn parse_policy(file: &Path, name: &str, cloud: Cloud, source: &str) -> Result<Policy, Vec<Diagnostic>> {
+    let value: Value = serde_json::from_str(source).map_err(|e| {
+        vec![Diagnostic::error(file, Place::Line { line: e.line(), column: e.column() }, format!("invalid JSON: {e}"))]
+    })?;
+    let mut p = Parser { file, cloud, errors: Vec::new() };
+    let statements = p.document(&value);
+    if p.errors.is_empty() {
+        Ok(Policy { name: name.into(), cloud, statements })
+    } else {
+        Err(p.errors)
+    }
+}
+
+struct Parser<'a> {
+    file: &'a Path,
+    cloud: Cloud,
+    errors: Vec<Diagnostic>,
+}
+
+/// Escape a key for a JSON pointer (RFC 6901).
+fn esc(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+impl Parser<'_> {
+    fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        self.errors
+            .push(Diagnostic::error(self.file, Place::Pointer(pointer.to_string()), message));
+    }
+
+    fn document(&mut self, value: &Value) -> Vec<Statement> {
+        let Some(obj) = value.as_object() else {
+            self.error("", "a policy must be a JSON object");
+            return Vec::new();
+        };
+        self.unknown_fields(obj, "", &["Version", "Statement"]);
+        let want = self.cloud.policy_version();
+        match obj.get("Version") {
+            Some(Value::String(v)) if v == want => {}
+            Some(v) => self.error("/Version", format!("Version must be \"{want}\" for a {} policy, found {v}", self.cloud)),
+            None => self.error("", format!("missing Version (must be \"{want}\")")),
+        }
+        let list: Vec<&Value> = match obj.get("Statement") {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(v @ Value::Object(_)) if self.cloud == Cloud::Huawei => vec![v],
+            Some(_) => {
+                self.error("/Statement", "Statement must be an array of statements");
+                return Vec::new();
+            }
+            None => {
+                self.error("", "missing Statement");
+                return Vec::new();
+            }
+        };
+        if list.is_empty() {
+            self.error("/Statement", "Statement must not be empty");
+        }
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.statement(i, s))
+            .collect()
+    }
+
+    fn unknown_fields(&mut self, obj: &Map<String, Value>, at: &str, known: &[&str]) {
+        for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+            let hint = if key == "Principal" { " (Principal is only valid in trust policies)" } else { "" };
+            self.error(&format!("{at}/{}", esc(key)), format!("unknown field `{key}`{hint}"));
+        }
+    }
+
+    fn statement(&mut self, index: usize, value: &Value) -> Option<Statement> {
+        let at = format!("/Statement/{index}");
+        let Some(obj) = value.as_object() else {
+            self.error(&at, "a statement must be a JSON object");
+            return None;
+        };
+        let before = self.errors.len();
+        self.unknown_fields(obj, &at, &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"]);
+        let sid = match obj.get("Sid") {
+            None => None,
+            Some(Value::String(s)) => Some(Arc::from(s.as_str())),
+            Some(_) => {
+                self.error(&format!("{at}/Sid"), "Sid must be a string");
+                None
+            }
+        };
+        let effect = self.effect(obj, &at);
+        let (actions, action_text) = self.actions(obj, &at);
+        let resources = self.resources(obj, &at);
+        let conditions = match obj.get("Condition") {
+            Some(c) => self.conditions(c, &format!("{at}/Condition")),
+            None => Vec::new(),
+        };
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(Statement { index, sid, effect: effect?, actions: actions?, action_text, resources: resources?, conditions })
+    }
+
+    fn effect(&mut self, obj: &Map<String, Value>, at: &str) -> Option<Effect> {
+        match obj.get("Effect") {
+            Some(Value::String(s)) if s == "Allow" => Some(Effect::Allow),
+            Some(Value::String(s)) if s == "Deny" => Some(Effect::Deny),
+            Some(v) => {
+                self.error(&format!("{at}/Effect"), format!("Effect must be \"Allow\" or \"Deny\", found {v}"));
+                None
+            }
+            None => {
+                self.error(at, "missing Effect");
+                None
+            }
+        }
+    }
+
+    /// A string or a non-empty array of strings.
+    fn string_list(&mut self, value: &Value, at: &str) -> Option<Vec<String>> {
+        let items: Vec<&Value> = match value {
+            Value::String(_) => vec![value],
+            Value::Array(a) if a.is_empty() => {
+                self.error(at, "the list must not be empty");
+                return None;
+            }
+            Value::Array(a) => a.iter().collect(),
+            _ => {
+                self.error(at, "expected a string or an array of strings");
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(s) if !s.trim().is_empty() => out.push(s.to_string()),
+                _ => self.error(&format!("{at}/{i}"), "expected a non-empty string"),
+            }
+        }
+        (out.len() == items.len()).then_some(out)
+    }
+
+    fn actions(&mut self, obj: &Map<String, Value>, at: &str) -> (Option<ActionSet>, Vec<String>) {
+        let (field, value) = match (obj.get("Action"), obj.get("NotAction")) {
+            (Some(_), Some(_)) => {
+                self.error(at, "a statement takes exactly one of Action and NotAction, not both");
+                return (None, Vec::new());
+            }
+            (None, None) => {
+                self.error(at, "missing Action (or NotAction)");
+                return (None, Vec::new());
+            }
+            (Some(v), None) => ("Action", v),
+            (None, Some(v)) => ("NotAction", v),
+        };
+        let at = format!("{at}/{field}");
+        let Some(list) = self.string_list(value, &at) else { return (None, Vec::new()) };
+        for (i, a) in list.iter().enumerate() {
+            if a != "*" && (!a.contains(':') || a.contains(char::is_whitespace)) {
+                self.error(&format!("{at}/{i}"), format!("`{a}` is not an action (expected service:…)"));
+            }
+        }
+        let globs = list.iter().map(|a| Glob::new(&a.to_lowercase())).collect();
+        let set = if field == "Action" { ActionSet::Action(globs) } else { ActionSet::NotAction(globs) };
+        (Some(set), list)
+    }
+
+    fn resources(&mut self, obj: &Map<String, Value>, at: &str) -> Option<ResourceSet> {
+        let (field, value) = match (obj.get("Resource"), obj.get("NotResource")) {
+            (Some(_), Some(_)) => {
+                self.error(at, "a statement takes at most one of Resource and NotResource");
+                return None;
+            }
+            (None, None) if self.cloud == Cloud::Huawei => return Some(ResourceSet::Resource(vec![Glob::Any])),
+            (None, None) => {
+                self.error(at, "missing Resource (or NotResource)");
+                return None;
+            }
+            (Some(v), None) => ("Resource", v),
+            (None, Some(v)) => ("NotResource", v),
+        };
+        let at = format!("{at}/{field}");
+        let list = self.string_list(value, &at)?;
+        for (i, r) in list.iter().enumerate() {
+            if let Err(why) = check_resource(self.cloud, r) {
+                self.error(&format!("{at}/{i}"), why);
+            }
+        }
+        let globs = list.iter().map(|r| Glob::new(r)).collect();
+        Some(if field == "Resource" { ResourceSet::Resource(globs) } else { ResourceSet::NotResource(globs) })
+    }
+
+    fn conditions(&mut self, value: &Value, at: &str) -> Vec<Condition> {
+        let Some(ops) = value.as_object() else {
+            self.error(at, "Condition must be an object of operators");
+            return Vec::new();
+        };
+        if ops.is_empty() {
+            self.error(at, "Condition must not be empty");
+        }
+        let mut out = Vec::new();
+        for (op, keys) in ops {
+            let op_at = format!("{at}/{}", esc(op));
+            let spec = match condition::parse_operator(self.cloud, op) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    self.error(&op_at, e);
+                    continue;
+                }
+            };
+            let Some(keys) = keys.as_object().filter(|k| !k.is_empty()) else {
+                self.error(&op_at, "an operator takes a non-empty object of condition keys");
+                continue;
+            };
+            for (key, values) in keys {
+                let key_at = format!("{op_at}/{}", esc(key));
+                let Some(values) = self.condition_values(values, &key_at) else { continue };
+                match condition::build(&spec, op, key, &values) {
+                    Ok(c) => out.push(c),
+                    Err(e) => self.error(&key_at, e),
+                }
+            }
+        }
+        out
+    }
+
+    /// Scalars (string, number, bool) or a non-empty array of them, as text.
+    fn condition_values(&mut self, value: &Value, at: &str) -> Option<Vec<String>> {
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let items: Vec<&Value> = match value {
+            Value::Array(a) if a.is_empty() => {
+                self.error(at, "the list of values must not be empty");
+                return None;
+            }
+            Value::Array(a) => a.iter().collect(),
+            v => vec![v],
+        };
+        let out: Vec<String> = items.iter().filter_map(|v| scalar(v)).collect();
+        if out.len() != items.len() {
+            self.error(at, "condition values must be strings, numbers or booleans");
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// `*`, or a resource name of the cloud's shape: Huawei URN
+/// `service:region:account:type:id`, Alibaba ARN `acs:service:region:account:id`.
+fn check_resource(cloud: Cloud, r: &str) -> Result<(), String> {
+    if r == "*" {
+        return Ok(());
+    }
+    let parts = r.splitn(5, ':').count();
+    match cloud {
+        Cloud::Huawei if parts == 5 => Ok(()),
+        Cloud::Aliyun if parts == 5 && r.starts_with("acs:") => Ok(()),
+        Cloud::Huawei => Err(format!("`{r}` is not a URN (expected service:region:account:type:id or *)")),
+        Cloud::Aliyun => Err(format!("`{r}` is not an ARN (expected acs:service:region:account:resource or *)")),
+    }
+}

@@ -1,0 +1,153 @@
+//! Wildcard patterns of policy documents: `*` matches any run of characters
+//! (also empty, and across `:` and `/`), `?` exactly one character.
+//!
+//! Patterns are classified once at compile time so that the common shapes
+//! (`*`, a literal, `prefix*`) never run the general matcher.
+
+/// A compiled wildcard pattern. Case handling is the caller's: lower-case
+/// both sides before compiling and matching when the grammar says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Glob {
+    /// `*`: everything.
+    Any,
+    /// No wildcard at all.
+    Exact(Box<str>),
+    /// `literal*` with no other wildcard.
+    Prefix(Box<str>),
+    /// Anything else.
+    General(Box<str>),
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Glob {
+        let wild = |c: char| c == '*' || c == '?';
+        if pattern == "*" {
+            return Glob::Any;
+        }
+        match pattern.find(wild) {
+            None => Glob::Exact(pattern.into()),
+            Some(i) if i == pattern.len() - 1 && pattern.ends_with('*') => {
+                Glob::Prefix(pattern[..i].into())
+            }
+            Some(_) => Glob::General(pattern.into()),
+        }
+    }
+
+    /// True when the pattern has a wildcard.
+    pub fn is_wildcard(&self) -> bool {
+        !matches!(self, Glob::Exact(_))
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        match self {
+            Glob::Any => true,
+            Glob::Exact(s) => **s == *text,
+            Glob::Prefix(p) => text.starts_with(&**p),
+            Glob::General(p) => wildcard_match(p.as_bytes(), text.as_bytes()),
+        }
+    }
+}
+
+/// Length of the UTF-8 sequence that starts with `first`.
+fn char_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Iterative matcher with single-star backtracking: linear in practice and
+/// never exponential. `?` consumes one whole character, so literal bytes are
+/// always compared at character boundaries.
+fn wildcard_match(p: &[u8], t: &[u8]) -> bool {
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(b'?') => {
+                ti += char_len(t[ti]);
+                pi += 1;
+            }
+            Some(&c) if c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    let next = st + char_len(t[st]);
+                    star = Some((sp, next));
+                    pi = sp + 1;
+                    ti = next;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*') && ti == t.len()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn shapes_are_classified() {
+        assert_eq!(Glob::new("*"), Glob::Any);
+        assert_eq!(Glob::new("a:b"), Glob::Exact("a:b".into()));
+        assert_eq!(Glob::new("a:*"), Glob::Prefix("a:".into()));
+        assert_eq!(Glob::new("a:*:c"), Glob::General("a:*:c".into()));
+        assert_eq!(Glob::new("a?"), Glob::General("a?".into()));
+    }
+
+    #[test]
+    fn star_crosses_separators_and_may_be_empty() {
+        let g = Glob::new("acs:log:*:*:project/*/logstore/aliyun-prom-*");
+        assert!(g.matches("acs:log:cn-hangzhou:123:project/p1/logstore/aliyun-prom-x"));
+        assert!(g.matches("acs:log:a:b:project/x/y/logstore/aliyun-prom-"));
+        assert!(!g.matches("acs:log:a:b:project/x/logstore/other"));
+        assert!(Glob::new("a*b").matches("ab"));
+    }
+
+    #[test]
+    fn question_mark_is_one_character() {
+        assert!(Glob::new("nb-?").matches("nb-1"));
+        assert!(Glob::new("nb-?").matches("nb-é"));
+        assert!(!Glob::new("nb-?").matches("nb-"));
+        assert!(!Glob::new("nb-?").matches("nb-12"));
+        assert!(Glob::new("*é?").matches("xxéy"));
+    }
+
+    #[test]
+    fn matching_is_case_sensitive() {
+        assert!(!Glob::new("Nb*").matches("nb1"));
+        assert!(!Glob::new("x:*:Nb").matches("x:1:nb"));
+    }
+
+    /// Reference matcher: plain recursion over characters.
+    fn reference(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => reference(&p[1..], t) || (!t.is_empty() && reference(p, &t[1..])),
+            (Some('?'), Some(_)) => reference(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => reference(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_reference(p in "[ab*?é:]{0,8}", t in "[abé:]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let tc: Vec<char> = t.chars().collect();
+            prop_assert_eq!(Glob::new(&p).matches(&t), reference(&pc, &tc));
+        }
+    }
+}
