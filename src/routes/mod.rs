@@ -1,2 +1,282 @@
-//! Route files and the route table.
+//! Route files and the route table: `routes/<service>.toml` → [`RouteTable`].
+//!
+//! A request's method and raw path are checked against the strict path rules
+//! ([`path`]), then routed with matchit on the raw path. The router holds
+//! normalised templates (parameters renamed by position, see [`template`]);
+//! each path keeps a small method table whose entries remember the route's own
+//! parameter names. A match yields the service, the route (and so its
+//! actions) and the percent-decoded parameters; [`RouteMatch::resource_for`]
+//! turns them into a resource name. Unmapped SDK operations match too, and come
+//! back as [`RouteError::Unmapped`] so no parameter route can capture them.
+
+mod build;
 pub mod file;
+mod path;
+mod template;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::cloud::Cloud;
+
+/// One service of the table: its catalog and routes, validated.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub cloud: Cloud,
+    pub upstream: String,
+    /// Resource name template, e.g. `modelarts:{region}:{account}:{type}:{id}`.
+    pub resource_template: String,
+    /// Path parameter → condition key it feeds.
+    pub param_keys: BTreeMap<String, String>,
+    pub actions: Vec<Action>,
+    pub routes: Vec<Route>,
+    pub unmapped: Vec<UnmappedRoute>,
+    /// `resource_template` split at its placeholders.
+    template_parts: Vec<Part>,
+}
+
+/// A piece of a resource name template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Region,
+    Account,
+    Type,
+    Id,
+}
+
+/// One action of a service's catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub name: String,
+    /// Lower-cased name, for matching.
+    pub key: String,
+    pub description: Option<String>,
+    pub access: Option<String>,
+    pub resource_types: Vec<String>,
+    pub condition_keys: Vec<String>,
+}
+
+/// A mapped REST route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: http::Method,
+    pub path: String,
+    /// Indexes into the service's `actions`; all must be allowed.
+    pub actions: Vec<usize>,
+    pub resource: Option<file::ResourceEntry>,
+    pub operation: Option<String>,
+}
+
+/// An SDK operation with no action in the catalog.
+#[derive(Debug, Clone)]
+pub struct UnmappedRoute {
+    pub method: http::Method,
+    pub path: String,
+    pub operation: String,
+}
+
+/// The routing table of every loaded service.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    services: Vec<Service>,
+    /// Normalised template → index into `paths`.
+    router: matchit::Router<usize>,
+    paths: Vec<Vec<MethodEntry>>,
+    /// Lower-cased action name → (service, action) index.
+    actions: HashMap<String, (usize, usize)>,
+    /// Static first segment of route paths (`v1`) → cloud.
+    prefixes: HashMap<String, Cloud>,
+}
+
+/// What one method of one path leads to.
+#[derive(Debug, Clone)]
+struct MethodEntry {
+    method: http::Method,
+    service: usize,
+    target: Target,
+    /// Parameter names as this route's template writes them, in path order.
+    params: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Mapped(usize),
+    Unmapped(usize),
+}
+
+/// A routed request.
+#[derive(Debug, Clone)]
+pub struct RouteMatch<'a> {
+    pub service: &'a Service,
+    pub route: &'a Route,
+    /// (name as written in this route's template, percent-decoded value).
+    pub params: Vec<(String, String)>,
+}
+
+/// Why a request has no route.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RouteError {
+    /// 400: an ambiguous path (never cleaned up); the message says what was wrong.
+    #[error("ambiguous path: {0}")]
+    BadPath(String),
+    /// 404: no route for this method and path.
+    #[error("no route")]
+    NotFound,
+    /// 404 with its own reason: the SDK operation is known but the catalog maps it to no action.
+    #[error("operation {operation} of {service} is known but has no action in the catalog")]
+    Unmapped { service: String, operation: String },
+}
+
+impl RouteTable {
+    /// Route a request: strict path rules first, then the router, then the
+    /// method table.
+    ///
+    /// matchit 0.8.6 backtracks: when a static child fails further down, it
+    /// retries a parameter sibling, so `/v2/p/workflows/overview/executions`
+    /// resolves to `workflows/{workflow_id}/executions` with
+    /// `workflow_id = "overview"`. That template is the only one the path fits,
+    /// so the route is right (pinned by a test). What would be wrong is a
+    /// percent-escape steering a path away from the route its decoded form
+    /// takes (`notebooks/fl%61vors` → `{id}` instead of `flavors`): such a
+    /// path is refused as ambiguous.
+    pub fn lookup(
+        &self,
+        method: &http::Method,
+        raw_path: &str,
+    ) -> Result<RouteMatch<'_>, RouteError> {
+        let checked = path::check(raw_path).map_err(RouteError::BadPath)?;
+        let (entry, values) = self.find(method, raw_path).ok_or(RouteError::NotFound)?;
+        if checked.has_escapes {
+            self.check_decoded_route(method, raw_path, entry)?;
+        }
+        let service = &self.services[entry.service];
+        let index = match entry.target {
+            Target::Mapped(index) => index,
+            Target::Unmapped(index) => {
+                return Err(RouteError::Unmapped {
+                    service: service.name.clone(),
+                    operation: service.unmapped[index].operation.clone(),
+                })
+            }
+        };
+        let params = entry
+            .params
+            .iter()
+            .zip(values)
+            .map(|(name, value)| (name.clone(), path::decode(value).into_owned()))
+            .collect();
+        Ok(RouteMatch {
+            service,
+            route: &service.routes[index],
+            params,
+        })
+    }
+
+    /// The method entry and raw parameter values for a path.
+    fn find<'p>(
+        &self,
+        method: &http::Method,
+        path: &'p str,
+    ) -> Option<(&MethodEntry, Vec<&'p str>)> {
+        let matched = self.router.at(path).ok()?;
+        let entry = self.paths[*matched.value]
+            .iter()
+            .find(|e| e.method == *method)?;
+        Some((entry, matched.params.iter().map(|(_, v)| v).collect()))
+    }
+
+    /// Refuse a path whose percent-decoded form routes elsewhere.
+    fn check_decoded_route(
+        &self,
+        method: &http::Method,
+        raw_path: &str,
+        entry: &MethodEntry,
+    ) -> Result<(), RouteError> {
+        let decoded = path::decode(raw_path);
+        match self.find(method, &decoded) {
+            Some((other, _)) if !std::ptr::eq(other, entry) => Err(RouteError::BadPath(format!(
+                "percent-encoding changes which route {raw_path:?} takes"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The cloud whose route paths share this path's first segment (`/v1`,
+    /// `/v2` → Huawei), for errors before a route matched.
+    pub fn cloud_for_path(&self, raw_path: &str) -> Option<Cloud> {
+        let first = raw_path.strip_prefix('/')?.split('/').next()?;
+        self.prefixes.get(first).copied()
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// Case-insensitive lookup of an action across all services.
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        let (service, action) = self.actions.get(&name.to_lowercase())?;
+        Some(&self.services[*service].actions[*action])
+    }
+
+    /// Mapped plus unmapped routes of every service.
+    pub fn route_count(&self) -> usize {
+        self.services
+            .iter()
+            .map(|s| s.routes.len() + s.unmapped.len())
+            .sum()
+    }
+}
+
+impl<'a> RouteMatch<'a> {
+    /// The decoded value of a path parameter, by the name this route gives it.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The actions the route requires (all must be allowed).
+    pub fn actions(&self) -> impl Iterator<Item = &'a Action> + '_ {
+        let service = self.service;
+        self.route.actions.iter().map(move |i| &service.actions[*i])
+    }
+
+    /// Resource name for one of the route's actions: `*` if the action has no
+    /// resource type; else the service template with `{type}` = the route's
+    /// resource type if the action supports it and `{id}` = the decoded id
+    /// param (`*` when the route names none). An action that does not support
+    /// the route's type gets its first type and id `*`: the route's id is an
+    /// id of another type.
+    pub fn resource_for(&self, action: &Action, region: &str, account: &str) -> String {
+        let Some(first_type) = action.resource_types.first() else {
+            return "*".to_string();
+        };
+        let resource = self.route.resource.as_ref();
+        let (kind, id) = match resource {
+            Some(r) if action.resource_types.contains(&r.kind) => {
+                let id = r.id.as_deref().and_then(|name| self.param(name));
+                (r.kind.as_str(), id.unwrap_or("*"))
+            }
+            _ => (first_type.as_str(), "*"),
+        };
+        let mut out = String::with_capacity(64);
+        for part in &self.service.template_parts {
+            out.push_str(match part {
+                Part::Text(text) => text,
+                Part::Region => region,
+                Part::Account => account,
+                Part::Type => kind,
+                Part::Id => id,
+            });
+        }
+        out
+    }
+}

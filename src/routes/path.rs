@@ -1,0 +1,174 @@
+//! Strict request-path rules, applied to the raw path before routing.
+//!
+//! The path that is authorised is exactly the path that is forwarded, so an
+//! ambiguous path is rejected (400), never cleaned up: a path that does not
+//! start with `/`, an empty segment (`//`, a trailing `/`), a `.` or `..`
+//! segment (plain or percent-encoded), an encoded `/`, `\` or NUL inside a
+//! segment, a raw `\` or control character, invalid percent-encoding, or a
+//! segment that does not decode to UTF-8. Routing then runs on the raw path;
+//! only parameter values are percent-decoded.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode_str;
+
+/// What [`check`] learnt about a valid path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checked {
+    /// The path holds at least one `%XX` escape.
+    pub has_escapes: bool,
+}
+
+/// Check `raw` (a path without query) against the strict rules; the error
+/// says what was wrong.
+pub(crate) fn check(raw: &str) -> Result<Checked, String> {
+    let Some(rest) = raw.strip_prefix('/') else {
+        return Err(format!("path must start with '/': {raw:?}"));
+    };
+    let mut has_escapes = false;
+    if rest.is_empty() {
+        return Ok(Checked { has_escapes });
+    }
+    for (index, segment) in rest.split('/').enumerate() {
+        has_escapes |= check_segment(segment).map_err(|why| format!("segment {index}: {why}"))?;
+    }
+    Ok(Checked { has_escapes })
+}
+
+/// Check one segment; `Ok(true)` when it holds a percent escape.
+fn check_segment(segment: &str) -> Result<bool, String> {
+    if segment.is_empty() {
+        return Err("empty segment ('//' or a trailing '/')".to_string());
+    }
+    let bytes = segment.as_bytes();
+    let (mut i, mut dots, mut decoded_len, mut escapes) = (0, 0, 0, false);
+    while i < bytes.len() {
+        let byte = match bytes[i] {
+            b'%' => {
+                escapes = true;
+                let value = hex_pair(bytes.get(i + 1..i + 3))
+                    .ok_or_else(|| format!("invalid percent-encoding in {segment:?}"))?;
+                if matches!(value, b'/' | b'\\' | 0) {
+                    return Err(format!("encoded '/', '\\' or NUL in {segment:?}"));
+                }
+                i += 3;
+                value
+            }
+            b'\\' => return Err(format!("backslash in {segment:?}")),
+            b if b < 0x20 || b == 0x7f => return Err(format!("control character in {segment:?}")),
+            b => {
+                i += 1;
+                b
+            }
+        };
+        decoded_len += 1;
+        dots += usize::from(byte == b'.');
+    }
+    if dots == decoded_len && decoded_len <= 2 {
+        return Err(format!("dot segment {segment:?}"));
+    }
+    if escapes && percent_decode_str(segment).decode_utf8().is_err() {
+        return Err(format!("{segment:?} does not decode to UTF-8"));
+    }
+    Ok(escapes)
+}
+
+/// The byte two hex digits stand for.
+fn hex_pair(pair: Option<&[u8]>) -> Option<u8> {
+    let [high, low] = pair? else { return None };
+    let digit = |b: u8| (b as char).to_digit(16);
+    Some((digit(*high)? * 16 + digit(*low)?) as u8)
+}
+
+/// Percent-decode a parameter value of a path that passed [`check`].
+pub(crate) fn decode(value: &str) -> Cow<'_, str> {
+    percent_decode_str(value).decode_utf8_lossy()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn rejected(path: &str) -> String {
+        match check(path) {
+            Err(why) => why,
+            Ok(_) => panic!("{path} should be rejected"),
+        }
+    }
+
+    #[test]
+    fn accepts_plain_and_encoded_paths() {
+        assert_eq!(check("/").unwrap(), Checked { has_escapes: false });
+        assert!(!check("/v1/p/notebooks/nb-1").unwrap().has_escapes);
+        assert!(check("/v1/p/notebooks/nb%201").unwrap().has_escapes);
+        assert!(check("/v1/p/notebooks/%E4%B8%AD").unwrap().has_escapes);
+        assert!(check("/v1/p/a.b/...").is_ok());
+    }
+
+    #[test]
+    fn rejects_missing_leading_slash() {
+        assert!(rejected("v1/p").contains("start with"));
+        assert!(rejected("").contains("start with"));
+    }
+
+    #[test]
+    fn rejects_empty_segments() {
+        for path in ["//v1", "/v1//p", "/v1/p/"] {
+            assert!(rejected(path).contains("empty segment"), "{path}");
+        }
+    }
+
+    #[test]
+    fn rejects_dot_segments_plain_and_encoded() {
+        for path in [
+            "/v1/./p",
+            "/v1/../p",
+            "/v1/%2e",
+            "/v1/%2E%2e/p",
+            "/v1/.%2E",
+            "/.",
+        ] {
+            assert!(rejected(path).contains("dot segment"), "{path}");
+        }
+    }
+
+    #[test]
+    fn rejects_encoded_separators_and_nul() {
+        for path in [
+            "/v1/a%2Fb",
+            "/v1/a%2fb",
+            "/v1/a%5Cb",
+            "/v1/a%5cb",
+            "/v1/a%00",
+        ] {
+            assert!(rejected(path).contains("encoded"), "{path}");
+        }
+    }
+
+    #[test]
+    fn rejects_raw_backslash_and_control_characters() {
+        assert!(rejected("/v1/a\\b").contains("backslash"));
+        assert!(rejected("/v1/a\tb").contains("control"));
+    }
+
+    #[test]
+    fn rejects_invalid_percent_encoding() {
+        for path in ["/v1/%zz", "/v1/%4", "/v1/a%", "/v1/%4g/x", "/v1/%%41"] {
+            assert!(rejected(path).contains("percent-encoding"), "{path}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_utf8_segments() {
+        assert!(rejected("/v1/%FF").contains("UTF-8"));
+        assert!(rejected("/v1/%C3").contains("UTF-8"));
+    }
+
+    #[test]
+    fn decodes_parameter_values() {
+        assert_eq!(decode("nb%201"), "nb 1");
+        assert_eq!(decode("plain"), "plain");
+        assert_eq!(decode("%E4%B8%AD"), "中");
+    }
+}
