@@ -121,3 +121,88 @@ pub fn authorize(subject: &Subject, needs: &[(String, String)], ctx: &Context) -
     }
     Ok(Permit::new(grants))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    //! Property tests of the evaluator's invariants over generated policies.
+    use super::*;
+    use crate::policy::document::parse_policy;
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    const ACTIONS: &[&str] = &["modelarts:notebook:get", "modelarts:notebook:delete", "modelarts:pool:delete", "modelarts:*:get", "modelarts:notebook:*", "*"];
+    const RESOURCES: &[&str] = &["*", "modelarts:*:*:notebook:*", "modelarts:cn-north-4:acc1:notebook:nb1", "modelarts:*:*:pool:p?"];
+    const REQUESTS: &[(&str, &str)] = &[
+        ("modelarts:notebook:get", "modelarts:cn-north-4:acc1:notebook:nb1"),
+        ("modelarts:notebook:delete", "modelarts:cn-north-4:acc1:notebook:nb2"),
+        ("modelarts:pool:delete", "modelarts:cn-north-4:acc1:pool:p1"),
+    ];
+
+    fn statement() -> impl Strategy<Value = String> {
+        (any::<bool>(), 0..ACTIONS.len(), 0..RESOURCES.len(), any::<bool>()).prop_map(|(allow, a, r, cond)| {
+            let effect = if allow { "Allow" } else { "Deny" };
+            let c = if cond { r#","Condition":{"StringEquals":{"g:UserName":"alice"}}"# } else { "" };
+            format!(r#"{{"Effect":"{effect}","Action":"{}","Resource":"{}"{c}}}"#, ACTIONS[a], RESOURCES[r])
+        })
+    }
+
+    fn policy(name: &str, statements: &[String]) -> Arc<crate::policy::Policy> {
+        let doc = format!(r#"{{"Version":"5.0","Statement":[{}]}}"#, statements.join(","));
+        Arc::new(parse_policy(Path::new("gen.json"), name, Cloud::Huawei, &doc).unwrap())
+    }
+
+    fn subject(identity: Vec<Arc<crate::policy::Policy>>, org: Vec<Vec<Arc<crate::policy::Policy>>>) -> Subject {
+        let org: Vec<OrgLevel> = org
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| OrgLevel { node: format!("n{i}").into(), policies: Arc::new(PolicySet::new(p)) })
+            .collect();
+        Subject { cloud: Cloud::Huawei, root: false, identity: Arc::new(PolicySet::new(identity)), org: org.into() }
+    }
+
+    fn ctx(alice: bool) -> Context {
+        let mut c = Context::new();
+        c.set("g:UserName", if alice { "alice" } else { "bob" });
+        c
+    }
+
+    /// Brute force: does any statement of these policies with this effect match?
+    fn any_match(policies: &[Arc<crate::policy::Policy>], effect: Effect, req: (&str, &str), c: &Context) -> bool {
+        policies.iter().flat_map(|p| &p.statements).any(|s| {
+            s.effect == effect
+                && s.matches_action(&req.0.to_ascii_lowercase())
+                && s.matches_resource(req.1)
+                && s.conditions.iter().all(|k| k.holds(c))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn deny_overrides_allow_and_default_is_deny(
+            ids in prop::collection::vec(prop::collection::vec(statement(), 1..4), 0..4),
+            scps in prop::collection::vec(prop::collection::vec(statement(), 1..3), 0..3),
+            alice in any::<bool>(),
+        ) {
+            let identity: Vec<_> = ids.iter().enumerate().map(|(i, s)| policy(&format!("id{i}"), s)).collect();
+            let org: Vec<Vec<_>> = scps.iter().enumerate().map(|(i, s)| vec![policy(&format!("scp{i}"), s)]).collect();
+            let subj = subject(identity.clone(), org.clone());
+            let c = ctx(alice);
+            for &req in REQUESTS {
+                let d = evaluate(&subj, req.0, req.1, &c);
+                let any_deny = any_match(&identity, Effect::Deny, req, &c) || org.iter().any(|l| any_match(l, Effect::Deny, req, &c));
+                let allowed = any_match(&identity, Effect::Allow, req, &c) && org.iter().all(|l| any_match(l, Effect::Allow, req, &c));
+                // Deny overrides allow.
+                prop_assert_eq!(d.kind == DecisionKind::ExplicitDeny, any_deny);
+                // Default deny: allowed only when an identity allow and every level's allow exist and no deny.
+                prop_assert_eq!(d.is_allowed(), allowed && !any_deny);
+                // Determinism: the same inputs give the same decision.
+                prop_assert_eq!(&d, &evaluate(&subj, req.0, req.1, &c));
+                // Adding a matching deny anywhere never turns a deny into an allow.
+                let mut more = identity.clone();
+                more.push(policy("deny-all", &[r#"{"Effect":"Deny","Action":"*"}"#.to_string()]));
+                prop_assert_eq!(evaluate(&subject(more, org.clone()), req.0, req.1, &c).kind, DecisionKind::ExplicitDeny);
+            }
+        }
+    }
+}
