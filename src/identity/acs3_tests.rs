@@ -37,11 +37,11 @@ fn vector_request() -> (OwnedRequest, Acs3Auth, test_vectors::Vector) {
     let req = OwnedRequest {
         method: lines.next().unwrap().to_owned(),
         path: lines.next().unwrap().to_owned(),
-        query: Some(v.section("wire query (SDK urlencode)")),
+        query: Some(v.line("wire query (SDK urlencode)")),
         headers: headers_from_canonical(&canonical),
         ..OwnedRequest::default()
     };
-    let auth = parse_acs3(&v.section("Authorization")).unwrap();
+    let auth = parse_acs3(&v.line("Authorization")).unwrap();
     (req, auth, v)
 }
 
@@ -84,8 +84,8 @@ fn vendor_vector_rebuilds_canonical_request_string_to_sign_and_signature() {
     assert_eq!(sts, v.section("string to sign"));
     assert_eq!(hmac_sha256_hex(SECRET, &sts), auth.signature);
     assert_eq!(
-        canonical_query(Some(&v.section("wire query (SDK urlencode)"))).unwrap(),
-        v.section("canonical query")
+        canonical_query(Some(&v.line("wire query (SDK urlencode)"))).unwrap(),
+        v.line("canonical query")
     );
 }
 
@@ -247,6 +247,15 @@ fn repeated_headers_are_sorted_and_joined() {
 }
 
 #[test]
+fn canonical_headers_are_sorted_by_name_whatever_the_signed_order() {
+    let (req, _) = own_request("n-1");
+    let signed = vec!["x-acs-date".to_string(), "host".to_string()];
+    let canonical = acs3_canonical_request(&req.parts(), &signed).unwrap();
+    assert!(canonical
+        .contains("\nhost:127.0.0.1:8080\nx-acs-date:2025-01-01T00:00:00Z\n\nx-acs-date;host\n"));
+}
+
+#[test]
 fn security_token_means_temporary_credentials() {
     let (mut req, _) = own_request("n-1");
     req.set("x-acs-security-token", "sts-token");
@@ -285,7 +294,7 @@ fn other_algorithms_are_unsupported_and_garbage_is_malformed() {
         "\u{0}\u{1}".into(),
         format!("ACS3-HMAC-SHA256 Credential=id,SignedHeaders=,Signature={sig}"),
         format!("ACS3-HMAC-SHA256 Access=id,SignedHeaders=host,Signature={sig}"),
-        format!("ACS3-HMAC-SHA256 Credential=id,SignedHeaders=host,Signature=xyz"),
+        "ACS3-HMAC-SHA256 Credential=id,SignedHeaders=host,Signature=xyz".into(),
     ];
     for case in cases {
         assert!(

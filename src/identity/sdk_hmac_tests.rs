@@ -20,7 +20,7 @@ fn request_from(v: &Vector) -> OwnedRequest {
         headers: headers_from_canonical(&v.section("canonical request")),
         ..OwnedRequest::default()
     };
-    req.set_uri(&v.section("wire uri"));
+    req.set_uri(&v.line("wire uri"));
     let body = v.title.rsplit_once(" body=").unwrap().1;
     if body != "None" {
         let inner = body.strip_prefix("b'").unwrap().strip_suffix('\'').unwrap();
@@ -30,7 +30,7 @@ fn request_from(v: &Vector) -> OwnedRequest {
 }
 
 fn vector_auth(v: &Vector) -> SdkHmacAuth {
-    parse_sdk_hmac(&v.section("Authorization")).unwrap()
+    parse_sdk_hmac(&v.line("Authorization")).unwrap()
 }
 
 /// The POST vector (the one with a body) and its Authorization.
