@@ -166,3 +166,9 @@ def test_mock_records_what_the_sdk_sent(mock, modelarts):
     assert [(r["method"], r["path"]) for r in log] == [("GET", "/v1/project-1/notebooks")]
     assert "limit=5" in log[0]["query"]
     assert log[0]["headers"]["authorization"].startswith("SDK-HMAC-SHA256")
+
+
+def test_mock_exits_cleanly_on_sigterm(mock):
+    from conftest import stop_process
+
+    assert stop_process(mock) == 0
