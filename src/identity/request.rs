@@ -36,6 +36,22 @@ pub struct HttpParts<'a> {
     pub body: &'a [u8],
 }
 
+/// Shows header names and the body length only: header values may hold
+/// signatures or tokens, which are never logged.
+impl std::fmt::Debug for HttpParts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(|k| k.as_str()).collect();
+        f.debug_struct("HttpParts")
+            .field("method", &self.method)
+            .field("raw_path", &self.raw_path)
+            .field("raw_query", &self.raw_query)
+            .field("authority", &self.authority)
+            .field("header_names", &names)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
 /// RFC 3986 percent-encoding of raw bytes (upper-case hex).
 pub(crate) fn rfc3986_encode(bytes: &[u8]) -> String {
     percent_encoding::percent_encode(bytes, RFC3986).to_string()

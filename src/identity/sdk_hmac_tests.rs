@@ -275,6 +275,12 @@ fn debug_does_not_show_the_full_signature() {
     let shown = format!("{auth:?}");
     assert!(!shown.contains(&auth.signature));
     assert!(shown.contains("AKEXAMPLE"));
+    let (mut req, _) = post_vector();
+    req.set(
+        "authorization",
+        &format!("SDK-HMAC-SHA256 Signature={}", auth.signature),
+    );
+    assert!(!format!("{:?}", req.parts()).contains(&auth.signature));
 }
 
 proptest! {
