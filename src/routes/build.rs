@@ -216,11 +216,15 @@ impl Builder {
             path: &entry.path,
             target,
         };
-        let Some((method, template)) = self.register(service, registration) else {
+        // Actions and resource are checked even when the route cannot be
+        // entered (a duplicate, a bad method), so every error shows at once.
+        let actions = self.resolve_actions(file, &place, service, &entry.actions);
+        if let Ok(template) = template::parse(&entry.path) {
+            self.check_resource(file, &place, service, entry, &actions, &template);
+        }
+        let Some((method, _)) = self.register(service, registration) else {
             return;
         };
-        let actions = self.resolve_actions(file, &place, service, &entry.actions);
-        self.check_resource(file, &place, service, entry, &actions, &template);
         self.services[service].routes.push(Route {
             method,
             path: entry.path.clone(),
