@@ -1,5 +1,5 @@
-//! Building a [`RouteTable`] from route files: read and parse every
-//! `*.toml`, check what the files mean, and compile the router.
+//! Building a [`RouteTable`] from parsed route files: check what the files
+//! mean and compile the router.
 //!
 //! Every problem is collected as a [`Diagnostic`] with its file and place
 //! (line:column for TOML syntax, a pointer such as `/route/12/actions/0` for
@@ -12,32 +12,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::check::{parse_method, parse_resource_template, valid_action_name, valid_service_name};
 use super::file::{RouteEntry, ServiceFile, UnmappedEntry};
 use super::template::{self, Template};
-use super::{Action, MethodEntry, Part, Route, RouteTable, Service, Target, UnmappedRoute};
+use super::{Action, MethodEntry, Route, RouteTable, Service, Target, UnmappedRoute};
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
 
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
-
 impl RouteTable {
-    /// Load every `*.toml` file in `dir` (sorted). Ok carries warnings; Err
-    /// carries every error found (with file + place).
-    pub fn load_dir(dir: &Path) -> Result<(RouteTable, Vec<Diagnostic>), Vec<Diagnostic>> {
-        let mut diags = Vec::new();
-        let files = read_dir(dir, &mut diags)?;
-        match RouteTable::from_files(files) {
-            Ok((table, warnings)) if !diag::has_errors(&diags) => {
-                diags.extend(warnings);
-                Ok((table, diags))
-            }
-            Ok((_, more)) | Err(more) => {
-                diags.extend(more);
-                Err(diags)
-            }
-        }
-    }
-
     /// Build from already-parsed files (path used for diagnostics).
     pub fn from_files(
         files: Vec<(PathBuf, ServiceFile)>,
@@ -48,51 +30,6 @@ impl RouteTable {
         }
         builder.finish()
     }
-}
-
-/// Read and parse the `*.toml` files of `dir`, in name order.
-fn read_dir(
-    dir: &Path,
-    diags: &mut Vec<Diagnostic>,
-) -> Result<Vec<(PathBuf, ServiceFile)>, Vec<Diagnostic>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        vec![Diagnostic::error(
-            dir,
-            Place::File,
-            format!("cannot read the route directory: {e}"),
-        )]
-    })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|ext| ext == "toml") && p.is_file())
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        diags.push(Diagnostic::warning(
-            dir,
-            Place::File,
-            "no route files (*.toml)",
-        ));
-    }
-    let mut files = Vec::new();
-    for path in paths {
-        let source = match std::fs::read_to_string(&path) {
-            Ok(source) => source,
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    &path,
-                    Place::File,
-                    format!("cannot read: {e}"),
-                ));
-                continue;
-            }
-        };
-        match toml::from_str::<ServiceFile>(&source) {
-            Ok(file) => files.push((path, file)),
-            Err(e) => diags.push(diag::from_toml_error(&path, &source, &e)),
-        }
-    }
-    Ok(files)
 }
 
 /// Accumulates services, router entries and diagnostics file by file.
@@ -448,64 +385,4 @@ impl Builder {
         };
         Ok((table, self.diags))
     }
-}
-
-fn parse_method(method: &str) -> Result<http::Method, String> {
-    if !METHODS.contains(&method) {
-        return Err(format!(
-            "unknown method {method:?} (expected one of {})",
-            METHODS.join(", ")
-        ));
-    }
-    http::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())
-}
-
-fn valid_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-/// `service:operation` or `service:resourceType:operation` (middle may be
-/// empty), letters, digits, `-` and `_`; no wildcards.
-fn valid_action_name(name: &str) -> bool {
-    let parts: Vec<&str> = name.split(':').collect();
-    let word = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
-        return false;
-    };
-    (2..=3).contains(&parts.len())
-        && !first.is_empty()
-        && !last.is_empty()
-        && parts.iter().all(|p| word(p))
-}
-
-/// Split a resource template at `{region}`, `{account}`, `{type}`, `{id}`.
-fn parse_resource_template(text: &str) -> Result<Vec<Part>, String> {
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        if open > 0 {
-            parts.push(Part::Text(rest[..open].to_string()));
-        }
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| format!("unclosed '{{' in resource template {text:?}"))?;
-        parts.push(match &rest[open + 1..open + close] {
-            "region" => Part::Region,
-            "account" => Part::Account,
-            "type" => Part::Type,
-            "id" => Part::Id,
-            other => return Err(format!("unknown placeholder {{{other}}} in resource template (expected region, account, type, id)")),
-        });
-        rest = &rest[open + close + 1..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Text(rest.to_string()));
-    }
-    Ok(parts)
 }

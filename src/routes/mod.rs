@@ -10,7 +10,9 @@
 //! back as [`RouteError::Unmapped`] so no parameter route can capture them.
 
 mod build;
+mod check;
 pub mod file;
+mod load;
 mod path;
 mod template;
 #[cfg(test)]
