@@ -10,9 +10,11 @@
 //! - [`mock`]: the bundled mock cloud upstream.
 
 pub mod cloud;
+pub mod decision_log;
 pub mod diag;
 pub mod directory;
 pub mod identity;
+pub mod metrics;
 pub mod mock;
 pub mod policy;
 pub mod routes;
