@@ -44,6 +44,7 @@ struct Builder {
     actions: HashMap<String, (usize, usize)>,
     prefixes: HashMap<String, (Cloud, String)>,
     reported_prefixes: HashSet<(String, usize)>,
+    statics: HashSet<String>,
     diags: Vec<Diagnostic>,
 }
 
@@ -249,6 +250,11 @@ impl Builder {
         }
         self.paths.push(Vec::new());
         self.by_template.insert(template.normalised.clone(), index);
+        let statics = template
+            .normalised
+            .split('/')
+            .filter(|s| !s.starts_with('{'));
+        self.statics.extend(statics.map(str::to_string));
         Some(index)
     }
 
@@ -382,6 +388,7 @@ impl Builder {
             paths: self.paths,
             actions: self.actions,
             prefixes,
+            statics: self.statics,
         };
         Ok((table, self.diags))
     }

@@ -18,7 +18,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cloud::Cloud;
 
@@ -91,6 +91,8 @@ pub struct RouteTable {
     actions: HashMap<String, (usize, usize)>,
     /// Static first segment of route paths (`v1`) → cloud.
     prefixes: HashMap<String, Cloud>,
+    /// Every static segment of every route template.
+    statics: HashSet<String>,
 }
 
 /// What one method of one path leads to.
@@ -150,44 +152,56 @@ impl RouteTable {
         raw_path: &str,
     ) -> Result<RouteMatch<'_>, RouteError> {
         let checked = path::check(raw_path).map_err(RouteError::BadPath)?;
-        let (entry, values) = self.find(method, raw_path).ok_or(RouteError::NotFound)?;
-        if checked.has_escapes {
+        let matched = self.router.at(raw_path).map_err(|_| RouteError::NotFound)?;
+        let entry = self
+            .entry(*matched.value, method)
+            .ok_or(RouteError::NotFound)?;
+        let values = matched.params.iter().map(|(_, value)| value);
+        let (params, reroute) = self.decode_params(entry, values, checked.has_escapes);
+        if reroute {
             self.check_decoded_route(method, raw_path, entry)?;
         }
         let service = &self.services[entry.service];
-        let index = match entry.target {
-            Target::Mapped(index) => index,
-            Target::Unmapped(index) => {
-                return Err(RouteError::Unmapped {
-                    service: service.name.clone(),
-                    operation: service.unmapped[index].operation.clone(),
-                })
-            }
-        };
-        let params = entry
-            .params
-            .iter()
-            .zip(values)
-            .map(|(name, value)| (name.clone(), path::decode(value).into_owned()))
-            .collect();
-        Ok(RouteMatch {
-            service,
-            route: &service.routes[index],
-            params,
-        })
+        match entry.target {
+            Target::Mapped(index) => Ok(RouteMatch {
+                service,
+                route: &service.routes[index],
+                params,
+            }),
+            Target::Unmapped(index) => Err(RouteError::Unmapped {
+                service: service.name.clone(),
+                operation: service.unmapped[index].operation.clone(),
+            }),
+        }
     }
 
-    /// The method entry and raw parameter values for a path.
-    fn find<'p>(
+    /// The method table entry of a routed path.
+    fn entry(&self, path_index: usize, method: &http::Method) -> Option<&MethodEntry> {
+        self.paths[path_index].iter().find(|e| e.method == *method)
+    }
+
+    /// Name and decode the parameter values; `true` when a decoded value
+    /// equals a static segment of some route, so that the decoded path might
+    /// route elsewhere (only then is it routed again).
+    fn decode_params<'p>(
         &self,
-        method: &http::Method,
-        path: &'p str,
-    ) -> Option<(&MethodEntry, Vec<&'p str>)> {
-        let matched = self.router.at(path).ok()?;
-        let entry = self.paths[*matched.value]
-            .iter()
-            .find(|e| e.method == *method)?;
-        Some((entry, matched.params.iter().map(|(_, v)| v).collect()))
+        entry: &MethodEntry,
+        values: impl Iterator<Item = &'p str>,
+        has_escapes: bool,
+    ) -> (Vec<(String, String)>, bool) {
+        let mut params = Vec::with_capacity(entry.params.len());
+        let mut reroute = false;
+        for (name, value) in entry.params.iter().zip(values) {
+            let value = if has_escapes && value.contains('%') {
+                let decoded = path::decode(value).into_owned();
+                reroute |= self.statics.contains(&decoded);
+                decoded
+            } else {
+                value.to_string()
+            };
+            params.push((name.clone(), value));
+        }
+        (params, reroute)
     }
 
     /// Refuse a path whose percent-decoded form routes elsewhere.
@@ -198,8 +212,9 @@ impl RouteTable {
         entry: &MethodEntry,
     ) -> Result<(), RouteError> {
         let decoded = path::decode(raw_path);
-        match self.find(method, &decoded) {
-            Some((other, _)) if !std::ptr::eq(other, entry) => Err(RouteError::BadPath(format!(
+        let other = self.router.at(&decoded).ok();
+        match other.and_then(|m| self.entry(*m.value, method)) {
+            Some(other) if !std::ptr::eq(other, entry) => Err(RouteError::BadPath(format!(
                 "percent-encoding changes which route {raw_path:?} takes"
             ))),
             _ => Ok(()),

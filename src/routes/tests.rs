@@ -302,3 +302,14 @@ fn rejects_a_bad_resource_template() {
     let diags = RouteTable::from_files(vec![(PathBuf::from("svc.toml"), file)]).unwrap_err();
     assert_eq!(pointer(&diags[0]), "/resource");
 }
+
+#[test]
+fn an_escape_that_keeps_the_route_is_fine() {
+    // The decoded value names a static segment, so the decoded path is
+    // routed again; it reaches the same route (by backtracking), so it passes.
+    let t = table();
+    let m = t
+        .lookup(&Method::GET, "/v2/p/workflows/overvi%65w/executions")
+        .unwrap();
+    assert_eq!(m.param("workflow_id"), Some("overview"));
+}
