@@ -3,13 +3,20 @@
 //! Crate map (see ARCHITECTURE.md for the invariants):
 //! - [`cloud`]: the two dialects (Huawei, Alibaba) and what each fixes.
 //! - [`diag`]: load-time diagnostics with file and place.
+//! - [`config`]: `iamgate.toml` → validated [`config::Config`].
 //! - [`routes`]: route files → [`routes::RouteTable`] (matchit), strict path rules.
 //! - [`policy`]: pure policy engine: parse (all errors) → compile → evaluate → `Decision`.
 //! - [`directory`]: accounts, org trees, users, groups, credentials and resources files.
 //! - [`identity`]: SDK-HMAC-SHA256, ACS3-HMAC-SHA256 and token verification.
+//! - [`snapshot`]: the one immutable snapshot behind one `ArcSwap`; [`reload`] is its only writer.
+//! - [`proxy`]: server, request pipeline, upstream client, error bodies.
+//! - [`admin`], [`metrics`], [`decision_log`]: what operators see.
 //! - [`mock`]: the bundled mock cloud upstream.
+//! - [`serve`]: `iamgate serve` wiring.
 
+pub mod admin;
 pub mod cloud;
+pub mod config;
 pub mod decision_log;
 pub mod diag;
 pub mod directory;
@@ -17,4 +24,8 @@ pub mod identity;
 pub mod metrics;
 pub mod mock;
 pub mod policy;
+pub mod proxy;
+pub mod reload;
 pub mod routes;
+pub mod serve;
+pub mod snapshot;

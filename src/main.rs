@@ -33,6 +33,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IAMGATE_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -41,7 +47,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => Err(format!("serve is not wired yet (config {})", cli.config.display())),
+        Command::Serve => runtime.block_on(iamgate::serve::serve(&cli.config)),
         Command::Mock { listen, routes } => runtime.block_on(iamgate::mock::run_standalone(&listen, &routes)),
     };
     match result {

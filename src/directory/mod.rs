@@ -1,1 +1,116 @@
-//! Accounts, organisations, users, groups, credentials and resources.
+//! Accounts, organisation trees, users, groups, credentials and resources:
+//! loaded from `policies/`, validated (every error with its place) and
+//! compiled into principals that each carry their policy `Subject`.
+
+pub mod build;
+pub mod files;
+pub mod policies;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::cloud::Cloud;
+use crate::policy::Subject;
+
+pub use build::load;
+pub use policies::PolicyStore;
+
+/// A user of an account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An authenticated caller: a user, or the account's root identity.
+#[derive(Debug)]
+pub struct Principal {
+    pub cloud: Cloud,
+    pub account_id: Arc<str>,
+    pub account_name: Arc<str>,
+    /// `None` for the account root identity.
+    pub user: Option<User>,
+    /// `iam::<account>:user:<name>` / `iam::<account>:root` (Huawei),
+    /// `acs:ram::<account>:user/<name>` / `acs:ram::<account>:root` (Alibaba).
+    pub urn: String,
+    /// `<org>/<root>/<ou>/…/<account>` when the account is in an organisation.
+    pub org_path: Option<String>,
+    pub subject: Arc<Subject>,
+}
+
+impl Principal {
+    pub fn is_root(&self) -> bool {
+        self.user.is_none()
+    }
+
+    /// The user name, or `root`.
+    pub fn display_name(&self) -> &str {
+        self.user.as_ref().map_or("root", |u| u.name.as_str())
+    }
+}
+
+/// A Huawei project: the `{project_id}` of a path, bound to an account and region.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub account_id: Arc<str>,
+}
+
+#[derive(Debug)]
+pub struct AccessKey {
+    pub secret: Vec<u8>,
+    pub principal: Arc<Principal>,
+}
+
+#[derive(Debug)]
+pub struct Token {
+    pub principal: Arc<Principal>,
+    pub expires_at: OffsetDateTime,
+    /// As written in the file, for the error message.
+    pub expires_text: String,
+    pub mfa: bool,
+}
+
+/// Attributes of an existing resource.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceAttrs {
+    pub tags: BTreeMap<String, String>,
+    pub enterprise_project_id: Option<String>,
+    pub keys: BTreeMap<String, String>,
+}
+
+/// Everything about identities and resources, compiled.
+#[derive(Debug, Default)]
+pub struct Directory {
+    /// (account id, user name or `None` for root) → principal.
+    pub principals: HashMap<(String, Option<String>), Arc<Principal>>,
+    pub projects: HashMap<String, Project>,
+    pub access_keys: HashMap<String, AccessKey>,
+    pub tokens: HashMap<String, Token>,
+    pub resources: HashMap<String, ResourceAttrs>,
+    pub policy_count: usize,
+}
+
+impl Directory {
+    pub fn principal(&self, account: &str, user: Option<&str>) -> Option<&Arc<Principal>> {
+        self.principals.get(&(account.to_string(), user.map(str::to_string)))
+    }
+
+    /// Find a user by name across accounts (for `iamgate explain --user`);
+    /// `account` narrows the search.
+    pub fn find_user(&self, name: &str, account: Option<&str>) -> Vec<&Arc<Principal>> {
+        let mut found: Vec<_> = self
+            .principals
+            .iter()
+            .filter(|((acc, user), _)| user.as_deref() == Some(name) && account.is_none_or(|a| a == acc))
+            .map(|(_, p)| p)
+            .collect();
+        found.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        found
+    }
+}

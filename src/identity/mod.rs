@@ -6,6 +6,7 @@
 //! mapping failures to HTTP happen elsewhere.
 
 mod acs3;
+pub mod authenticate;
 mod authorization;
 mod crypto;
 mod error;
@@ -15,6 +16,7 @@ mod sdk_hmac;
 #[cfg(test)]
 mod test_vectors;
 
+pub use authenticate::{authenticate, AuthError, Authenticated};
 pub use acs3::{
     acs3_canonical_request, acs3_string_to_sign, parse_acs3, verify_acs3, Acs3Auth, ACS3_ALGORITHM,
     MAX_NONCE_LEN,

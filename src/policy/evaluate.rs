@@ -110,12 +110,14 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
 }
 
 /// Decide every (action, resource) a request needs; all must be allowed.
-pub fn authorize(subject: &Subject, needs: &[(String, String)], ctx: &Context) -> Result<Permit, Denial> {
+/// Each pair has its own context: the keys of the resource an action is on
+/// (its tags) differ between actions.
+pub fn authorize(subject: &Subject, needs: &[(String, String, Context)]) -> Result<Permit, Box<Denial>> {
     let mut grants = Vec::with_capacity(needs.len());
-    for (action, resource) in needs {
+    for (action, resource, ctx) in needs {
         let decision = evaluate(subject, action, resource, ctx);
         if !decision.is_allowed() {
-            return Err(Denial { action: action.clone(), resource: resource.clone(), decision });
+            return Err(Box::new(Denial { action: action.clone(), resource: resource.clone(), decision }));
         }
         grants.push(Grant { action: action.clone(), resource: resource.clone(), decision });
     }

@@ -1,0 +1,125 @@
+//! The policy store: every policy file under `policies/<cloud>/<kind>/`,
+//! parsed with its cloud's grammar, plus the built-in full-access policies.
+//! Names (file stems) are unique within a cloud.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cloud::Cloud;
+use crate::diag::{Diagnostic, Place};
+use crate::policy::{parse_policy, Policy};
+
+/// Identity policies attach to users and groups; organisation policies
+/// (Huawei SCPs, Alibaba control policies) to org nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Identity,
+    Org,
+}
+
+/// The folders policies live in, per cloud and kind.
+pub const FOLDERS: &[(Cloud, PolicyKind, &str)] = &[
+    (Cloud::Huawei, PolicyKind::Identity, "huawei/identity"),
+    (Cloud::Huawei, PolicyKind::Org, "huawei/scp"),
+    (Cloud::Aliyun, PolicyKind::Identity, "aliyun/identity"),
+    (Cloud::Aliyun, PolicyKind::Org, "aliyun/control"),
+];
+
+#[derive(Debug, Default)]
+pub struct PolicyStore {
+    policies: HashMap<(Cloud, String), (Arc<Policy>, PolicyKind, PathBuf)>,
+}
+
+impl PolicyStore {
+    /// Load every folder; all errors of all files at once. `sources` receives
+    /// (path, bytes) of every file read, for the snapshot digest.
+    pub fn load(dir: &Path, sources: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<PolicyStore, Vec<Diagnostic>> {
+        let mut store = PolicyStore::default();
+        for cloud in [Cloud::Huawei, Cloud::Aliyun] {
+            let builtin = Arc::new(Policy::full_access(cloud));
+            let key = (cloud, builtin.name.to_string());
+            store.policies.insert(key, (builtin, PolicyKind::Org, PathBuf::from("<built-in>")));
+        }
+        let mut errors = Vec::new();
+        for &(cloud, kind, folder) in FOLDERS {
+            for path in json_files(&dir.join(folder), &mut errors) {
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        errors.push(Diagnostic::error(&path, Place::File, format!("cannot read: {e}")));
+                        continue;
+                    }
+                };
+                sources.push((path.clone(), text.clone().into_bytes()));
+                let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                match parse_policy(&path, &name, cloud, &text) {
+                    Ok(p) => store.insert(cloud, kind, path, p, &mut errors),
+                    Err(e) => errors.extend(e),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(store)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn insert(&mut self, cloud: Cloud, kind: PolicyKind, path: PathBuf, p: Policy, errors: &mut Vec<Diagnostic>) {
+        let key = (cloud, p.name.to_string());
+        if let Some((_, _, other)) = self.policies.get(&key) {
+            let msg = format!("policy name `{}` is already used by {} (names are unique within a cloud)", p.name, other.display());
+            errors.push(Diagnostic::error(&path, Place::File, msg));
+            return;
+        }
+        self.policies.insert(key, (Arc::new(p), kind, path));
+    }
+
+    /// A policy of this cloud and kind, or a message saying why not.
+    pub fn get(&self, cloud: Cloud, kind: PolicyKind, name: &str) -> Result<Arc<Policy>, String> {
+        match self.policies.get(&(cloud, name.to_string())) {
+            Some((p, k, _)) if *k == kind => Ok(p.clone()),
+            Some((_, _, path)) => Err(format!("`{name}` ({}) is not {} policy", path.display(), kind_name(kind))),
+            None => {
+                let other = if cloud == Cloud::Huawei { Cloud::Aliyun } else { Cloud::Huawei };
+                let hint = if self.policies.contains_key(&(other, name.to_string())) {
+                    format!("; `{name}` is a {other} policy and cannot be attached in a {cloud} account")
+                } else {
+                    String::new()
+                };
+                Err(format!("unknown {cloud} {} policy `{name}`{hint}", kind_name(kind)))
+            }
+        }
+    }
+
+    /// Number of policies loaded from files (built-ins not counted).
+    pub fn file_count(&self) -> usize {
+        self.policies.values().filter(|(_, _, p)| p.as_os_str() != "<built-in>").count()
+    }
+}
+
+fn kind_name(kind: PolicyKind) -> &'static str {
+    match kind {
+        PolicyKind::Identity => "an identity",
+        PolicyKind::Org => "an organisation (SCP/control)",
+    }
+}
+
+/// `*.json` files of a folder, sorted; a missing folder is simply empty.
+fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            errors.push(Diagnostic::error(dir, Place::File, format!("cannot list: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}

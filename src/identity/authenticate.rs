@@ -1,0 +1,105 @@
+//! Who is calling: find the credential a request presents (signed AK/SK or
+//! token), verify it against the snapshot's directory, and return the
+//! principal. A key of one cloud used on the other cloud's route is unknown.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::cloud::Cloud;
+use crate::directory::{Directory, Principal};
+use crate::identity::{parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore};
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Arc<Principal>,
+    /// The access key used, when the request was signed.
+    pub access_key: Option<String>,
+    /// MFA claim of a token; false for AK/SK.
+    pub mfa: bool,
+}
+
+/// Why a request could not be authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Verify(#[from] AuthFailure),
+    /// No such access key (or a key of the other cloud).
+    #[error("access key not found")]
+    UnknownKey,
+    #[error("token not recognised")]
+    UnknownToken,
+    #[error("token expired at {expires_at}")]
+    TokenExpired { expires_at: String },
+}
+
+impl AuthError {
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthError::Verify(AuthFailure::Missing) => "missing",
+            AuthError::Verify(AuthFailure::Malformed(_)) => "malformed",
+            AuthError::Verify(AuthFailure::UnsupportedAlgorithm(_)) => "unsupported",
+            AuthError::Verify(AuthFailure::SignatureMismatch | AuthFailure::BodyHashMismatch) => "signature_mismatch",
+            AuthError::Verify(AuthFailure::Expired { .. }) => "expired",
+            AuthError::Verify(AuthFailure::NonceReused) => "nonce_reused",
+            AuthError::Verify(AuthFailure::TemporaryCredentials) => "unsupported",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::UnknownToken => "token_unknown",
+            AuthError::TokenExpired { .. } => "token_expired",
+        }
+    }
+}
+
+/// Authenticate a request routed to a service of `cloud`.
+pub fn authenticate(
+    dir: &Directory,
+    cloud: Cloud,
+    req: &HttpParts<'_>,
+    now: OffsetDateTime,
+    nonces: &NonceStore,
+) -> Result<Authenticated, AuthError> {
+    let authorization = req.headers.get(http::header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+    match (cloud, authorization) {
+        (Cloud::Huawei, Some(value)) => {
+            let auth = parse_sdk_hmac(value)?;
+            let principal = key_principal(dir, cloud, &auth.access_key)?;
+            let secret = dir.access_keys.get(&auth.access_key).map(|k| k.secret.as_slice()).unwrap_or_default();
+            verify_sdk_hmac(req, &auth, secret, now)?;
+            Ok(Authenticated { principal, access_key: Some(auth.access_key), mfa: false })
+        }
+        (Cloud::Huawei, None) => token(dir, req, now),
+        (Cloud::Aliyun, Some(value)) => {
+            let auth = parse_acs3(value)?;
+            let principal = key_principal(dir, cloud, &auth.access_key)?;
+            let secret = dir.access_keys.get(&auth.access_key).map(|k| k.secret.as_slice()).unwrap_or_default();
+            verify_acs3(req, &auth, secret, now, nonces)?;
+            Ok(Authenticated { principal, access_key: Some(auth.access_key), mfa: false })
+        }
+        (Cloud::Aliyun, None) => Err(AuthFailure::Missing.into()),
+    }
+}
+
+fn key_principal(dir: &Directory, cloud: Cloud, access_key: &str) -> Result<Arc<Principal>, AuthError> {
+    match dir.access_keys.get(access_key) {
+        Some(k) if k.principal.cloud == cloud => Ok(k.principal.clone()),
+        _ => Err(AuthError::UnknownKey),
+    }
+}
+
+/// `X-Auth-Token`: an opaque string mapped to a principal, expiry honoured.
+fn token(dir: &Directory, req: &HttpParts<'_>, now: OffsetDateTime) -> Result<Authenticated, AuthError> {
+    let Some(value) = req.headers.get("x-auth-token") else {
+        return Err(AuthFailure::Missing.into());
+    };
+    let value = value.to_str().map_err(|_| AuthError::UnknownToken)?;
+    let token = dir.tokens.get(value).ok_or(AuthError::UnknownToken)?;
+    if token.principal.cloud != Cloud::Huawei {
+        return Err(AuthError::UnknownToken);
+    }
+    if token.expires_at <= now {
+        return Err(AuthError::TokenExpired { expires_at: token.expires_text.clone() });
+    }
+    Ok(Authenticated { principal: token.principal.clone(), access_key: None, mfa: token.mfa })
+}

@@ -1,0 +1,176 @@
+//! The request context: the condition keys the gateway supplies
+//! (huawei-iam.md and aliyun-ram.md, "keys supplied"), gathered from the
+//! principal, the route, the connection, the body and the resources file.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use ipnet::IpNet;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::cloud::Cloud;
+use crate::directory::{Project, ResourceAttrs};
+use crate::identity::Authenticated;
+use crate::policy::Context;
+use crate::routes::RouteMatch;
+
+/// Facts about the connection and the request that feed condition keys.
+pub struct RequestFacts<'a> {
+    pub peer: IpAddr,
+    pub tls: bool,
+    pub now: OffsetDateTime,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub raw_query: Option<&'a str>,
+}
+
+/// `g:SourceIp`: the TCP peer, or the right-most `X-Forwarded-For` hop that
+/// is not itself a trusted proxy, when the peer is a trusted proxy.
+pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    if !trusted.iter().any(|n| n.contains(&peer)) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    hops.into_iter().rev().find(|ip| !trusted.iter().any(|n| n.contains(ip))).unwrap_or(peer)
+}
+
+/// Keys common to every action of the request.
+pub fn base_context(cloud: Cloud, who: &Authenticated, route: &RouteMatch<'_>, project: Option<&Project>, facts: &RequestFacts<'_>) -> Context {
+    let mut c = Context::new();
+    let ua = facts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let now = facts.now.format(&Rfc3339).unwrap_or_default();
+    let tags = request_tags(facts.body);
+    let g = match cloud {
+        Cloud::Huawei => "g",
+        Cloud::Aliyun => "acs",
+    };
+    c.set(&format!("{g}:SourceIp"), facts.peer.to_string());
+    c.set(&format!("{g}:CurrentTime"), now);
+    c.set(&format!("{g}:SecureTransport"), facts.tls.to_string());
+    c.set(&format!("{g}:MFAPresent"), who.mfa.to_string());
+    c.set(&format!("{g}:UserAgent"), ua);
+    for (k, v) in &tags {
+        c.set(&format!("{g}:RequestTag/{k}"), v.clone());
+    }
+    c.set_multi(&format!("{g}:TagKeys"), tags.into_iter().map(|(k, _)| k).collect());
+    for (param, key) in &route.service.param_keys {
+        if let Some(v) = route.param(param) {
+            c.set(key, v);
+        }
+    }
+    match cloud {
+        Cloud::Huawei => huawei_keys(&mut c, who, project, facts),
+        Cloud::Aliyun => {
+            if let Some(ak) = &who.access_key {
+                c.set("acs:AccessId", ak.clone());
+            }
+        }
+    }
+    c
+}
+
+fn huawei_keys(c: &mut Context, who: &Authenticated, project: Option<&Project>, facts: &RequestFacts<'_>) {
+    let p = &who.principal;
+    c.set("g:PrincipalUrn", p.urn.clone());
+    c.set("g:PrincipalAccount", p.account_id.to_string());
+    c.set("g:DomainName", p.account_name.to_string());
+    c.set("g:PrincipalIsRootUser", p.is_root().to_string());
+    c.set("g:PrincipalType", if p.is_root() { "Root" } else { "User" });
+    if let Some(u) = &p.user {
+        c.set("g:UserId", u.id.clone());
+        c.set("g:UserName", u.name.clone());
+        for (k, v) in &u.tags {
+            c.set(&format!("g:PrincipalTag/{k}"), v.clone());
+        }
+    }
+    if let Some(path) = &p.org_path {
+        c.set("g:PrincipalOrgPath", path.clone());
+    }
+    if let Some(proj) = project {
+        c.set("g:ProjectName", proj.name.clone());
+        c.set("g:RequestedRegion", proj.region.clone());
+    }
+    if let Some(ep) = enterprise_project(facts) {
+        c.set("g:EnterpriseProjectId", ep);
+    }
+}
+
+/// Add the keys of the resource an action is on (tags, enterprise project,
+/// further keys such as `modelarts:poolType`).
+pub fn add_resource_keys(c: &mut Context, cloud: Cloud, attrs: Option<&ResourceAttrs>) {
+    let Some(attrs) = attrs else { return };
+    let g = if cloud == Cloud::Huawei { "g" } else { "acs" };
+    for (k, v) in &attrs.tags {
+        c.set(&format!("{g}:ResourceTag/{k}"), v.clone());
+    }
+    if let Some(ep) = &attrs.enterprise_project_id {
+        c.set("g:EnterpriseProjectId", ep.clone());
+    }
+    for (k, v) in &attrs.keys {
+        c.set(k, v.clone());
+    }
+}
+
+/// `enterprise_project_id` from the JSON body or the query (on create).
+fn enterprise_project(facts: &RequestFacts<'_>) -> Option<String> {
+    if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(facts.body) {
+        if let Some(Value::String(s)) = o.get("enterprise_project_id") {
+            return Some(s.clone());
+        }
+    }
+    facts.raw_query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == "enterprise_project_id").then(|| v.to_string())
+    })
+}
+
+/// Tags in the JSON body: `"tags": [{"key","value"}]` or `"tags": {k: v}`.
+pub fn request_tags(body: &[u8]) -> Vec<(String, String)> {
+    if body.is_empty() || !body.iter().take(64).any(|b| *b == b'{') {
+        return Vec::new();
+    }
+    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    match o.get("tags") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|t| Some((text(t.get("key")?), t.get("value").map(text).unwrap_or_default())))
+            .collect(),
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_in_both_shapes() {
+        let a = request_tags(br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}]}"#);
+        assert_eq!(a, vec![("team".into(), "blue".into()), ("cost".into(), "".into())]);
+        let b = request_tags(br#"{"tags":{"team":"blue","n":8}}"#);
+        assert_eq!(b, vec![("n".into(), "8".into()), ("team".into(), "blue".into())]);
+        assert!(request_tags(b"not json").is_empty());
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9, 10.0.0.5".parse().unwrap());
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(source_ip(proxy, &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(source_ip(stranger, &h, &trusted), stranger);
+    }
+}

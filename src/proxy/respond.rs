@@ -1,0 +1,217 @@
+//! The HTTP edge: the one error enum of a request and its rendering into the
+//! caller's dialect — Huawei `{"error_code","error_msg","request_id"}` or
+//! Alibaba `{"RequestId","Code","Message"}` — or both shapes when no route
+//! told us the dialect. Every error body is JSON; the request id header is
+//! set once, by the handler.
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+
+use crate::cloud::Cloud;
+use crate::identity::{AuthError, AuthFailure};
+use crate::policy::{Decision, DecisionKind, Denial, Reason};
+use crate::proxy::Body;
+
+/// Everything that can end a request before (or instead of) the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("no route")]
+    NotFound,
+    #[error("operation {operation} of {service} is known but has no action in the catalog")]
+    Unmapped { service: String, operation: String },
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("authentication failed: {0}")]
+    Auth(AuthError),
+    #[error("project {project}: {why}")]
+    Project { project: String, why: String },
+    #[error("denied: {} on {}", .0.denial.action, .0.denial.resource)]
+    Denied(Box<DenialDetails>),
+    #[error("upstream unavailable: {0}")]
+    UpstreamUnavailable(String),
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+}
+
+/// What a policy denial needs for its body.
+#[derive(Debug)]
+pub struct DenialDetails {
+    pub denial: Denial,
+    pub principal_urn: String,
+    pub principal_display: String,
+    pub account_id: String,
+    pub is_root: bool,
+    /// JSON explanation, base64-encoded into the body.
+    pub explanation: Value,
+}
+
+impl GatewayError {
+    /// A bounded label for metrics and logs.
+    pub fn decision_label(&self) -> &'static str {
+        match self {
+            GatewayError::BadRequest(_) | GatewayError::BodyTooLarge { .. } => "bad_request",
+            GatewayError::NotFound => "not_found",
+            GatewayError::Unmapped { .. } => "unmapped",
+            GatewayError::Auth(_) | GatewayError::Project { .. } => "unauthenticated",
+            GatewayError::Denied(d) => d.denial.decision.kind.as_str(),
+            GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout => "error",
+        }
+    }
+
+    /// Status, Huawei (code, message), Alibaba (code, message).
+    fn parts(&self) -> (StatusCode, &'static str, String, &'static str, String) {
+        use GatewayError as E;
+        let iam = "Incorrect IAM authentication information";
+        match self {
+            E::BadRequest(m) => (StatusCode::BAD_REQUEST, "APIGW.0201", m.clone(), "InvalidParameter", m.clone()),
+            E::NotFound => {
+                let m = "No API found for this method and path".to_string();
+                (StatusCode::NOT_FOUND, "APIGW.0101", m.clone(), "InvalidAction.NotFound", m)
+            }
+            E::Unmapped { .. } => {
+                let m = format!("The API does not exist or has not been published: {self}");
+                (StatusCode::NOT_FOUND, "APIGW.0101", m.clone(), "InvalidAction.NotFound", m)
+            }
+            E::BodyTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "APIGW.0201", self.to_string(), "RequestTooLarge", self.to_string())
+            }
+            E::Auth(a) => auth_parts(iam, a),
+            E::Project { .. } => {
+                let m = format!("Incorrect project information: {self}");
+                (StatusCode::FORBIDDEN, "APIGW.0302", m.clone(), "Forbidden.Project", m)
+            }
+            E::Denied(d) => {
+                let (hw, ali) = denial_messages(d);
+                (StatusCode::FORBIDDEN, "APIGW.0302", hw, "NoPermission", ali)
+            }
+            E::UpstreamUnavailable(m) => {
+                let m = format!("Backend unavailable: {m}");
+                (StatusCode::BAD_GATEWAY, "APIGW.0201", m.clone(), "ServiceUnavailable", m)
+            }
+            E::UpstreamTimeout => {
+                let m = "Backend timeout".to_string();
+                (StatusCode::GATEWAY_TIMEOUT, "APIGW.0201", m.clone(), "GatewayTimeout", m)
+            }
+        }
+    }
+
+    /// The response for a caller of `cloud` (`None`: both shapes).
+    pub fn into_response(self, cloud: Option<Cloud>, request_id: &str) -> Response<Body> {
+        let (status, hw_code, hw_msg, ali_code, ali_msg) = self.parts();
+        let body = match cloud {
+            Some(Cloud::Huawei) => {
+                let mut b = json!({"error_code": hw_code, "error_msg": hw_msg, "request_id": request_id});
+                if let GatewayError::Denied(d) = &self {
+                    b["encoded_authorization_message"] = encode(&d.explanation).into();
+                }
+                b
+            }
+            Some(Cloud::Aliyun) => {
+                let mut b = json!({"RequestId": request_id, "Code": ali_code, "Message": ali_msg});
+                if let GatewayError::Denied(d) = &self {
+                    b["AccessDeniedDetail"] = access_denied_detail(d);
+                }
+                b
+            }
+            None => json!({
+                "error_code": hw_code, "error_msg": hw_msg, "request_id": request_id,
+                "Code": ali_code, "Message": ali_msg, "RequestId": request_id,
+            }),
+        };
+        // Alibaba's common error table puts an unknown AccessKey at 404 and
+        // signature problems at 400; Huawei answers 401 for all of them.
+        let status = match (&self, cloud) {
+            (GatewayError::Auth(a), Some(Cloud::Aliyun)) => aliyun_auth_status(a),
+            _ => status,
+        };
+        json_response(status, &body)
+    }
+}
+
+fn auth_parts(iam: &str, a: &AuthError) -> (StatusCode, &'static str, String, &'static str, String) {
+    let detail = match a {
+        AuthError::Verify(AuthFailure::Missing) => "x-auth-token not found".to_string(),
+        AuthError::Verify(AuthFailure::Expired { .. }) => "x-sdk-date expired".into(),
+        AuthError::Verify(AuthFailure::UnsupportedAlgorithm(_)) => "unsupported algorithm".into(),
+        AuthError::Verify(AuthFailure::TemporaryCredentials) => "temporary security credentials are not supported".into(),
+        AuthError::Verify(_) => "verify aksk signature fail".into(),
+        AuthError::UnknownKey => "ak not found".into(),
+        AuthError::UnknownToken => "decrypt token fail".into(),
+        AuthError::TokenExpired { expires_at } => format!("token expires, expires_at: {expires_at}"),
+    };
+    let (ali_code, ali_msg) = match a {
+        AuthError::UnknownKey => ("InvalidAccessKeyId.NotFound", "Specified access key is not found."),
+        AuthError::Verify(AuthFailure::SignatureMismatch | AuthFailure::BodyHashMismatch) => {
+            ("SignatureDoesNotMatch", "Specified signature does not match our calculation.")
+        }
+        AuthError::Verify(AuthFailure::Expired { .. }) => {
+            ("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+        }
+        AuthError::Verify(AuthFailure::NonceReused) => ("SignatureNonceUsed", "Specified signature nonce was used already."),
+        _ => ("IncompleteSignature", "The request signature does not conform to Aliyun standards."),
+    };
+    (StatusCode::UNAUTHORIZED, "APIGW.0301", format!("{iam}: {detail}"), ali_code, ali_msg.to_string())
+}
+
+fn aliyun_auth_status(a: &AuthError) -> StatusCode {
+    match a {
+        AuthError::UnknownKey => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The IAM v5 deny wording (Huawei) and the RAM wording (Alibaba).
+fn denial_messages(d: &DenialDetails) -> (String, String) {
+    let Denial { action, resource, decision } = &d.denial;
+    let by = if decision.decided_by_org() { "service control policy" } else { "identity-based policy" };
+    let tail = match decision.kind {
+        DecisionKind::ExplicitDeny => format!("with an explicit deny in an {by}"),
+        _ if decision.decided_by_org() => format!("because no {by} allows the {action} action"),
+        _ => format!("because no {by} allows the {action} action"),
+    };
+    let hw = format!("User: {} is not authorized to perform: {action} on resource: {resource} {tail}", d.principal_urn);
+    let ali = format!("You are not authorized to do this action. Resource: {resource} Action: {action}");
+    (hw, ali)
+}
+
+fn access_denied_detail(d: &DenialDetails) -> Value {
+    let decision: &Decision = &d.denial.decision;
+    json!({
+        "AuthAction": d.denial.action,
+        "AuthPrincipalType": if d.is_root { "Account" } else { "SubUser" },
+        "AuthPrincipalOwnerId": d.account_id,
+        "AuthPrincipalDisplayName": d.principal_display,
+        "PolicyType": if decision.decided_by_org() { "ControlPolicy" } else { "AccountLevelIdentityBasedPolicy" },
+        "NoPermissionType": if decision.kind == DecisionKind::ExplicitDeny { "ExplicitDeny" } else { "ImplicitDeny" },
+        "EncodedDiagnosticMessage": encode(&d.explanation),
+    })
+}
+
+fn encode(v: &Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(v.to_string())
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let bytes = Bytes::from(body.to_string());
+    let mut resp = Response::new(Full::new(bytes).map_err(|never| match never {}).boxed());
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A one-line summary of a decision's reason, for logs and explanations.
+pub fn reason_summary(reason: &Reason) -> String {
+    match reason {
+        Reason::Statement(s) => s.to_string(),
+        Reason::NoOrgAllow { level, node } => format!("no allow at organisation level {level} ({node})"),
+        Reason::NoIdentityAllow => "no identity-based policy allows it".into(),
+        Reason::RootUser => "account root identity".into(),
+    }
+}

@@ -1,0 +1,157 @@
+//! `iamgate serve`: validate the config and load the first snapshot before
+//! any port is bound, start the built-in mock when an upstream names it,
+//! bind and announce the listeners, run until SIGTERM/SIGINT, then drain.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use http::uri::Authority;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admin::{serve_admin, Admin};
+use crate::config::{Config, DecisionLogTarget, Upstream};
+use crate::decision_log::{DecisionLog, LogTarget};
+use crate::diag::Diagnostic;
+use crate::identity::NonceStore;
+use crate::metrics::Metrics;
+use crate::mock::{self, MockUpstream};
+use crate::proxy::server::{serve_gateway, tls_acceptor};
+use crate::proxy::upstream::Upstreams;
+use crate::proxy::Gateway;
+use crate::reload::{publish_metrics, reload_on_sighup, watch_files, Reloader};
+use crate::snapshot::{Snapshot, SnapshotHolder};
+
+/// Print diagnostics as `iamgate check` does and turn them into one message.
+pub fn report(diags: &[Diagnostic]) -> String {
+    for d in diags {
+        eprintln!("{d}");
+    }
+    let errors = diags.iter().filter(|d| !d.warning).count();
+    format!("{errors} error(s) in the configuration")
+}
+
+/// Say where a listener is, for people and for tests reading stdout.
+fn announce(what: &str, addr: std::net::SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{what} {addr}");
+    let _ = out.flush();
+}
+
+/// Start the in-process mock on an ephemeral loopback port.
+async fn start_builtin_mock(config: &Config, stop: watch::Receiver<bool>) -> Result<Authority, String> {
+    let files = mock::load_route_dir(&config.routes_dir)?;
+    let upstream = Arc::new(MockUpstream::new(&files)?);
+    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("mock: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(mock::serve(listener, upstream, stopped(stop)));
+    addr.to_string().parse().map_err(|e| format!("mock address: {e}"))
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn upstream_targets(config: &Config, stop: &watch::Receiver<bool>) -> Result<HashMap<String, Authority>, String> {
+    let mut mock_addr = None;
+    let mut targets = HashMap::new();
+    for (name, up) in &config.upstreams {
+        let authority = match up {
+            Upstream::BuiltinMock => match &mock_addr {
+                Some(a) => Clone::clone(a),
+                None => {
+                    let a = start_builtin_mock(config, stop.clone()).await?;
+                    mock_addr = Some(a.clone());
+                    a
+                }
+            },
+            Upstream::Url(uri) => uri.authority().cloned().ok_or_else(|| format!("upstream {name}: no authority"))?,
+        };
+        targets.insert(name.clone(), authority);
+    }
+    Ok(targets)
+}
+
+fn decision_log(config: &Config, metrics: &Metrics) -> Result<DecisionLog, String> {
+    let target = match &config.decision_log {
+        DecisionLogTarget::Off => LogTarget::Off,
+        DecisionLogTarget::Stdout => LogTarget::Stdout,
+        DecisionLogTarget::File(p) => LogTarget::File(p.clone()),
+    };
+    let m = metrics.clone();
+    DecisionLog::start(target, config.decision_log_capacity, move || m.decision_log_dropped())
+        .map_err(|e| format!("decision log: {e}"))
+}
+
+/// Run the gateway until SIGTERM or SIGINT.
+pub async fn serve(config_path: &Path) -> Result<(), String> {
+    let config = Config::load(config_path).map_err(|d| report(&d))?;
+    let first = Snapshot::load(&config).map_err(|d| report(&d))?;
+    for w in &first.warnings {
+        eprintln!("{w}");
+    }
+    let metrics = Metrics::new();
+    publish_metrics(&metrics, &first);
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let upstreams = Upstreams::new(upstream_targets(&config, &stop_rx).await?, config.limits.upstream_timeout);
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("bind {}: {e}", config.listen))?;
+    let admin_listener = TcpListener::bind(config.admin_listen).await.map_err(|e| format!("bind {}: {e}", config.admin_listen))?;
+    let holder = Arc::new(SnapshotHolder::new(first));
+    let log = decision_log(&config, &metrics)?;
+    let gw = Arc::new(Gateway {
+        nonces: NonceStore::new(config.limits.nonce_capacity, std::time::Duration::from_secs(15 * 60)),
+        config: config.clone(),
+        snapshots: holder.clone(),
+        upstreams,
+        metrics: metrics.clone(),
+        decision_log: log.clone(),
+    });
+    let reloader = Arc::new(Reloader::new(config.clone(), holder.clone(), metrics.clone()));
+    let _watcher = if config.watch { Some(watch_files(reloader.clone(), config.debounce).map_err(|e| format!("watch: {e}"))?) } else { None };
+    reload_on_sighup(reloader.clone()).map_err(|e| format!("SIGHUP: {e}"))?;
+    let admin = Arc::new(Admin { holder, metrics: metrics.clone(), reloader, ready: true.into() });
+    announce("listening on", listener.local_addr().map_err(|e| e.to_string())?);
+    announce("admin listening on", admin_listener.local_addr().map_err(|e| e.to_string())?);
+    metrics.set_ready(true);
+    let admin_task = tokio::spawn(serve_admin(admin_listener, admin.clone(), stopped(stop_rx.clone())));
+    let grace = config.limits.shutdown_grace;
+    let (signal_admin, signal_metrics) = (admin.clone(), metrics.clone());
+    let on_signal = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        signal_admin.ready.store(false, Ordering::SeqCst);
+        signal_metrics.set_ready(false);
+    };
+    serve_gateway(listener, tls, gw, on_signal, grace).await;
+    let _ = stop_tx.send(true);
+    let _ = admin_task.await;
+    log.close().await;
+    Ok(())
+}
+
+/// SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
