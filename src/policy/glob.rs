@@ -6,7 +6,7 @@
 
 /// A compiled wildcard pattern. Case handling is the caller's: lower-case
 /// both sides before compiling and matching when the grammar says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Glob {
     /// `*`: everything.
     Any,

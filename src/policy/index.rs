@@ -19,37 +19,51 @@ pub struct PolicySet {
     /// Position → (policy index, statement index).
     positions: Vec<(u32, u32)>,
     exact: HashMap<Box<str>, Vec<u32>>,
-    by_service: HashMap<Box<str>, Vec<(Glob, u32)>>,
+    /// Distinct wildcard patterns by literal service, each with every
+    /// statement that uses it: a pattern is matched once per request, however
+    /// many policies repeat it.
+    by_service: HashMap<Box<str>, Vec<(Glob, Vec<u32>)>>,
     /// Patterns whose service part is itself a wildcard (`*`, `*:get`).
-    any_service: Vec<(Glob, u32)>,
+    any_service: Vec<(Glob, Vec<u32>)>,
     not_action: Vec<u32>,
 }
 
 impl PolicySet {
     pub fn new(policies: Vec<Arc<Policy>>) -> PolicySet {
         let mut set = PolicySet { policies, ..PolicySet::default() };
+        let mut slots = HashMap::new();
         let mut pos = 0u32;
         for (pi, policy) in set.policies.clone().iter().enumerate() {
             for (si, st) in policy.statements.iter().enumerate() {
                 set.positions.push((pi as u32, si as u32));
-                set.insert(st, pos);
+                set.insert(st, pos, &mut slots);
                 pos += 1;
             }
         }
         set
     }
 
-    fn insert(&mut self, st: &Statement, pos: u32) {
+    /// `slots` remembers where each distinct wildcard pattern already sits.
+    fn insert(&mut self, st: &Statement, pos: u32, slots: &mut HashMap<Glob, usize>) {
         match &st.actions {
             ActionSet::NotAction(_) => self.not_action.push(pos),
             ActionSet::Action(globs) => {
                 for g in globs {
                     match g {
                         Glob::Exact(a) => self.exact.entry(a.clone()).or_default().push(pos),
-                        other => match literal_service(other) {
-                            Some(svc) => self.by_service.entry(svc.into()).or_default().push((other.clone(), pos)),
-                            None => self.any_service.push((other.clone(), pos)),
-                        },
+                        other => {
+                            let list = match literal_service(other) {
+                                Some(svc) => self.by_service.entry(svc.into()).or_default(),
+                                None => &mut self.any_service,
+                            };
+                            match slots.get(other) {
+                                Some(&i) => list[i].1.push(pos),
+                                None => {
+                                    slots.insert(other.clone(), list.len());
+                                    list.push((other.clone(), vec![pos]));
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -78,13 +92,12 @@ impl PolicySet {
             list.iter().for_each(|&p| f(p));
         }
         let service = action.split(':').next().unwrap_or(action);
-        if let Some(list) = self.by_service.get(service) {
-            list.iter().filter(|(g, _)| g.matches(action)).for_each(|&(_, p)| f(p));
+        let wild = self.by_service.get(service).into_iter().flatten().chain(&self.any_service);
+        for (glob, positions) in wild {
+            if glob.matches(action) {
+                positions.iter().for_each(|&p| f(p));
+            }
         }
-        self.any_service
-            .iter()
-            .filter(|(g, _)| g.matches(action))
-            .for_each(|&(_, p)| f(p));
         for &p in &self.not_action {
             if self.statement(p).1.matches_action(action) {
                 f(p);

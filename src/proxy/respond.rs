@@ -168,10 +168,9 @@ fn aliyun_auth_status(a: &AuthError) -> StatusCode {
 /// The IAM v5 deny wording (Huawei) and the RAM wording (Alibaba).
 fn denial_messages(d: &DenialDetails) -> (String, String) {
     let Denial { action, resource, decision } = &d.denial;
-    let by = if decision.decided_by_org() { "service control policy" } else { "identity-based policy" };
+    let (article, by) = if decision.decided_by_org() { ("a", "service control policy") } else { ("an", "identity-based policy") };
     let tail = match decision.kind {
-        DecisionKind::ExplicitDeny => format!("with an explicit deny in an {by}"),
-        _ if decision.decided_by_org() => format!("because no {by} allows the {action} action"),
+        DecisionKind::ExplicitDeny => format!("with an explicit deny in {article} {by}"),
         _ => format!("because no {by} allows the {action} action"),
     };
     let hw = format!("User: {} is not authorized to perform: {action} on resource: {resource} {tail}", d.principal_urn);

@@ -109,3 +109,125 @@ def sdk_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     return home
+
+
+# --- A whole stack: recording mock upstream process + gateway process -------
+
+import json
+import shutil
+import urllib.request
+
+
+def http_json(method, url, body=None):
+    """A small JSON HTTP call (status, parsed body or text)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read().decode()
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        raw, status = err.read().decode(), err.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw
+
+
+class Stack:
+    """The gateway in front of a real, recording mock upstream process."""
+
+    def __init__(self, mock, gateway, workdir):
+        self.mock = mock
+        self.gateway = gateway
+        self.workdir = workdir
+
+    @property
+    def url(self):
+        return self.gateway.url
+
+    @property
+    def host(self):
+        return self.gateway.host
+
+    @property
+    def port(self):
+        return self.gateway.port
+
+    @property
+    def admin_url(self):
+        host, port = self.gateway.addresses[1]
+        return f"http://{host}:{port}"
+
+    def upstream_requests(self):
+        status, log = http_json("GET", f"{self.mock.url}/-/requests")
+        assert status == 200, log
+        return log
+
+    def clear_upstream(self):
+        http_json("DELETE", f"{self.mock.url}/-/requests")
+
+
+def write_config(workdir, mock_url, extra=""):
+    """An iamgate.toml for tests: port 0 everywhere, the mock as upstream,
+    copies of the repository's routes and policies (tests may edit them)."""
+    for name in ("routes", "policies"):
+        if not (workdir / name).exists():
+            shutil.copytree(REPO / name, workdir / name)
+    config = workdir / "iamgate.toml"
+    config.write_text(
+        f"""listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+routes = "routes"
+policies = "policies"
+{extra}
+[upstreams]
+modelarts = "{mock_url}"
+agentrun = "{mock_url}"
+
+[regions]
+agentrun = "cn-hangzhou"
+
+[reload]
+debounce_ms = 100
+"""
+    )
+    return config
+
+
+def start_stack(workdir, iamgate_bin, extra=""):
+    workdir.mkdir(parents=True, exist_ok=True)
+    mock = start_process([iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes"])
+    config = write_config(workdir, mock.url, extra)
+    gateway = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
+    return Stack(mock, gateway, workdir)
+
+
+def stop_stack(stack):
+    codes = (stop_process(stack.gateway), stop_process(stack.mock))
+    return codes
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, iamgate_bin):
+    """One gateway + mock per test module (the mock's log is cleared per test)."""
+    s = start_stack(tmp_path_factory.mktemp("stack"), iamgate_bin)
+    yield s
+    stop_stack(s)
+
+
+@pytest.fixture
+def gw(stack):
+    stack.clear_upstream()
+    return stack
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch_home(tmp_path_factory):
+    """The Huawei SDK writes $HOME/.huaweicloud: keep it out of the real HOME."""
+    home = tmp_path_factory.mktemp("home")
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    yield home
+    if old is not None:
+        os.environ["HOME"] = old
