@@ -26,13 +26,23 @@ pub(crate) fn check(raw: &str) -> Result<Checked, String> {
         return Err(format!("path must start with '/': {raw:?}"));
     };
     let mut has_escapes = false;
-    if rest.is_empty() {
+    if rest.is_empty() || is_plain(rest) {
         return Ok(Checked { has_escapes });
     }
     for (index, segment) in rest.split('/').enumerate() {
         has_escapes |= check_segment(segment).map_err(|why| format!("segment {index}: {why}"))?;
     }
     Ok(Checked { has_escapes })
+}
+
+/// The fast path: no escape, backslash or control byte anywhere, and no
+/// empty or dot segment. The byte scan has no early exit so that it
+/// vectorises; any other path takes the segment-by-segment checks.
+fn is_plain(rest: &str) -> bool {
+    let special = rest.bytes().fold(false, |acc, b| {
+        acc | (b == b'%') | (b == b'\\') | (b < 0x20) | (b == 0x7f)
+    });
+    !special && rest.split('/').all(|s| !matches!(s, "" | "." | ".."))
 }
 
 /// Check one segment; `Ok(true)` when it holds a percent escape.
@@ -67,10 +77,25 @@ fn check_segment(segment: &str) -> Result<bool, String> {
     if dots == decoded_len && decoded_len <= 2 {
         return Err(format!("dot segment {segment:?}"));
     }
-    if escapes && percent_decode_str(segment).decode_utf8().is_err() {
+    if escapes && !decodes_to_utf8(segment) {
         return Err(format!("{segment:?} does not decode to UTF-8"));
     }
     Ok(escapes)
+}
+
+/// Whether a (validly escaped) segment decodes to UTF-8; short segments are
+/// decoded on the stack.
+fn decodes_to_utf8(segment: &str) -> bool {
+    let mut buf = [0u8; 128];
+    if segment.len() > buf.len() {
+        return percent_decode_str(segment).decode_utf8().is_ok();
+    }
+    let mut len = 0;
+    for (slot, byte) in buf.iter_mut().zip(percent_decode_str(segment)) {
+        *slot = byte;
+        len += 1;
+    }
+    std::str::from_utf8(&buf[..len]).is_ok()
 }
 
 /// The byte two hex digits stand for.
