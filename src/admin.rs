@@ -33,7 +33,9 @@ pub struct Admin {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn errors_json(errors: &[Diagnostic]) -> Value {
@@ -70,18 +72,28 @@ impl Admin {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/metrics") => {
                 let mut r = text(StatusCode::OK, self.metrics.render());
-                r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+                r.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
                 r
             }
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
-            (&Method::GET, "/readyz") if self.ready.load(Ordering::SeqCst) => text(StatusCode::OK, "ready\n".into()),
-            (&Method::GET, "/readyz") => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into()),
+            (&Method::GET, "/readyz") if self.ready.load(Ordering::SeqCst) => {
+                text(StatusCode::OK, "ready\n".into())
+            }
+            (&Method::GET, "/readyz") => {
+                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into())
+            }
             (&Method::GET, "/-/snapshot") => json_response(StatusCode::OK, &self.snapshot_json()),
             (&Method::POST, "/-/reload") => match self.reloader.reload("admin").await {
-                ReloadOutcome::Loaded(digest) => json_response(StatusCode::OK, &json!({"ok": true, "digest": digest})),
-                ReloadOutcome::Failed(errors) => {
-                    json_response(StatusCode::UNPROCESSABLE_ENTITY, &json!({"ok": false, "errors": errors_json(&errors)}))
+                ReloadOutcome::Loaded(digest) => {
+                    json_response(StatusCode::OK, &json!({"ok": true, "digest": digest}))
                 }
+                ReloadOutcome::Failed(errors) => json_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &json!({"ok": false, "errors": errors_json(&errors)}),
+                ),
             },
             _ => json_response(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
         }
@@ -90,13 +102,21 @@ impl Admin {
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
     use http_body_util::{BodyExt, Full};
-    let mut r = Response::new(Full::new(bytes::Bytes::from(body)).map_err(|never| match never {}).boxed());
+    let mut r = Response::new(
+        Full::new(bytes::Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *r.status_mut() = status;
     r
 }
 
 /// Serve the admin endpoints until `shutdown` completes.
-pub async fn serve_admin(listener: TcpListener, admin: Arc<Admin>, shutdown: impl Future<Output = ()>) {
+pub async fn serve_admin(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -112,7 +132,9 @@ pub async fn serve_admin(listener: TcpListener, admin: Arc<Admin>, shutdown: imp
                 let admin = admin.clone();
                 async move { Ok::<_, Infallible>(admin.handle(req).await) }
             });
-            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }

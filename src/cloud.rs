@@ -4,7 +4,9 @@
 use serde::Deserialize;
 
 /// A cloud dialect. Every account, route file and policy belongs to one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Cloud {
     /// Huawei Cloud: IAM v5 identity policies, Organizations SCPs, SDK-HMAC-SHA256.

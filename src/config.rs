@@ -94,7 +94,10 @@ struct DecisionLogFile {
 
 impl Default for DecisionLogFile {
     fn default() -> Self {
-        DecisionLogFile { target: "off".into(), capacity: 10_000 }
+        DecisionLogFile {
+            target: "off".into(),
+            capacity: 10_000,
+        }
     }
 }
 
@@ -107,7 +110,10 @@ struct ReloadFile {
 
 impl Default for ReloadFile {
     fn default() -> Self {
-        ReloadFile { watch: true, debounce_ms: 150 }
+        ReloadFile {
+            watch: true,
+            debounce_ms: 150,
+        }
     }
 }
 
@@ -179,9 +185,15 @@ pub struct Config {
 impl Config {
     /// Read and validate; every problem at once.
     pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![Diagnostic::error(path, Place::File, format!("cannot read: {e}"))])?;
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| vec![diag::from_toml_error(path, &text, &e)])?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic::error(
+                path,
+                Place::File,
+                format!("cannot read: {e}"),
+            )]
+        })?;
+        let file: ConfigFile =
+            toml::from_str(&text).map_err(|e| vec![diag::from_toml_error(path, &text, &e)])?;
         validate(path, file)
     }
 
@@ -194,16 +206,29 @@ impl Config {
 fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut errors = Vec::new();
-    let mut err = |at: &str, msg: String| errors.push(Diagnostic::error(path, Place::Pointer(at.into()), msg));
-    let addr = |s: &str| s.parse::<SocketAddr>().map_err(|e| format!("`{s}` is not host:port ({e})"));
+    let mut err = |at: &str, msg: String| {
+        errors.push(Diagnostic::error(path, Place::Pointer(at.into()), msg))
+    };
+    let addr = |s: &str| {
+        s.parse::<SocketAddr>()
+            .map_err(|e| format!("`{s}` is not host:port ({e})"))
+    };
     let listen = addr(&f.listen).map_err(|e| err("/listen", e)).ok();
-    let admin_listen = addr(&f.admin_listen).map_err(|e| err("/admin_listen", e)).ok();
+    let admin_listen = addr(&f.admin_listen)
+        .map_err(|e| err("/admin_listen", e))
+        .ok();
     let mut trusted = Vec::new();
     for (i, t) in f.trusted_proxies.iter().enumerate() {
-        let net = t.parse::<IpNet>().ok().or_else(|| t.parse::<IpAddr>().ok().map(IpNet::from));
+        let net = t
+            .parse::<IpNet>()
+            .ok()
+            .or_else(|| t.parse::<IpAddr>().ok().map(IpNet::from));
         match net {
             Some(n) => trusted.push(n),
-            None => err(&format!("/trusted_proxies/{i}"), format!("`{t}` is not an IP or CIDR")),
+            None => err(
+                &format!("/trusted_proxies/{i}"),
+                format!("`{t}` is not an IP or CIDR"),
+            ),
         }
     }
     let mut upstreams = BTreeMap::new();
@@ -216,7 +241,10 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         }
     }
     if f.limits.max_body_bytes == 0 || f.limits.nonce_capacity == 0 {
-        err("/limits", "max_body_bytes and nonce_capacity must be positive".into());
+        err(
+            "/limits",
+            "max_body_bytes and nonce_capacity must be positive".into(),
+        );
     }
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
@@ -236,7 +264,10 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         unmapped: f.unmapped,
         debug_headers: f.debug_headers,
         trusted_proxies: trusted,
-        tls: f.tls.map(|t| Tls { cert: base.join(t.cert), key: base.join(t.key) }),
+        tls: f.tls.map(|t| Tls {
+            cert: base.join(t.cert),
+            key: base.join(t.key),
+        }),
         limits: Limits {
             max_body_bytes: f.limits.max_body_bytes,
             max_header_bytes: f.limits.max_header_bytes,

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "iamgate", version, about = "Enforce cloud IAM in front of mock cloud APIs")]
+#[command(
+    name = "iamgate",
+    version,
+    about = "Enforce cloud IAM in front of mock cloud APIs"
+)]
 struct Cli {
     /// Gateway configuration file.
     #[arg(long, global = true, default_value = "iamgate.toml")]
@@ -36,10 +40,14 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IAMGATE_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("IAMGATE_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("iamgate: cannot start the async runtime: {e}");
@@ -48,7 +56,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(iamgate::serve::serve(&cli.config)),
-        Command::Mock { listen, routes } => runtime.block_on(iamgate::mock::run_standalone(&listen, &routes)),
+        Command::Mock { listen, routes } => {
+            runtime.block_on(iamgate::mock::run_standalone(&listen, &routes))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,7 +35,12 @@ pub enum ReloadOutcome {
 
 impl Reloader {
     pub fn new(config: Config, holder: Arc<SnapshotHolder>, metrics: Metrics) -> Reloader {
-        Reloader { config, holder, metrics, lock: Mutex::new(()) }
+        Reloader {
+            config,
+            holder,
+            metrics,
+            lock: Mutex::new(()),
+        }
     }
 
     /// Load everything again; publish on success, keep the old on failure.
@@ -43,7 +48,8 @@ impl Reloader {
         let _guard = self.lock.lock().await;
         let config = self.config.clone();
         let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&config)).await;
-        let loaded = loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
+        let loaded =
+            loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
         match loaded {
             Ok(snap) => {
                 let digest = snap.digest.clone();
@@ -66,18 +72,35 @@ impl Reloader {
 }
 
 fn internal(message: String) -> Diagnostic {
-    Diagnostic::error(std::path::Path::new("<reload>"), crate::diag::Place::File, message)
+    Diagnostic::error(
+        std::path::Path::new("<reload>"),
+        crate::diag::Place::File,
+        message,
+    )
 }
 
 /// Set the snapshot gauges for a snapshot about to go live.
 pub fn publish_metrics(metrics: &Metrics, snap: &Snapshot) {
-    let loaded = snap.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-    metrics.snapshot_loaded(&snap.digest, loaded, snap.policy_count(), snap.routes.route_count(), snap.principal_count());
+    let loaded = snap
+        .loaded_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    metrics.snapshot_loaded(
+        &snap.digest,
+        loaded,
+        snap.policy_count(),
+        snap.routes.route_count(),
+        snap.principal_count(),
+    );
 }
 
 /// Watch the routes and policies folders; reload after `debounce` of quiet.
 /// Returns the watcher, which must be kept alive.
-pub fn watch_files(reloader: Arc<Reloader>, debounce: Duration) -> notify::Result<notify::RecommendedWatcher> {
+pub fn watch_files(
+    reloader: Arc<Reloader>,
+    debounce: Duration,
+) -> notify::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok_and(|e| !e.kind.is_access()) {

@@ -42,20 +42,30 @@ fn announce(what: &str, addr: std::net::SocketAddr) {
 }
 
 /// Start the in-process mock on an ephemeral loopback port.
-async fn start_builtin_mock(config: &Config, stop: watch::Receiver<bool>) -> Result<Authority, String> {
+async fn start_builtin_mock(
+    config: &Config,
+    stop: watch::Receiver<bool>,
+) -> Result<Authority, String> {
     let files = mock::load_route_dir(&config.routes_dir)?;
     let upstream = Arc::new(MockUpstream::new(&files)?);
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("mock: {e}"))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("mock: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(mock::serve(listener, upstream, stopped(stop)));
-    addr.to_string().parse().map_err(|e| format!("mock address: {e}"))
+    addr.to_string()
+        .parse()
+        .map_err(|e| format!("mock address: {e}"))
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn upstream_targets(config: &Config, stop: &watch::Receiver<bool>) -> Result<HashMap<String, Authority>, String> {
+async fn upstream_targets(
+    config: &Config,
+    stop: &watch::Receiver<bool>,
+) -> Result<HashMap<String, Authority>, String> {
     let mut mock_addr = None;
     let mut targets = HashMap::new();
     for (name, up) in &config.upstreams {
@@ -68,7 +78,10 @@ async fn upstream_targets(config: &Config, stop: &watch::Receiver<bool>) -> Resu
                     a
                 }
             },
-            Upstream::Url(uri) => uri.authority().cloned().ok_or_else(|| format!("upstream {name}: no authority"))?,
+            Upstream::Url(uri) => uri
+                .authority()
+                .cloned()
+                .ok_or_else(|| format!("upstream {name}: no authority"))?,
         };
         targets.insert(name.clone(), authority);
     }
@@ -82,8 +95,10 @@ fn decision_log(config: &Config, metrics: &Metrics) -> Result<DecisionLog, Strin
         DecisionLogTarget::File(p) => LogTarget::File(p.clone()),
     };
     let m = metrics.clone();
-    DecisionLog::start(target, config.decision_log_capacity, move || m.decision_log_dropped())
-        .map_err(|e| format!("decision log: {e}"))
+    DecisionLog::start(target, config.decision_log_capacity, move || {
+        m.decision_log_dropped()
+    })
+    .map_err(|e| format!("decision log: {e}"))
 }
 
 /// Run the gateway until SIGTERM or SIGINT.
@@ -97,27 +112,60 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     publish_metrics(&metrics, &first);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let upstreams = Upstreams::new(upstream_targets(&config, &stop_rx).await?, config.limits.upstream_timeout);
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| format!("bind {}: {e}", config.listen))?;
-    let admin_listener = TcpListener::bind(config.admin_listen).await.map_err(|e| format!("bind {}: {e}", config.admin_listen))?;
+    let upstreams = Upstreams::new(
+        upstream_targets(&config, &stop_rx).await?,
+        config.limits.upstream_timeout,
+    );
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("bind {}: {e}", config.listen))?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| format!("bind {}: {e}", config.admin_listen))?;
     let holder = Arc::new(SnapshotHolder::new(first));
     let log = decision_log(&config, &metrics)?;
     let gw = Arc::new(Gateway {
-        nonces: NonceStore::new(config.limits.nonce_capacity, std::time::Duration::from_secs(15 * 60)),
+        nonces: NonceStore::new(
+            config.limits.nonce_capacity,
+            std::time::Duration::from_secs(15 * 60),
+        ),
         config: config.clone(),
         snapshots: holder.clone(),
         upstreams,
         metrics: metrics.clone(),
         decision_log: log.clone(),
     });
-    let reloader = Arc::new(Reloader::new(config.clone(), holder.clone(), metrics.clone()));
-    let _watcher = if config.watch { Some(watch_files(reloader.clone(), config.debounce).map_err(|e| format!("watch: {e}"))?) } else { None };
+    let reloader = Arc::new(Reloader::new(
+        config.clone(),
+        holder.clone(),
+        metrics.clone(),
+    ));
+    let _watcher = if config.watch {
+        Some(watch_files(reloader.clone(), config.debounce).map_err(|e| format!("watch: {e}"))?)
+    } else {
+        None
+    };
     reload_on_sighup(reloader.clone()).map_err(|e| format!("SIGHUP: {e}"))?;
-    let admin = Arc::new(Admin { holder, metrics: metrics.clone(), reloader, ready: true.into() });
-    announce("listening on", listener.local_addr().map_err(|e| e.to_string())?);
-    announce("admin listening on", admin_listener.local_addr().map_err(|e| e.to_string())?);
+    let admin = Arc::new(Admin {
+        holder,
+        metrics: metrics.clone(),
+        reloader,
+        ready: true.into(),
+    });
+    announce(
+        "listening on",
+        listener.local_addr().map_err(|e| e.to_string())?,
+    );
+    announce(
+        "admin listening on",
+        admin_listener.local_addr().map_err(|e| e.to_string())?,
+    );
     metrics.set_ready(true);
-    let admin_task = tokio::spawn(serve_admin(admin_listener, admin.clone(), stopped(stop_rx.clone())));
+    let admin_task = tokio::spawn(serve_admin(
+        admin_listener,
+        admin.clone(),
+        stopped(stop_rx.clone()),
+    ));
     let grace = config.limits.shutdown_grace;
     let (signal_admin, signal_metrics) = (admin.clone(), metrics.clone());
     let on_signal = async move {

@@ -36,7 +36,11 @@ impl Snapshot {
 
     /// Load from explicit folders (`iamgate explain --policies`); with a
     /// config, also check each service has an upstream (and a region for Alibaba).
-    pub fn load_dirs(routes_dir: &Path, policies_dir: &Path, config: Option<&Config>) -> Result<Snapshot, Vec<Diagnostic>> {
+    pub fn load_dirs(
+        routes_dir: &Path,
+        policies_dir: &Path,
+        config: Option<&Config>,
+    ) -> Result<Snapshot, Vec<Diagnostic>> {
         let mut sources = Vec::new();
         let routes = RouteTable::load_dir(routes_dir);
         let dir = directory::load(policies_dir, &mut sources);
@@ -53,7 +57,13 @@ impl Snapshot {
             check_services(config, &routes)?;
         }
         add_route_sources(routes_dir, &mut sources);
-        Ok(Snapshot { digest: digest(&mut sources), loaded_at: SystemTime::now(), routes, directory, warnings })
+        Ok(Snapshot {
+            digest: digest(&mut sources),
+            loaded_at: SystemTime::now(),
+            routes,
+            directory,
+            warnings,
+        })
     }
 
     pub fn policy_count(&self) -> usize {
@@ -70,12 +80,26 @@ fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagno
     let mut errors = Vec::new();
     for s in routes.services() {
         if !config.upstreams.contains_key(&s.upstream) {
-            let msg = format!("service `{}` names upstream `{}`, which [upstreams] does not define", s.name, s.upstream);
-            errors.push(Diagnostic::error(&config.path, Place::Pointer("/upstreams".into()), msg));
+            let msg = format!(
+                "service `{}` names upstream `{}`, which [upstreams] does not define",
+                s.name, s.upstream
+            );
+            errors.push(Diagnostic::error(
+                &config.path,
+                Place::Pointer("/upstreams".into()),
+                msg,
+            ));
         }
         if s.cloud == Cloud::Aliyun && config.region(&s.name).is_none() {
-            let msg = format!("Alibaba service `{}` needs a region: [regions] {} = \"cn-hangzhou\"", s.name, s.name);
-            errors.push(Diagnostic::error(&config.path, Place::Pointer("/regions".into()), msg));
+            let msg = format!(
+                "Alibaba service `{}` needs a region: [regions] {} = \"cn-hangzhou\"",
+                s.name, s.name
+            );
+            errors.push(Diagnostic::error(
+                &config.path,
+                Place::Pointer("/regions".into()),
+                msg,
+            ));
         }
     }
     if errors.is_empty() {
@@ -102,7 +126,10 @@ fn digest(sources: &mut [(PathBuf, Vec<u8>)]) -> String {
     sources.sort();
     let mut h = Sha256::new();
     for (path, bytes) in sources.iter() {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         h.update(name.as_bytes());
         h.update((bytes.len() as u64).to_be_bytes());
         h.update(bytes);
@@ -125,7 +152,10 @@ pub struct SnapshotHolder {
 
 impl SnapshotHolder {
     pub fn new(first: Snapshot) -> SnapshotHolder {
-        SnapshotHolder { live: ArcSwap::from_pointee(first), status: Mutex::new(ReloadStatus::default()) }
+        SnapshotHolder {
+            live: ArcSwap::from_pointee(first),
+            status: Mutex::new(ReloadStatus::default()),
+        }
     }
 
     /// The live snapshot; hold the `Arc` for the whole request.
@@ -151,11 +181,17 @@ impl SnapshotHolder {
     }
 
     pub fn status(&self) -> ReloadStatus {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 /// True when the config names the built-in mock for any upstream.
 pub fn uses_builtin_mock(config: &Config) -> bool {
-    config.upstreams.values().any(|u| *u == Upstream::BuiltinMock)
+    config
+        .upstreams
+        .values()
+        .any(|u| *u == Upstream::BuiltinMock)
 }

@@ -51,17 +51,28 @@ fn context_of(case: &Case) -> Context {
     let mut ctx = Context::new();
     for (k, v) in &case.context {
         match v {
-            toml::Value::Array(items) => {
-                ctx.set_multi(k, items.iter().map(|i| i.as_str().unwrap().to_string()).collect())
-            }
+            toml::Value::Array(items) => ctx.set_multi(
+                k,
+                items
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect(),
+            ),
             toml::Value::String(s) => ctx.set(k, s.clone()),
-            other => panic!("{}: context value {other} must be a string or array", case.name),
+            other => panic!(
+                "{}: context value {other} must be a string or array",
+                case.name
+            ),
         }
     }
     ctx
 }
 
-fn resolve(policies: &BTreeMap<String, Arc<Policy>>, cloud: Cloud, names: &[String]) -> Vec<Arc<Policy>> {
+fn resolve(
+    policies: &BTreeMap<String, Arc<Policy>>,
+    cloud: Cloud,
+    names: &[String],
+) -> Vec<Arc<Policy>> {
     names
         .iter()
         .map(|n| match policies.get(n) {
@@ -88,12 +99,19 @@ fn record(cov: &mut Coverage, cloud: Cloud, subject: &Subject, case: &Case, ctx:
     let mut sets: Vec<&PolicySet> = subject.org.iter().map(|l| &*l.policies).collect();
     sets.push(&subject.identity);
     let action = case.action.to_ascii_lowercase();
-    for st in sets.iter().flat_map(|s| s.policies()).flat_map(|p| &p.statements) {
+    for st in sets
+        .iter()
+        .flat_map(|s| s.policies())
+        .flat_map(|p| &p.statements)
+    {
         if !st.matches_action(&action) || !st.matches_resource(&case.resource) {
             continue;
         }
         for c in &st.conditions {
-            cov.outcomes.entry((cloud, c.base.to_string())).or_default().insert(c.holds(ctx));
+            cov.outcomes
+                .entry((cloud, c.base.to_string()))
+                .or_default()
+                .insert(c.holds(ctx));
             if c.if_exists {
                 cov.modifiers.insert((cloud, "IfExists"));
             }
@@ -108,13 +126,15 @@ fn record(cov: &mut Coverage, cloud: Cloud, subject: &Subject, case: &Case, ctx:
 
 fn run_file(path: &Path, cov: &mut Coverage) -> (usize, Vec<String>) {
     let text = std::fs::read_to_string(path).unwrap();
-    let file: CorpusFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: CorpusFile =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let cloud = file.cloud;
     let policies: BTreeMap<String, Arc<Policy>> = file
         .policies
         .iter()
         .map(|(name, doc)| {
-            let p = parse_policy(path, name, cloud, doc).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let p =
+                parse_policy(path, name, cloud, doc).unwrap_or_else(|e| panic!("{name}: {e:?}"));
             (name.clone(), Arc::new(p))
         })
         .collect();
@@ -155,31 +175,53 @@ fn run_file(path: &Path, cov: &mut Coverage) -> (usize, Vec<String>) {
 #[test]
 fn decision_corpus() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/decisions");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut cov = Coverage::default();
     let (mut total, mut failures) = (0, Vec::new());
     let mut clouds = BTreeSet::new();
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "toml"))
+    {
         let text = std::fs::read_to_string(f).unwrap();
         clouds.insert(toml::from_str::<CorpusFile>(&text).unwrap().cloud);
         let (n, fails) = run_file(f, &mut cov);
         total += n;
         failures.extend(fails);
     }
-    assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     let mut missing = Vec::new();
     for cloud in clouds {
         for op in operator_names(cloud) {
-            let seen = cov.outcomes.get(&(cloud, op.to_string())).cloned().unwrap_or_default();
-            println!("{cloud} {op}: holds={} fails={}", seen.contains(&true), seen.contains(&false));
+            let seen = cov
+                .outcomes
+                .get(&(cloud, op.to_string()))
+                .cloned()
+                .unwrap_or_default();
+            println!(
+                "{cloud} {op}: holds={} fails={}",
+                seen.contains(&true),
+                seen.contains(&false)
+            );
             if seen.len() < 2 {
                 missing.push(format!("{cloud} {op} (seen {seen:?})"));
             }
         }
         if cloud == Cloud::Huawei {
             for m in ["IfExists", "ForAnyValue", "ForAllValues"] {
-                println!("{cloud} modifier {m}: {}", cov.modifiers.contains(&(cloud, m)));
+                println!(
+                    "{cloud} modifier {m}: {}",
+                    cov.modifiers.contains(&(cloud, m))
+                );
                 if !cov.modifiers.contains(&(cloud, m)) {
                     missing.push(format!("{cloud} modifier {m}"));
                 }
@@ -187,5 +229,8 @@ fn decision_corpus() {
         }
     }
     println!("{total} corpus cases passed");
-    assert!(missing.is_empty(), "operators not exercised with a match and a miss: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "operators not exercised with a match and a miss: {missing:?}"
+    );
 }

@@ -20,7 +20,11 @@ fn one_error_at(cloud: Cloud, doc: &str, pointer: &str, needle: &str) {
     let errs = errors(cloud, doc);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0].place, Place::Pointer(pointer.into()), "{errs:?}");
-    assert!(errs[0].message.contains(needle), "{:?} lacks {needle}", errs[0].message);
+    assert!(
+        errs[0].message.contains(needle),
+        "{:?} lacks {needle}",
+        errs[0].message
+    );
     assert!(!errs[0].warning);
 }
 
@@ -30,9 +34,18 @@ fn hw(statement: &str) -> String {
 
 #[test]
 fn bad_json_has_line_and_column() {
-    let errs = errors(Cloud::Huawei, "{\n  \"Version\": \"5.0\",\n  \"Statement\": [,]\n}");
+    let errs = errors(
+        Cloud::Huawei,
+        "{\n  \"Version\": \"5.0\",\n  \"Statement\": [,]\n}",
+    );
     assert_eq!(errs.len(), 1);
-    assert_eq!(errs[0].place, Place::Line { line: 3, column: 17 });
+    assert_eq!(
+        errs[0].place,
+        Place::Line {
+            line: 3,
+            column: 17
+        }
+    );
     assert_eq!(errs[0].location(), "p.json:3:17");
 }
 
@@ -46,25 +59,45 @@ fn wrong_version_names_the_expected_one() {
 
 #[test]
 fn unknown_operator() {
-    let doc = hw(r#"{"Effect":"Allow","Action":"*","Condition":{"StringEqualz":{"g:UserName":"a"}}}"#);
-    one_error_at(Cloud::Huawei, &doc, "/Statement/0/Condition/StringEqualz", "unknown operator");
+    let doc =
+        hw(r#"{"Effect":"Allow","Action":"*","Condition":{"StringEqualz":{"g:UserName":"a"}}}"#);
+    one_error_at(
+        Cloud::Huawei,
+        &doc,
+        "/Statement/0/Condition/StringEqualz",
+        "unknown operator",
+    );
 }
 
 #[test]
 fn huawei_only_modifiers_are_unknown_in_ram() {
-    for op in ["StringEqualsIfExists", "ForAnyValue:StringEquals", "Null", "StringMatch", "NumberEquals"] {
+    for op in [
+        "StringEqualsIfExists",
+        "ForAnyValue:StringEquals",
+        "Null",
+        "StringMatch",
+        "NumberEquals",
+    ] {
         let doc = format!(
             r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"{op}":{{"acs:SourceIp":"true"}}}}}}]}}"#
         );
         let errs = errors(Cloud::Aliyun, &doc);
-        assert!(errs[0].message.contains("unknown operator"), "{op}: {errs:?}");
+        assert!(
+            errs[0].message.contains("unknown operator"),
+            "{op}: {errs:?}"
+        );
     }
 }
 
 #[test]
 fn unknown_field() {
     let doc = hw(r#"{"Effect":"Allow","Action":"*","Resources":"*"}"#);
-    one_error_at(Cloud::Huawei, &doc, "/Statement/0/Resources", "unknown field");
+    one_error_at(
+        Cloud::Huawei,
+        &doc,
+        "/Statement/0/Resources",
+        "unknown field",
+    );
     let doc = r#"{"Version":"5.0","Statement":[{"Effect":"Allow","Action":"*"}],"Extra":1}"#;
     one_error_at(Cloud::Huawei, doc, "/Extra", "unknown field");
 }
@@ -78,7 +111,9 @@ fn bad_cidr_date_number_bool() {
         ("Bool", "g:MFAPresent", r#""yes""#, "true or false"),
     ];
     for (op, key, value, needle) in cases {
-        let doc = hw(&format!(r#"{{"Effect":"Allow","Action":"*","Condition":{{"{op}":{{"{key}":{value}}}}}}}"#));
+        let doc = hw(&format!(
+            r#"{{"Effect":"Allow","Action":"*","Condition":{{"{op}":{{"{key}":{value}}}}}}}"#
+        ));
         let pointer = format!("/Statement/0/Condition/{op}/{}", key.replace('/', "~1"));
         one_error_at(Cloud::Huawei, &doc, &pointer, needle);
     }
@@ -87,16 +122,42 @@ fn bad_cidr_date_number_bool() {
 #[test]
 fn action_with_not_action() {
     let doc = hw(r#"{"Effect":"Allow","Action":"*","NotAction":"modelarts:pool:*"}"#);
-    one_error_at(Cloud::Huawei, &doc, "/Statement/0", "exactly one of Action and NotAction");
+    one_error_at(
+        Cloud::Huawei,
+        &doc,
+        "/Statement/0",
+        "exactly one of Action and NotAction",
+    );
 }
 
 #[test]
 fn empty_lists() {
-    one_error_at(Cloud::Huawei, &hw(r#"{"Effect":"Allow","Action":[]}"#), "/Statement/0/Action", "empty");
-    one_error_at(Cloud::Huawei, &hw(r#"{"Effect":"Allow","Action":"*","Resource":[]}"#), "/Statement/0/Resource", "empty");
-    one_error_at(Cloud::Huawei, r#"{"Version":"5.0","Statement":[]}"#, "/Statement", "empty");
-    let doc = hw(r#"{"Effect":"Allow","Action":"*","Condition":{"StringEquals":{"g:UserName":[]}}}"#);
-    one_error_at(Cloud::Huawei, &doc, "/Statement/0/Condition/StringEquals/g:UserName", "empty");
+    one_error_at(
+        Cloud::Huawei,
+        &hw(r#"{"Effect":"Allow","Action":[]}"#),
+        "/Statement/0/Action",
+        "empty",
+    );
+    one_error_at(
+        Cloud::Huawei,
+        &hw(r#"{"Effect":"Allow","Action":"*","Resource":[]}"#),
+        "/Statement/0/Resource",
+        "empty",
+    );
+    one_error_at(
+        Cloud::Huawei,
+        r#"{"Version":"5.0","Statement":[]}"#,
+        "/Statement",
+        "empty",
+    );
+    let doc =
+        hw(r#"{"Effect":"Allow","Action":"*","Condition":{"StringEquals":{"g:UserName":[]}}}"#);
+    one_error_at(
+        Cloud::Huawei,
+        &doc,
+        "/Statement/0/Condition/StringEquals/g:UserName",
+        "empty",
+    );
 }
 
 #[test]
@@ -104,14 +165,34 @@ fn ram_requires_a_resource_and_rejects_principal() {
     let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"agentrun:*"}]}"#;
     one_error_at(Cloud::Aliyun, doc, "/Statement/0", "missing Resource");
     let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Principal":"*"}]}"#;
-    one_error_at(Cloud::Aliyun, doc, "/Statement/0/Principal", "trust policies");
+    one_error_at(
+        Cloud::Aliyun,
+        doc,
+        "/Statement/0/Principal",
+        "trust policies",
+    );
 }
 
 #[test]
 fn bad_effect_action_and_resource_shapes() {
-    one_error_at(Cloud::Huawei, &hw(r#"{"Effect":"allow","Action":"*"}"#), "/Statement/0/Effect", "Allow");
-    one_error_at(Cloud::Huawei, &hw(r#"{"Effect":"Allow","Action":"notebook"}"#), "/Statement/0/Action/0", "not an action");
-    one_error_at(Cloud::Huawei, &hw(r#"{"Effect":"Allow","Action":"*","Resource":"notebook:nb1"}"#), "/Statement/0/Resource/0", "not a URN");
+    one_error_at(
+        Cloud::Huawei,
+        &hw(r#"{"Effect":"allow","Action":"*"}"#),
+        "/Statement/0/Effect",
+        "Allow",
+    );
+    one_error_at(
+        Cloud::Huawei,
+        &hw(r#"{"Effect":"Allow","Action":"notebook"}"#),
+        "/Statement/0/Action/0",
+        "not an action",
+    );
+    one_error_at(
+        Cloud::Huawei,
+        &hw(r#"{"Effect":"Allow","Action":"*","Resource":"notebook:nb1"}"#),
+        "/Statement/0/Resource/0",
+        "not a URN",
+    );
 }
 
 #[test]
@@ -125,7 +206,11 @@ fn every_error_is_reported_at_once() {
     let places: Vec<String> = errs.iter().map(Diagnostic::location).collect();
     assert_eq!(
         places,
-        ["p.json#/Statement/0/Effect", "p.json#/Statement/1/Condition/IpAddress/g:SourceIp", "p.json#/Statement/2"]
+        [
+            "p.json#/Statement/0/Effect",
+            "p.json#/Statement/1/Condition/IpAddress/g:SourceIp",
+            "p.json#/Statement/2"
+        ]
     );
 }
 

@@ -12,19 +12,27 @@ use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
-use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, OrganizationEntry, ResourcesFile};
+use crate::directory::files::{
+    AccountEntry, AccountsFile, CredentialsFile, OrganizationEntry, ResourcesFile,
+};
 use crate::directory::policies::{PolicyKind, PolicyStore};
 use crate::directory::{AccessKey, Directory, Principal, Project, ResourceAttrs, Token, User};
 use crate::policy::{OrgLevel, PolicySet, Subject};
 
 /// Load the whole `policies/` folder. `sources` receives every file read
 /// (for the snapshot digest). Ok carries warnings.
-pub fn load(dir: &Path, sources: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
+pub fn load(
+    dir: &Path,
+    sources: &mut Vec<(PathBuf, Vec<u8>)>,
+) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
     let store = PolicyStore::load(dir, sources);
     let accounts: Result<AccountsFile, _> = read_toml(&dir.join("accounts.toml"), sources, true);
-    let credentials: Result<CredentialsFile, _> = read_toml(&dir.join("credentials.toml"), sources, false);
-    let resources: Result<ResourcesFile, _> = read_toml(&dir.join("resources.toml"), sources, false);
-    let (store, accounts, credentials, resources) = match (store, accounts, credentials, resources) {
+    let credentials: Result<CredentialsFile, _> =
+        read_toml(&dir.join("credentials.toml"), sources, false);
+    let resources: Result<ResourcesFile, _> =
+        read_toml(&dir.join("resources.toml"), sources, false);
+    let (store, accounts, credentials, resources) = match (store, accounts, credentials, resources)
+    {
         (Ok(s), Ok(a), Ok(c), Ok(r)) => (s, a, c, r),
         (s, a, c, r) => {
             let mut errors = Vec::new();
@@ -49,11 +57,21 @@ pub fn load(dir: &Path, sources: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<(Direct
 }
 
 /// Parse a TOML file into `T`; a missing optional file is the default.
-fn read_toml<T: DeserializeOwned + Default>(path: &Path, sources: &mut Vec<(PathBuf, Vec<u8>)>, required: bool) -> Result<T, Vec<Diagnostic>> {
+fn read_toml<T: DeserializeOwned + Default>(
+    path: &Path,
+    sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    required: bool,
+) -> Result<T, Vec<Diagnostic>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(T::default()),
-        Err(e) => return Err(vec![Diagnostic::error(path, Place::File, format!("cannot read: {e}"))]),
+        Err(e) => {
+            return Err(vec![Diagnostic::error(
+                path,
+                Place::File,
+                format!("cannot read: {e}"),
+            )])
+        }
     };
     sources.push((path.to_path_buf(), text.clone().into_bytes()));
     toml::from_str(&text).map_err(|e| vec![diag::from_toml_error(path, &text, &e)])
@@ -100,7 +118,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Resolve policy names of one kind; unknown names are errors at `at/i`.
-    fn policies(&mut self, cloud: Cloud, kind: PolicyKind, names: &[String], at: &str) -> Vec<Arc<crate::policy::Policy>> {
+    fn policies(
+        &mut self,
+        cloud: Cloud,
+        kind: PolicyKind,
+        names: &[String],
+        at: &str,
+    ) -> Vec<Arc<crate::policy::Policy>> {
         let mut out = Vec::new();
         for (i, name) in names.iter().enumerate() {
             match self.store.get(cloud, kind, name) {
@@ -114,33 +138,67 @@ impl<'a> Builder<'a> {
     /// Org policies of a node: absent → the built-in full access; an explicit
     /// empty list is an error for Huawei (every node needs an SCP) and a
     /// warning for Alibaba (the node allows nothing).
-    fn node_policies(&mut self, cloud: Cloud, list: &Option<Vec<String>>, at: &str) -> Arc<PolicySet> {
+    fn node_policies(
+        &mut self,
+        cloud: Cloud,
+        list: &Option<Vec<String>>,
+        at: &str,
+    ) -> Arc<PolicySet> {
         let default = vec![cloud.default_org_policy().to_string()];
         let names = list.as_ref().unwrap_or(&default);
         if names.is_empty() {
             let msg = "an organisation node with no policy attached allows nothing";
             let file = self.file("accounts.toml");
             let d = match cloud {
-                Cloud::Huawei => Diagnostic::error(&file, Place::Pointer(at.into()), format!("{msg}; every node needs at least one SCP")),
+                Cloud::Huawei => Diagnostic::error(
+                    &file,
+                    Place::Pointer(at.into()),
+                    format!("{msg}; every node needs at least one SCP"),
+                ),
                 Cloud::Aliyun => Diagnostic::warning(&file, Place::Pointer(at.into()), msg),
             };
-            self.diags.push(d.with_hint(format!("attach `{}` to keep the default", cloud.default_org_policy())));
+            self.diags.push(d.with_hint(format!(
+                "attach `{}` to keep the default",
+                cloud.default_org_policy()
+            )));
         }
-        Arc::new(PolicySet::new(self.policies(cloud, PolicyKind::Org, names, at)))
+        Arc::new(PolicySet::new(self.policies(
+            cloud,
+            PolicyKind::Org,
+            names,
+            at,
+        )))
     }
 
     fn organizations(&mut self, orgs: &[OrganizationEntry]) {
         for (i, org) in orgs.iter().enumerate() {
             let at = format!("/organization/{i}");
             if self.orgs.insert(org.cloud, org.id.clone()).is_some() {
-                self.error("accounts.toml", at.clone(), format!("a second {} organisation (one tree per cloud)", org.cloud));
+                self.error(
+                    "accounts.toml",
+                    at.clone(),
+                    format!("a second {} organisation (one tree per cloud)", org.cloud),
+                );
             }
             let policies = self.node_policies(org.cloud, &org.policies, &format!("{at}/policies"));
-            self.add_node(&org.root, Node { cloud: org.cloud, parent: None, policies }, &format!("{at}/root"));
+            self.add_node(
+                &org.root,
+                Node {
+                    cloud: org.cloud,
+                    parent: None,
+                    policies,
+                },
+                &format!("{at}/root"),
+            );
             for (j, unit) in org.units.iter().enumerate() {
                 let uat = format!("{at}/unit/{j}");
-                let policies = self.node_policies(org.cloud, &unit.policies, &format!("{uat}/policies"));
-                let node = Node { cloud: org.cloud, parent: Some(unit.parent.clone()), policies };
+                let policies =
+                    self.node_policies(org.cloud, &unit.policies, &format!("{uat}/policies"));
+                let node = Node {
+                    cloud: org.cloud,
+                    parent: Some(unit.parent.clone()),
+                    policies,
+                };
                 self.add_node(&unit.id, node, &format!("{uat}/id"));
             }
         }
@@ -149,7 +207,11 @@ impl<'a> Builder<'a> {
 
     fn add_node(&mut self, id: &str, node: Node, at: &str) {
         if self.nodes.contains_key(id) {
-            self.error("accounts.toml", at.into(), format!("duplicate organisation node id `{id}`"));
+            self.error(
+                "accounts.toml",
+                at.into(),
+                format!("duplicate organisation node id `{id}`"),
+            );
         } else {
             self.nodes.insert(id.to_string(), node);
         }
@@ -165,7 +227,10 @@ impl<'a> Builder<'a> {
                 match self.nodes.get(p) {
                     Some(n) if n.cloud == node.cloud && seen.insert(p) => cur = n.parent.as_deref(),
                     Some(n) if n.cloud != node.cloud => {
-                        problems.push(format!("unit `{id}` has parent `{p}` in the {} tree", n.cloud));
+                        problems.push(format!(
+                            "unit `{id}` has parent `{p}` in the {} tree",
+                            n.cloud
+                        ));
                         break;
                     }
                     Some(_) => {
@@ -189,7 +254,11 @@ impl<'a> Builder<'a> {
     fn org_path(&mut self, acc: &AccountEntry, at: &str) -> (Vec<OrgLevel>, Option<String>) {
         let Some(parent) = &acc.parent else {
             if acc.policies.is_some() {
-                self.error("accounts.toml", format!("{at}/policies"), "organisation policies on an account outside any organisation");
+                self.error(
+                    "accounts.toml",
+                    format!("{at}/policies"),
+                    "organisation policies on an account outside any organisation",
+                );
             }
             return (Vec::new(), None);
         };
@@ -198,25 +267,42 @@ impl<'a> Builder<'a> {
         while let Some(id) = cur {
             match self.nodes.get(&id) {
                 Some(n) if n.cloud == acc.cloud && chain.len() < 64 => {
-                    chain.push(OrgLevel { node: id.as_str().into(), policies: n.policies.clone() });
+                    chain.push(OrgLevel {
+                        node: id.as_str().into(),
+                        policies: n.policies.clone(),
+                    });
                     cur = n.parent.clone();
                 }
                 _ => {
-                    self.error("accounts.toml", format!("{at}/parent"), format!("`{id}` is not a node of the {} organisation", acc.cloud));
+                    self.error(
+                        "accounts.toml",
+                        format!("{at}/parent"),
+                        format!("`{id}` is not a node of the {} organisation", acc.cloud),
+                    );
                     return (Vec::new(), None);
                 }
             }
         }
         chain.reverse();
         let own = self.node_policies(acc.cloud, &acc.policies, &format!("{at}/policies"));
-        chain.push(OrgLevel { node: acc.id.as_str().into(), policies: own });
+        chain.push(OrgLevel {
+            node: acc.id.as_str().into(),
+            policies: own,
+        });
         let org_id = self.orgs.get(&acc.cloud).cloned().unwrap_or_default();
-        let path: Vec<&str> = std::iter::once(org_id.as_str()).chain(chain.iter().map(|l| &*l.node)).collect();
+        let path: Vec<&str> = std::iter::once(org_id.as_str())
+            .chain(chain.iter().map(|l| &*l.node))
+            .collect();
         let path = path.join("/");
         (chain, Some(path))
     }
 
-    fn identity_set(&mut self, cloud: Cloud, names: Vec<String>, ats: Vec<String>) -> Arc<PolicySet> {
+    fn identity_set(
+        &mut self,
+        cloud: Cloud,
+        names: Vec<String>,
+        ats: Vec<String>,
+    ) -> Arc<PolicySet> {
         if let Some(set) = self.identity_sets.get(&(cloud, names.clone())) {
             return set.clone();
         }
@@ -237,7 +323,11 @@ impl<'a> Builder<'a> {
         for (i, acc) in accounts.iter().enumerate() {
             let at = format!("/account/{i}");
             if !ids.insert(acc.id.clone()) {
-                self.error("accounts.toml", format!("{at}/id"), format!("duplicate account id `{}`", acc.id));
+                self.error(
+                    "accounts.toml",
+                    format!("{at}/id"),
+                    format!("duplicate account id `{}`", acc.id),
+                );
                 continue;
             }
             self.account(acc, &at);
@@ -249,7 +339,12 @@ impl<'a> Builder<'a> {
         let org: Arc<[OrgLevel]> = levels.into();
         let account_id: Arc<str> = acc.id.as_str().into();
         let principal = |user: Option<User>, identity: Arc<PolicySet>| Principal {
-            subject: Arc::new(Subject { cloud: acc.cloud, root: user.is_none(), identity, org: org.clone() }),
+            subject: Arc::new(Subject {
+                cloud: acc.cloud,
+                root: user.is_none(),
+                identity,
+                org: org.clone(),
+            }),
             cloud: acc.cloud,
             account_id: account_id.clone(),
             account_name: acc.name.as_str().into(),
@@ -258,31 +353,57 @@ impl<'a> Builder<'a> {
             org_path: org_path.clone(),
         };
         let root = principal(None, Arc::new(PolicySet::default()));
-        self.dir.principals.insert((acc.id.clone(), None), Arc::new(root));
+        self.dir
+            .principals
+            .insert((acc.id.clone(), None), Arc::new(root));
         self.projects(acc, at);
         let groups = self.groups(acc, at);
         let mut names = HashSet::new();
         for (j, u) in acc.users.iter().enumerate() {
             let uat = format!("{at}/user/{j}");
             if !names.insert(u.name.clone()) {
-                self.error("accounts.toml", format!("{uat}/name"), format!("duplicate user `{}`", u.name));
+                self.error(
+                    "accounts.toml",
+                    format!("{uat}/name"),
+                    format!("duplicate user `{}`", u.name),
+                );
                 continue;
             }
             let (names, ats) = self.user_policy_names(u, &groups, &uat);
             let identity = self.identity_set(acc.cloud, names, ats);
-            let user = User { name: u.name.clone(), id: u.id.clone().unwrap_or_else(|| u.name.clone()), tags: u.tags.clone() };
-            self.dir.principals.insert((acc.id.clone(), Some(u.name.clone())), Arc::new(principal(Some(user), identity)));
+            let user = User {
+                name: u.name.clone(),
+                id: u.id.clone().unwrap_or_else(|| u.name.clone()),
+                tags: u.tags.clone(),
+            };
+            self.dir.principals.insert(
+                (acc.id.clone(), Some(u.name.clone())),
+                Arc::new(principal(Some(user), identity)),
+            );
         }
     }
 
     /// Group name → (its policy names, their places).
-    fn groups(&mut self, acc: &AccountEntry, at: &str) -> HashMap<String, (Vec<String>, Vec<String>)> {
+    fn groups(
+        &mut self,
+        acc: &AccountEntry,
+        at: &str,
+    ) -> HashMap<String, (Vec<String>, Vec<String>)> {
         let mut groups = HashMap::new();
         for (g, group) in acc.groups.iter().enumerate() {
             let gat = format!("{at}/group/{g}");
-            let ats = (0..group.policies.len()).map(|i| format!("{gat}/policies/{i}")).collect();
-            if groups.insert(group.name.clone(), (group.policies.clone(), ats)).is_some() {
-                self.error("accounts.toml", format!("{gat}/name"), format!("duplicate group `{}`", group.name));
+            let ats = (0..group.policies.len())
+                .map(|i| format!("{gat}/policies/{i}"))
+                .collect();
+            if groups
+                .insert(group.name.clone(), (group.policies.clone(), ats))
+                .is_some()
+            {
+                self.error(
+                    "accounts.toml",
+                    format!("{gat}/name"),
+                    format!("duplicate group `{}`", group.name),
+                );
             }
         }
         groups
@@ -296,14 +417,20 @@ impl<'a> Builder<'a> {
         uat: &str,
     ) -> (Vec<String>, Vec<String>) {
         let mut names = u.policies.clone();
-        let mut ats: Vec<String> = (0..names.len()).map(|i| format!("{uat}/policies/{i}")).collect();
+        let mut ats: Vec<String> = (0..names.len())
+            .map(|i| format!("{uat}/policies/{i}"))
+            .collect();
         for (k, g) in u.groups.iter().enumerate() {
             match groups.get(g) {
                 Some((gn, ga)) => {
                     names.extend(gn.iter().cloned());
                     ats.extend(ga.iter().cloned());
                 }
-                None => self.error("accounts.toml", format!("{uat}/groups/{k}"), format!("unknown group `{g}`")),
+                None => self.error(
+                    "accounts.toml",
+                    format!("{uat}/groups/{k}"),
+                    format!("unknown group `{g}`"),
+                ),
             }
         }
         (names, ats)
@@ -312,7 +439,11 @@ impl<'a> Builder<'a> {
     fn projects(&mut self, acc: &AccountEntry, at: &str) {
         for (p, proj) in acc.projects.iter().enumerate() {
             if acc.cloud != Cloud::Huawei {
-                self.error("accounts.toml", format!("{at}/project/{p}"), "projects exist only in huawei accounts");
+                self.error(
+                    "accounts.toml",
+                    format!("{at}/project/{p}"),
+                    "projects exist only in huawei accounts",
+                );
             }
             let project = Project {
                 id: proj.id.clone(),
@@ -321,16 +452,31 @@ impl<'a> Builder<'a> {
                 account_id: acc.id.as_str().into(),
             };
             if self.dir.projects.insert(proj.id.clone(), project).is_some() {
-                self.error("accounts.toml", format!("{at}/project/{p}/id"), format!("duplicate project id `{}`", proj.id));
+                self.error(
+                    "accounts.toml",
+                    format!("{at}/project/{p}/id"),
+                    format!("duplicate project id `{}`", proj.id),
+                );
             }
         }
     }
 
-    fn principal_for(&mut self, account: &str, user: &Option<String>, at: String) -> Option<Arc<Principal>> {
+    fn principal_for(
+        &mut self,
+        account: &str,
+        user: &Option<String>,
+        at: String,
+    ) -> Option<Arc<Principal>> {
         let found = self.dir.principal(account, user.as_deref()).cloned();
         if found.is_none() {
-            let who = user.as_deref().map_or("root".to_string(), |u| format!("user `{u}`"));
-            self.error("credentials.toml", at, format!("no {who} in account `{account}` (accounts.toml)"));
+            let who = user
+                .as_deref()
+                .map_or("root".to_string(), |u| format!("user `{u}`"));
+            self.error(
+                "credentials.toml",
+                at,
+                format!("no {who} in account `{account}` (accounts.toml)"),
+            );
         }
         found
     }
@@ -338,23 +484,46 @@ impl<'a> Builder<'a> {
     fn credentials(&mut self, creds: &CredentialsFile) {
         for (i, k) in creds.access_keys.iter().enumerate() {
             let at = format!("/access_key/{i}");
-            let Some(principal) = self.principal_for(&k.account, &k.user, at.clone()) else { continue };
+            let Some(principal) = self.principal_for(&k.account, &k.user, at.clone()) else {
+                continue;
+            };
             if k.secret.is_empty() {
                 self.error("credentials.toml", format!("{at}/secret"), "empty secret");
             }
-            let key = AccessKey { secret: k.secret.clone().into_bytes(), principal };
+            let key = AccessKey {
+                secret: k.secret.clone().into_bytes(),
+                principal,
+            };
             if self.dir.access_keys.insert(k.id.clone(), key).is_some() {
-                self.error("credentials.toml", format!("{at}/id"), format!("duplicate access key id `{}` (ids are unique across clouds)", k.id));
+                self.error(
+                    "credentials.toml",
+                    format!("{at}/id"),
+                    format!(
+                        "duplicate access key id `{}` (ids are unique across clouds)",
+                        k.id
+                    ),
+                );
             }
         }
         for (i, t) in creds.tokens.iter().enumerate() {
             let at = format!("/token/{i}");
-            let Some(principal) = self.principal_for(&t.account, &t.user, at.clone()) else { continue };
-            let Ok(expires_at) = OffsetDateTime::parse(&t.expires_at, &Rfc3339) else {
-                self.error("credentials.toml", format!("{at}/expires_at"), format!("`{}` is not an RFC 3339 time", t.expires_at));
+            let Some(principal) = self.principal_for(&t.account, &t.user, at.clone()) else {
                 continue;
             };
-            let token = Token { principal, expires_at, expires_text: t.expires_at.clone(), mfa: t.mfa };
+            let Ok(expires_at) = OffsetDateTime::parse(&t.expires_at, &Rfc3339) else {
+                self.error(
+                    "credentials.toml",
+                    format!("{at}/expires_at"),
+                    format!("`{}` is not an RFC 3339 time", t.expires_at),
+                );
+                continue;
+            };
+            let token = Token {
+                principal,
+                expires_at,
+                expires_text: t.expires_at.clone(),
+                mfa: t.mfa,
+            };
             if self.dir.tokens.insert(t.token.clone(), token).is_some() {
                 self.error("credentials.toml", format!("{at}/token"), "duplicate token");
             }
@@ -369,7 +538,11 @@ impl<'a> Builder<'a> {
                 keys: r.keys.clone(),
             };
             if self.dir.resources.insert(r.urn.clone(), attrs).is_some() {
-                self.error("resources.toml", format!("/resource/{i}/urn"), format!("duplicate resource `{}`", r.urn));
+                self.error(
+                    "resources.toml",
+                    format!("/resource/{i}/urn"),
+                    format!("duplicate resource `{}`", r.urn),
+                );
             }
         }
     }

@@ -98,7 +98,8 @@ pub struct Directory {
 
 impl Directory {
     pub fn principal(&self, account: &str, user: Option<&str>) -> Option<&Arc<Principal>> {
-        self.principals.get(&(account.to_string(), user.map(str::to_string)))
+        self.principals
+            .get(&(account.to_string(), user.map(str::to_string)))
     }
 
     /// Find a user by name across accounts (for `iamgate explain --user`);
@@ -107,7 +108,9 @@ impl Directory {
         let mut found: Vec<_> = self
             .principals
             .iter()
-            .filter(|((acc, user), _)| user.as_deref() == Some(name) && account.is_none_or(|a| a == acc))
+            .filter(|((acc, user), _)| {
+                user.as_deref() == Some(name) && account.is_none_or(|a| a == acc)
+            })
             .map(|(_, p)| p)
             .collect();
         found.sort_by(|a, b| a.account_id.cmp(&b.account_id));

@@ -34,12 +34,17 @@ pub struct PolicyStore {
 impl PolicyStore {
     /// Load every folder; all errors of all files at once. `sources` receives
     /// (path, bytes) of every file read, for the snapshot digest.
-    pub fn load(dir: &Path, sources: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<PolicyStore, Vec<Diagnostic>> {
+    pub fn load(
+        dir: &Path,
+        sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<PolicyStore, Vec<Diagnostic>> {
         let mut store = PolicyStore::default();
         for cloud in [Cloud::Huawei, Cloud::Aliyun] {
             let builtin = Arc::new(Policy::full_access(cloud));
             let key = (cloud, builtin.name.to_string());
-            store.policies.insert(key, (builtin, PolicyKind::Org, PathBuf::from("<built-in>")));
+            store
+                .policies
+                .insert(key, (builtin, PolicyKind::Org, PathBuf::from("<built-in>")));
         }
         let mut errors = Vec::new();
         for &(cloud, kind, folder) in FOLDERS {
@@ -47,12 +52,19 @@ impl PolicyStore {
                 let text = match std::fs::read_to_string(&path) {
                     Ok(t) => t,
                     Err(e) => {
-                        errors.push(Diagnostic::error(&path, Place::File, format!("cannot read: {e}")));
+                        errors.push(Diagnostic::error(
+                            &path,
+                            Place::File,
+                            format!("cannot read: {e}"),
+                        ));
                         continue;
                     }
                 };
                 sources.push((path.clone(), text.clone().into_bytes()));
-                let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
                 match parse_policy(&path, &name, cloud, &text) {
                     Ok(p) => store.insert(cloud, kind, path, p, &mut errors),
                     Err(e) => errors.extend(e),
@@ -66,10 +78,21 @@ impl PolicyStore {
         }
     }
 
-    fn insert(&mut self, cloud: Cloud, kind: PolicyKind, path: PathBuf, p: Policy, errors: &mut Vec<Diagnostic>) {
+    fn insert(
+        &mut self,
+        cloud: Cloud,
+        kind: PolicyKind,
+        path: PathBuf,
+        p: Policy,
+        errors: &mut Vec<Diagnostic>,
+    ) {
         let key = (cloud, p.name.to_string());
         if let Some((_, _, other)) = self.policies.get(&key) {
-            let msg = format!("policy name `{}` is already used by {} (names are unique within a cloud)", p.name, other.display());
+            let msg = format!(
+                "policy name `{}` is already used by {} (names are unique within a cloud)",
+                p.name,
+                other.display()
+            );
             errors.push(Diagnostic::error(&path, Place::File, msg));
             return;
         }
@@ -80,22 +103,36 @@ impl PolicyStore {
     pub fn get(&self, cloud: Cloud, kind: PolicyKind, name: &str) -> Result<Arc<Policy>, String> {
         match self.policies.get(&(cloud, name.to_string())) {
             Some((p, k, _)) if *k == kind => Ok(p.clone()),
-            Some((_, _, path)) => Err(format!("`{name}` ({}) is not {} policy", path.display(), kind_name(kind))),
+            Some((_, _, path)) => Err(format!(
+                "`{name}` ({}) is not {} policy",
+                path.display(),
+                kind_name(kind)
+            )),
             None => {
-                let other = if cloud == Cloud::Huawei { Cloud::Aliyun } else { Cloud::Huawei };
+                let other = if cloud == Cloud::Huawei {
+                    Cloud::Aliyun
+                } else {
+                    Cloud::Huawei
+                };
                 let hint = if self.policies.contains_key(&(other, name.to_string())) {
                     format!("; `{name}` is a {other} policy and cannot be attached in a {cloud} account")
                 } else {
                     String::new()
                 };
-                Err(format!("unknown {cloud} {} policy `{name}`{hint}", kind_name(kind)))
+                Err(format!(
+                    "unknown {cloud} {} policy `{name}`{hint}",
+                    kind_name(kind)
+                ))
             }
         }
     }
 
     /// Number of policies loaded from files (built-ins not counted).
     pub fn file_count(&self) -> usize {
-        self.policies.values().filter(|(_, _, p)| p.as_os_str() != "<built-in>").count()
+        self.policies
+            .values()
+            .filter(|(_, _, p)| p.as_os_str() != "<built-in>")
+            .count()
     }
 }
 
@@ -112,7 +149,11 @@ fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            errors.push(Diagnostic::error(dir, Place::File, format!("cannot list: {e}")));
+            errors.push(Diagnostic::error(
+                dir,
+                Place::File,
+                format!("cannot list: {e}"),
+            ));
             return Vec::new();
         }
     };

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::directory::{Directory, Principal};
-use crate::identity::{parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore};
+use crate::identity::{
+    parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore,
+};
 
 /// A verified caller.
 #[derive(Debug, Clone)]
@@ -41,7 +43,9 @@ impl AuthError {
             AuthError::Verify(AuthFailure::Missing) => "missing",
             AuthError::Verify(AuthFailure::Malformed(_)) => "malformed",
             AuthError::Verify(AuthFailure::UnsupportedAlgorithm(_)) => "unsupported",
-            AuthError::Verify(AuthFailure::SignatureMismatch | AuthFailure::BodyHashMismatch) => "signature_mismatch",
+            AuthError::Verify(AuthFailure::SignatureMismatch | AuthFailure::BodyHashMismatch) => {
+                "signature_mismatch"
+            }
             AuthError::Verify(AuthFailure::Expired { .. }) => "expired",
             AuthError::Verify(AuthFailure::NonceReused) => "nonce_reused",
             AuthError::Verify(AuthFailure::TemporaryCredentials) => "unsupported",
@@ -60,28 +64,51 @@ pub fn authenticate(
     now: OffsetDateTime,
     nonces: &NonceStore,
 ) -> Result<Authenticated, AuthError> {
-    let authorization = req.headers.get(http::header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+    let authorization = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
     match (cloud, authorization) {
         (Cloud::Huawei, Some(value)) => {
             let auth = parse_sdk_hmac(value)?;
             let principal = key_principal(dir, cloud, &auth.access_key)?;
-            let secret = dir.access_keys.get(&auth.access_key).map(|k| k.secret.as_slice()).unwrap_or_default();
+            let secret = dir
+                .access_keys
+                .get(&auth.access_key)
+                .map(|k| k.secret.as_slice())
+                .unwrap_or_default();
             verify_sdk_hmac(req, &auth, secret, now)?;
-            Ok(Authenticated { principal, access_key: Some(auth.access_key), mfa: false })
+            Ok(Authenticated {
+                principal,
+                access_key: Some(auth.access_key),
+                mfa: false,
+            })
         }
         (Cloud::Huawei, None) => token(dir, req, now),
         (Cloud::Aliyun, Some(value)) => {
             let auth = parse_acs3(value)?;
             let principal = key_principal(dir, cloud, &auth.access_key)?;
-            let secret = dir.access_keys.get(&auth.access_key).map(|k| k.secret.as_slice()).unwrap_or_default();
+            let secret = dir
+                .access_keys
+                .get(&auth.access_key)
+                .map(|k| k.secret.as_slice())
+                .unwrap_or_default();
             verify_acs3(req, &auth, secret, now, nonces)?;
-            Ok(Authenticated { principal, access_key: Some(auth.access_key), mfa: false })
+            Ok(Authenticated {
+                principal,
+                access_key: Some(auth.access_key),
+                mfa: false,
+            })
         }
         (Cloud::Aliyun, None) => Err(AuthFailure::Missing.into()),
     }
 }
 
-fn key_principal(dir: &Directory, cloud: Cloud, access_key: &str) -> Result<Arc<Principal>, AuthError> {
+fn key_principal(
+    dir: &Directory,
+    cloud: Cloud,
+    access_key: &str,
+) -> Result<Arc<Principal>, AuthError> {
     match dir.access_keys.get(access_key) {
         Some(k) if k.principal.cloud == cloud => Ok(k.principal.clone()),
         _ => Err(AuthError::UnknownKey),
@@ -89,7 +116,11 @@ fn key_principal(dir: &Directory, cloud: Cloud, access_key: &str) -> Result<Arc<
 }
 
 /// `X-Auth-Token`: an opaque string mapped to a principal, expiry honoured.
-fn token(dir: &Directory, req: &HttpParts<'_>, now: OffsetDateTime) -> Result<Authenticated, AuthError> {
+fn token(
+    dir: &Directory,
+    req: &HttpParts<'_>,
+    now: OffsetDateTime,
+) -> Result<Authenticated, AuthError> {
     let Some(value) = req.headers.get("x-auth-token") else {
         return Err(AuthFailure::Missing.into());
     };
@@ -99,7 +130,13 @@ fn token(dir: &Directory, req: &HttpParts<'_>, now: OffsetDateTime) -> Result<Au
         return Err(AuthError::UnknownToken);
     }
     if token.expires_at <= now {
-        return Err(AuthError::TokenExpired { expires_at: token.expires_text.clone() });
+        return Err(AuthError::TokenExpired {
+            expires_at: token.expires_text.clone(),
+        });
     }
-    Ok(Authenticated { principal: token.principal.clone(), access_key: None, mfa: token.mfa })
+    Ok(Authenticated {
+        principal: token.principal.clone(),
+        access_key: None,
+        mfa: token.mfa,
+    })
 }

@@ -16,11 +16,11 @@ mod sdk_hmac;
 #[cfg(test)]
 mod test_vectors;
 
-pub use authenticate::{authenticate, AuthError, Authenticated};
 pub use acs3::{
     acs3_canonical_request, acs3_string_to_sign, parse_acs3, verify_acs3, Acs3Auth, ACS3_ALGORITHM,
     MAX_NONCE_LEN,
 };
+pub use authenticate::{authenticate, AuthError, Authenticated};
 pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
 pub use error::AuthFailure;
 pub use nonce::NonceStore;

@@ -68,7 +68,7 @@ pub(crate) fn load() -> Vec<Vector> {
             continue;
         }
         if let Some((name, inline)) = marker(line) {
-            if vectors.last().map_or(true, |v| v.has(&name)) {
+            if vectors.last().is_none_or(|v| v.has(&name)) {
                 vectors.push(Vector::default());
             }
             let current = vectors.last_mut().unwrap();

@@ -186,16 +186,29 @@ pub fn parse_operator(cloud: Cloud, name: &str) -> Result<OperatorSpec, String> 
     table(cloud)
         .iter()
         .find(|(n, _, _)| *n == base_name)
-        .map(|&(base, negated, kind)| OperatorSpec { base, negated, kind, if_exists, set })
+        .map(|&(base, negated, kind)| OperatorSpec {
+            base,
+            negated,
+            kind,
+            if_exists,
+            set,
+        })
         .ok_or_else(|| format!("unknown operator `{name}` for a {cloud} policy"))
 }
 
 /// Build a condition from its operator, key and the policy's values (already
 /// reduced to strings; JSON numbers and booleans arrive as their text).
-pub fn build(spec: &OperatorSpec, operator: &str, key: &str, values: &[String]) -> Result<Condition, String> {
+pub fn build(
+    spec: &OperatorSpec,
+    operator: &str,
+    key: &str,
+    values: &[String],
+) -> Result<Condition, String> {
     let test = match spec.kind {
         Kind::Str => Test::StringEquals(values.to_vec()),
-        Kind::StrIc => Test::StringEqualsIgnoreCase(values.iter().map(|v| v.to_lowercase()).collect()),
+        Kind::StrIc => {
+            Test::StringEqualsIgnoreCase(values.iter().map(|v| v.to_lowercase()).collect())
+        }
         Kind::Match => Test::StringMatch(values.iter().map(|v| Glob::new(v)).collect()),
         Kind::Start => Test::StartWith(values.to_vec()),
         Kind::End => Test::EndWith(values.to_vec()),
@@ -220,7 +233,11 @@ pub fn build(spec: &OperatorSpec, operator: &str, key: &str, values: &[String]) 
     })
 }
 
-fn parse_all<T>(values: &[String], parse: fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
+fn parse_all<T>(
+    values: &[String],
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<Vec<T>, String> {
     values
         .iter()
         .map(|v| parse(v).ok_or_else(|| format!("`{v}` is not {what}")))
@@ -245,7 +262,9 @@ pub fn parse_date(s: &str) -> Option<i128> {
         return Some(t.unix_timestamp_nanos());
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(s, format).ok().map(|d| d.midnight().assume_utc().unix_timestamp_nanos())
+    Date::parse(s, format)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp_nanos())
 }
 
 fn parse_net(s: &str) -> Option<IpNet> {
@@ -262,7 +281,7 @@ impl Test {
             Test::StringEquals(p) => p.iter().any(|x| x == v),
             Test::StringEqualsIgnoreCase(p) => {
                 let v = v.to_lowercase();
-                p.iter().any(|x| *x == v)
+                p.contains(&v)
             }
             Test::StringMatch(p) => p.iter().any(|g| g.matches(v)),
             Test::StartWith(p) => p.iter().any(|x| v.starts_with(x.as_str())),

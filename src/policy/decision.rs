@@ -88,7 +88,11 @@ impl Decision {
     pub fn decided_by_org(&self) -> bool {
         matches!(
             &self.reason,
-            Reason::NoOrgAllow { .. } | Reason::Statement(StatementRef { source: PolicySource::Org { .. }, .. })
+            Reason::NoOrgAllow { .. }
+                | Reason::Statement(StatementRef {
+                    source: PolicySource::Org { .. },
+                    ..
+                })
         )
     }
 
@@ -125,13 +129,19 @@ pub struct Permit {
 
 impl Permit {
     pub(crate) fn new(grants: Vec<Grant>) -> Permit {
-        Permit { grants, unmapped: false }
+        Permit {
+            grants,
+            unmapped: false,
+        }
     }
 
     /// The operator chose `unmapped = "forward"`: an authenticated request for
     /// a known SDK operation with no action is let through without a decision.
     pub fn for_unmapped_operation_by_configuration() -> Permit {
-        Permit { grants: Vec::new(), unmapped: true }
+        Permit {
+            grants: Vec::new(),
+            unmapped: true,
+        }
     }
 
     pub fn grants(&self) -> &[Grant] {

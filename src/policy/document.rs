@@ -91,14 +91,34 @@ impl Policy {
 }
 
 /// Parse one policy document. `file` is only used to place diagnostics.
-pub fn parse_policy(file: &Path, name: &str, cloud: Cloud, source: &str) -> Result<Policy, Vec<Diagnostic>> {
+pub fn parse_policy(
+    file: &Path,
+    name: &str,
+    cloud: Cloud,
+    source: &str,
+) -> Result<Policy, Vec<Diagnostic>> {
     let value: Value = serde_json::from_str(source).map_err(|e| {
-        vec![Diagnostic::error(file, Place::Line { line: e.line(), column: e.column() }, format!("invalid JSON: {e}"))]
+        vec![Diagnostic::error(
+            file,
+            Place::Line {
+                line: e.line(),
+                column: e.column(),
+            },
+            format!("invalid JSON: {e}"),
+        )]
     })?;
-    let mut p = Parser { file, cloud, errors: Vec::new() };
+    let mut p = Parser {
+        file,
+        cloud,
+        errors: Vec::new(),
+    };
     let statements = p.document(&value);
     if p.errors.is_empty() {
-        Ok(Policy { name: name.into(), cloud, statements })
+        Ok(Policy {
+            name: name.into(),
+            cloud,
+            statements,
+        })
     } else {
         Err(p.errors)
     }
@@ -117,8 +137,11 @@ fn esc(key: &str) -> String {
 
 impl Parser<'_> {
     fn error(&mut self, pointer: &str, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::error(self.file, Place::Pointer(pointer.to_string()), message));
+        self.errors.push(Diagnostic::error(
+            self.file,
+            Place::Pointer(pointer.to_string()),
+            message,
+        ));
     }
 
     fn document(&mut self, value: &Value) -> Vec<Statement> {
@@ -130,7 +153,13 @@ impl Parser<'_> {
         let want = self.cloud.policy_version();
         match obj.get("Version") {
             Some(Value::String(v)) if v == want => {}
-            Some(v) => self.error("/Version", format!("Version must be \"{want}\" for a {} policy, found {v}", self.cloud)),
+            Some(v) => self.error(
+                "/Version",
+                format!(
+                    "Version must be \"{want}\" for a {} policy, found {v}",
+                    self.cloud
+                ),
+            ),
             None => self.error("", format!("missing Version (must be \"{want}\")")),
         }
         let list: Vec<&Value> = match obj.get("Statement") {
@@ -156,8 +185,15 @@ impl Parser<'_> {
 
     fn unknown_fields(&mut self, obj: &Map<String, Value>, at: &str, known: &[&str]) {
         for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-            let hint = if key == "Principal" { " (Principal is only valid in trust policies)" } else { "" };
-            self.error(&format!("{at}/{}", esc(key)), format!("unknown field `{key}`{hint}"));
+            let hint = if key == "Principal" {
+                " (Principal is only valid in trust policies)"
+            } else {
+                ""
+            };
+            self.error(
+                &format!("{at}/{}", esc(key)),
+                format!("unknown field `{key}`{hint}"),
+            );
         }
     }
 
@@ -168,7 +204,19 @@ impl Parser<'_> {
             return None;
         };
         let before = self.errors.len();
-        self.unknown_fields(obj, &at, &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"]);
+        self.unknown_fields(
+            obj,
+            &at,
+            &[
+                "Sid",
+                "Effect",
+                "Action",
+                "NotAction",
+                "Resource",
+                "NotResource",
+                "Condition",
+            ],
+        );
         let sid = match obj.get("Sid") {
             None => None,
             Some(Value::String(s)) => Some(Arc::from(s.as_str())),
@@ -187,7 +235,15 @@ impl Parser<'_> {
         if self.errors.len() > before {
             return None;
         }
-        Some(Statement { index, sid, effect: effect?, actions: actions?, action_text, resources: resources?, conditions })
+        Some(Statement {
+            index,
+            sid,
+            effect: effect?,
+            actions: actions?,
+            action_text,
+            resources: resources?,
+            conditions,
+        })
     }
 
     fn effect(&mut self, obj: &Map<String, Value>, at: &str) -> Option<Effect> {
@@ -195,7 +251,10 @@ impl Parser<'_> {
             Some(Value::String(s)) if s == "Allow" => Some(Effect::Allow),
             Some(Value::String(s)) if s == "Deny" => Some(Effect::Deny),
             Some(v) => {
-                self.error(&format!("{at}/Effect"), format!("Effect must be \"Allow\" or \"Deny\", found {v}"));
+                self.error(
+                    &format!("{at}/Effect"),
+                    format!("Effect must be \"Allow\" or \"Deny\", found {v}"),
+                );
                 None
             }
             None => {
@@ -232,7 +291,10 @@ impl Parser<'_> {
     fn actions(&mut self, obj: &Map<String, Value>, at: &str) -> (Option<ActionSet>, Vec<String>) {
         let (field, value) = match (obj.get("Action"), obj.get("NotAction")) {
             (Some(_), Some(_)) => {
-                self.error(at, "a statement takes exactly one of Action and NotAction, not both");
+                self.error(
+                    at,
+                    "a statement takes exactly one of Action and NotAction, not both",
+                );
                 return (None, Vec::new());
             }
             (None, None) => {
@@ -243,24 +305,38 @@ impl Parser<'_> {
             (None, Some(v)) => ("NotAction", v),
         };
         let at = format!("{at}/{field}");
-        let Some(list) = self.string_list(value, &at) else { return (None, Vec::new()) };
+        let Some(list) = self.string_list(value, &at) else {
+            return (None, Vec::new());
+        };
         for (i, a) in list.iter().enumerate() {
             if a != "*" && (!a.contains(':') || a.contains(char::is_whitespace)) {
-                self.error(&format!("{at}/{i}"), format!("`{a}` is not an action (expected service:…)"));
+                self.error(
+                    &format!("{at}/{i}"),
+                    format!("`{a}` is not an action (expected service:…)"),
+                );
             }
         }
         let globs = list.iter().map(|a| Glob::new(&a.to_lowercase())).collect();
-        let set = if field == "Action" { ActionSet::Action(globs) } else { ActionSet::NotAction(globs) };
+        let set = if field == "Action" {
+            ActionSet::Action(globs)
+        } else {
+            ActionSet::NotAction(globs)
+        };
         (Some(set), list)
     }
 
     fn resources(&mut self, obj: &Map<String, Value>, at: &str) -> Option<ResourceSet> {
         let (field, value) = match (obj.get("Resource"), obj.get("NotResource")) {
             (Some(_), Some(_)) => {
-                self.error(at, "a statement takes at most one of Resource and NotResource");
+                self.error(
+                    at,
+                    "a statement takes at most one of Resource and NotResource",
+                );
                 return None;
             }
-            (None, None) if self.cloud == Cloud::Huawei => return Some(ResourceSet::Resource(vec![Glob::Any])),
+            (None, None) if self.cloud == Cloud::Huawei => {
+                return Some(ResourceSet::Resource(vec![Glob::Any]))
+            }
             (None, None) => {
                 self.error(at, "missing Resource (or NotResource)");
                 return None;
@@ -276,7 +352,11 @@ impl Parser<'_> {
             }
         }
         let globs = list.iter().map(|r| Glob::new(r)).collect();
-        Some(if field == "Resource" { ResourceSet::Resource(globs) } else { ResourceSet::NotResource(globs) })
+        Some(if field == "Resource" {
+            ResourceSet::Resource(globs)
+        } else {
+            ResourceSet::NotResource(globs)
+        })
     }
 
     fn conditions(&mut self, value: &Value, at: &str) -> Vec<Condition> {
@@ -298,12 +378,17 @@ impl Parser<'_> {
                 }
             };
             let Some(keys) = keys.as_object().filter(|k| !k.is_empty()) else {
-                self.error(&op_at, "an operator takes a non-empty object of condition keys");
+                self.error(
+                    &op_at,
+                    "an operator takes a non-empty object of condition keys",
+                );
                 continue;
             };
             for (key, values) in keys {
                 let key_at = format!("{op_at}/{}", esc(key));
-                let Some(values) = self.condition_values(values, &key_at) else { continue };
+                let Some(values) = self.condition_values(values, &key_at) else {
+                    continue;
+                };
                 match condition::build(&spec, op, key, &values) {
                     Ok(c) => out.push(c),
                     Err(e) => self.error(&key_at, e),
@@ -348,7 +433,11 @@ fn check_resource(cloud: Cloud, r: &str) -> Result<(), String> {
     match cloud {
         Cloud::Huawei if parts == 5 => Ok(()),
         Cloud::Aliyun if parts == 5 && r.starts_with("acs:") => Ok(()),
-        Cloud::Huawei => Err(format!("`{r}` is not a URN (expected service:region:account:type:id or *)")),
-        Cloud::Aliyun => Err(format!("`{r}` is not an ARN (expected acs:service:region:account:resource or *)")),
+        Cloud::Huawei => Err(format!(
+            "`{r}` is not a URN (expected service:region:account:type:id or *)"
+        )),
+        Cloud::Aliyun => Err(format!(
+            "`{r}` is not an ARN (expected acs:service:region:account:resource or *)"
+        )),
     }
 }

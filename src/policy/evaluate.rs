@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use crate::cloud::Cloud;
 use crate::policy::context::Context;
-use crate::policy::decision::{Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef};
+use crate::policy::decision::{
+    Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
+};
 use crate::policy::document::Effect;
 use crate::policy::index::PolicySet;
 
@@ -62,11 +64,19 @@ fn judge(set: &PolicySet, action: &str, resource: &str, ctx: &Context) -> Verdic
 
 fn statement_ref(set: &PolicySet, pos: u32, source: PolicySource) -> StatementRef {
     let (policy, st) = set.statement(pos);
-    StatementRef { source, policy: policy.name.clone(), index: st.index, sid: st.sid.clone() }
+    StatementRef {
+        source,
+        policy: policy.name.clone(),
+        index: st.index,
+        sid: st.sid.clone(),
+    }
 }
 
 fn org_source(level: usize, l: &OrgLevel) -> PolicySource {
-    PolicySource::Org { level, node: l.node.clone() }
+    PolicySource::Org {
+        level,
+        node: l.node.clone(),
+    }
 }
 
 /// Decide one action (any case) on one resource.
@@ -79,47 +89,96 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
         action
     };
     // Alibaba: control policies do not apply to the account's root identity.
-    let org: &[OrgLevel] = if subject.root && subject.cloud == Cloud::Aliyun { &[] } else { &subject.org };
-    let deny = |reason| Decision { kind: DecisionKind::ExplicitDeny, reason };
-    let verdicts: Vec<Verdict> = org.iter().map(|l| judge(&l.policies, action, resource, ctx)).collect();
+    let org: &[OrgLevel] = if subject.root && subject.cloud == Cloud::Aliyun {
+        &[]
+    } else {
+        &subject.org
+    };
+    let deny = |reason| Decision {
+        kind: DecisionKind::ExplicitDeny,
+        reason,
+    };
+    let verdicts: Vec<Verdict> = org
+        .iter()
+        .map(|l| judge(&l.policies, action, resource, ctx))
+        .collect();
     for (level, (l, v)) in org.iter().zip(&verdicts).enumerate() {
         if let Some(pos) = v.deny {
-            return deny(Reason::Statement(statement_ref(&l.policies, pos, org_source(level, l))));
+            return deny(Reason::Statement(statement_ref(
+                &l.policies,
+                pos,
+                org_source(level, l),
+            )));
         }
     }
-    let identity = if subject.root { Verdict::default() } else { judge(&subject.identity, action, resource, ctx) };
+    let identity = if subject.root {
+        Verdict::default()
+    } else {
+        judge(&subject.identity, action, resource, ctx)
+    };
     if let Some(pos) = identity.deny {
-        return deny(Reason::Statement(statement_ref(&subject.identity, pos, PolicySource::Identity)));
+        return deny(Reason::Statement(statement_ref(
+            &subject.identity,
+            pos,
+            PolicySource::Identity,
+        )));
     }
     for (level, (l, v)) in org.iter().zip(&verdicts).enumerate() {
         if v.allow.is_none() {
-            let reason = Reason::NoOrgAllow { level, node: l.node.clone() };
-            return Decision { kind: DecisionKind::ImplicitDeny, reason };
+            let reason = Reason::NoOrgAllow {
+                level,
+                node: l.node.clone(),
+            };
+            return Decision {
+                kind: DecisionKind::ImplicitDeny,
+                reason,
+            };
         }
     }
     if subject.root {
-        return Decision { kind: DecisionKind::Allow, reason: Reason::RootUser };
+        return Decision {
+            kind: DecisionKind::Allow,
+            reason: Reason::RootUser,
+        };
     }
     match identity.allow {
         Some(pos) => Decision {
             kind: DecisionKind::Allow,
-            reason: Reason::Statement(statement_ref(&subject.identity, pos, PolicySource::Identity)),
+            reason: Reason::Statement(statement_ref(
+                &subject.identity,
+                pos,
+                PolicySource::Identity,
+            )),
         },
-        None => Decision { kind: DecisionKind::ImplicitDeny, reason: Reason::NoIdentityAllow },
+        None => Decision {
+            kind: DecisionKind::ImplicitDeny,
+            reason: Reason::NoIdentityAllow,
+        },
     }
 }
 
 /// Decide every (action, resource) a request needs; all must be allowed.
 /// Each pair has its own context: the keys of the resource an action is on
 /// (its tags) differ between actions.
-pub fn authorize(subject: &Subject, needs: &[(String, String, Context)]) -> Result<Permit, Box<Denial>> {
+pub fn authorize(
+    subject: &Subject,
+    needs: &[(String, String, Context)],
+) -> Result<Permit, Box<Denial>> {
     let mut grants = Vec::with_capacity(needs.len());
     for (action, resource, ctx) in needs {
         let decision = evaluate(subject, action, resource, ctx);
         if !decision.is_allowed() {
-            return Err(Box::new(Denial { action: action.clone(), resource: resource.clone(), decision }));
+            return Err(Box::new(Denial {
+                action: action.clone(),
+                resource: resource.clone(),
+                decision,
+            }));
         }
-        grants.push(Grant { action: action.clone(), resource: resource.clone(), decision });
+        grants.push(Grant {
+            action: action.clone(),
+            resource: resource.clone(),
+            decision,
+        });
     }
     Ok(Permit::new(grants))
 }
@@ -133,34 +192,79 @@ mod tests {
     use proptest::prelude::*;
     use std::path::Path;
 
-    const ACTIONS: &[&str] = &["modelarts:notebook:get", "modelarts:notebook:delete", "modelarts:pool:delete", "modelarts:*:get", "modelarts:notebook:*", "*"];
-    const RESOURCES: &[&str] = &["*", "modelarts:*:*:notebook:*", "modelarts:cn-north-4:acc1:notebook:nb1", "modelarts:*:*:pool:p?"];
+    const ACTIONS: &[&str] = &[
+        "modelarts:notebook:get",
+        "modelarts:notebook:delete",
+        "modelarts:pool:delete",
+        "modelarts:*:get",
+        "modelarts:notebook:*",
+        "*",
+    ];
+    const RESOURCES: &[&str] = &[
+        "*",
+        "modelarts:*:*:notebook:*",
+        "modelarts:cn-north-4:acc1:notebook:nb1",
+        "modelarts:*:*:pool:p?",
+    ];
     const REQUESTS: &[(&str, &str)] = &[
-        ("modelarts:notebook:get", "modelarts:cn-north-4:acc1:notebook:nb1"),
-        ("modelarts:notebook:delete", "modelarts:cn-north-4:acc1:notebook:nb2"),
+        (
+            "modelarts:notebook:get",
+            "modelarts:cn-north-4:acc1:notebook:nb1",
+        ),
+        (
+            "modelarts:notebook:delete",
+            "modelarts:cn-north-4:acc1:notebook:nb2",
+        ),
         ("modelarts:pool:delete", "modelarts:cn-north-4:acc1:pool:p1"),
     ];
 
     fn statement() -> impl Strategy<Value = String> {
-        (any::<bool>(), 0..ACTIONS.len(), 0..RESOURCES.len(), any::<bool>()).prop_map(|(allow, a, r, cond)| {
-            let effect = if allow { "Allow" } else { "Deny" };
-            let c = if cond { r#","Condition":{"StringEquals":{"g:UserName":"alice"}}"# } else { "" };
-            format!(r#"{{"Effect":"{effect}","Action":"{}","Resource":"{}"{c}}}"#, ACTIONS[a], RESOURCES[r])
-        })
+        (
+            any::<bool>(),
+            0..ACTIONS.len(),
+            0..RESOURCES.len(),
+            any::<bool>(),
+        )
+            .prop_map(|(allow, a, r, cond)| {
+                let effect = if allow { "Allow" } else { "Deny" };
+                let c = if cond {
+                    r#","Condition":{"StringEquals":{"g:UserName":"alice"}}"#
+                } else {
+                    ""
+                };
+                format!(
+                    r#"{{"Effect":"{effect}","Action":"{}","Resource":"{}"{c}}}"#,
+                    ACTIONS[a], RESOURCES[r]
+                )
+            })
     }
 
     fn policy(name: &str, statements: &[String]) -> Arc<crate::policy::Policy> {
-        let doc = format!(r#"{{"Version":"5.0","Statement":[{}]}}"#, statements.join(","));
+        let doc = format!(
+            r#"{{"Version":"5.0","Statement":[{}]}}"#,
+            statements.join(",")
+        );
         Arc::new(parse_policy(Path::new("gen.json"), name, Cloud::Huawei, &doc).unwrap())
     }
 
-    fn subject(identity: Vec<Arc<crate::policy::Policy>>, org: Vec<Vec<Arc<crate::policy::Policy>>>) -> Subject {
+    fn subject(
+        identity: Vec<Arc<crate::policy::Policy>>,
+        org: Vec<Vec<Arc<crate::policy::Policy>>>,
+    ) -> Subject {
         let org: Vec<OrgLevel> = org
             .into_iter()
             .enumerate()
-            .map(|(i, p)| OrgLevel { node: format!("n{i}").into(), policies: Arc::new(PolicySet::new(p)) })
+            .map(|(i, p)| OrgLevel {
+                node: format!("n{i}").into(),
+                policies: Arc::new(PolicySet::new(p)),
+            })
             .collect();
-        Subject { cloud: Cloud::Huawei, root: false, identity: Arc::new(PolicySet::new(identity)), org: org.into() }
+        Subject {
+            cloud: Cloud::Huawei,
+            root: false,
+            identity: Arc::new(PolicySet::new(identity)),
+            org: org.into(),
+        }
     }
 
     fn ctx(alice: bool) -> Context {
@@ -170,7 +274,12 @@ mod tests {
     }
 
     /// Brute force: does any statement of these policies with this effect match?
-    fn any_match(policies: &[Arc<crate::policy::Policy>], effect: Effect, req: (&str, &str), c: &Context) -> bool {
+    fn any_match(
+        policies: &[Arc<crate::policy::Policy>],
+        effect: Effect,
+        req: (&str, &str),
+        c: &Context,
+    ) -> bool {
         policies.iter().flat_map(|p| &p.statements).any(|s| {
             s.effect == effect
                 && s.matches_action(&req.0.to_ascii_lowercase())

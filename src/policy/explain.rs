@@ -19,7 +19,11 @@ pub enum Outcome {
     ActionNotMatched,
     ResourceNotMatched,
     /// Action and resource matched but this condition did not hold.
-    ConditionFailed { operator: String, key: String, request_values: Option<Vec<String>> },
+    ConditionFailed {
+        operator: String,
+        key: String,
+        request_values: Option<Vec<String>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,12 +52,23 @@ pub fn judge_statement(st: &Statement, action: &str, resource: &str, ctx: &Conte
     }
 }
 
-fn trace_set(set: &PolicySet, source: PolicySource, action: &str, resource: &str, ctx: &Context) -> Vec<StatementTrace> {
+fn trace_set(
+    set: &PolicySet,
+    source: PolicySource,
+    action: &str,
+    resource: &str,
+    ctx: &Context,
+) -> Vec<StatementTrace> {
     set.policies()
         .iter()
         .flat_map(|p| p.statements.iter().map(move |st| (p, st)))
         .map(|(p, st)| StatementTrace {
-            statement: StatementRef { source: source.clone(), policy: p.name.clone(), index: st.index, sid: st.sid.clone() },
+            statement: StatementRef {
+                source: source.clone(),
+                policy: p.name.clone(),
+                index: st.index,
+                sid: st.sid.clone(),
+            },
             effect: st.effect,
             outcome: judge_statement(st, action, resource, ctx),
         })
@@ -63,17 +78,31 @@ fn trace_set(set: &PolicySet, source: PolicySource, action: &str, resource: &str
 /// Every statement of the subject's organisation levels (root first) and
 /// identity policies, with its outcome. Levels and policies the engine skips
 /// (root identity) are left out, as the engine leaves them out.
-pub fn trace(subject: &Subject, action: &str, resource: &str, ctx: &Context) -> Vec<StatementTrace> {
+pub fn trace(
+    subject: &Subject,
+    action: &str,
+    resource: &str,
+    ctx: &Context,
+) -> Vec<StatementTrace> {
     let skip_org = subject.root && subject.cloud == Cloud::Aliyun;
     let mut out = Vec::new();
     if !skip_org {
         for (level, l) in subject.org.iter().enumerate() {
-            let source = PolicySource::Org { level, node: l.node.clone() };
+            let source = PolicySource::Org {
+                level,
+                node: l.node.clone(),
+            };
             out.extend(trace_set(&l.policies, source, action, resource, ctx));
         }
     }
     if !subject.root {
-        out.extend(trace_set(&subject.identity, PolicySource::Identity, action, resource, ctx));
+        out.extend(trace_set(
+            &subject.identity,
+            PolicySource::Identity,
+            action,
+            resource,
+            ctx,
+        ));
     }
     out
 }

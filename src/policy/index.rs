@@ -30,7 +30,10 @@ pub struct PolicySet {
 
 impl PolicySet {
     pub fn new(policies: Vec<Arc<Policy>>) -> PolicySet {
-        let mut set = PolicySet { policies, ..PolicySet::default() };
+        let mut set = PolicySet {
+            policies,
+            ..PolicySet::default()
+        };
         let mut slots = HashMap::new();
         let mut pos = 0u32;
         for (pi, policy) in set.policies.clone().iter().enumerate() {
@@ -92,7 +95,12 @@ impl PolicySet {
             list.iter().for_each(|&p| f(p));
         }
         let service = action.split(':').next().unwrap_or(action);
-        let wild = self.by_service.get(service).into_iter().flatten().chain(&self.any_service);
+        let wild = self
+            .by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .chain(&self.any_service);
         for (glob, positions) in wild {
             if glob.matches(action) {
                 positions.iter().for_each(|&p| f(p));

@@ -14,7 +14,9 @@ pub mod glob;
 pub mod index;
 
 pub use context::Context;
-pub use decision::{Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef};
+pub use decision::{
+    Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
+};
 pub use document::{parse_policy, Effect, Policy};
 pub use evaluate::{authorize, evaluate, OrgLevel, Subject};
 pub use index::PolicySet;

@@ -39,13 +39,26 @@ pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    hops.into_iter().rev().find(|ip| !trusted.iter().any(|n| n.contains(ip))).unwrap_or(peer)
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|n| n.contains(ip)))
+        .unwrap_or(peer)
 }
 
 /// Keys common to every action of the request.
-pub fn base_context(cloud: Cloud, who: &Authenticated, route: &RouteMatch<'_>, project: Option<&Project>, facts: &RequestFacts<'_>) -> Context {
+pub fn base_context(
+    cloud: Cloud,
+    who: &Authenticated,
+    route: &RouteMatch<'_>,
+    project: Option<&Project>,
+    facts: &RequestFacts<'_>,
+) -> Context {
     let mut c = Context::new();
-    let ua = facts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ua = facts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let now = facts.now.format(&Rfc3339).unwrap_or_default();
     let tags = request_tags(facts.body);
     let g = match cloud {
@@ -60,7 +73,10 @@ pub fn base_context(cloud: Cloud, who: &Authenticated, route: &RouteMatch<'_>, p
     for (k, v) in &tags {
         c.set(&format!("{g}:RequestTag/{k}"), v.clone());
     }
-    c.set_multi(&format!("{g}:TagKeys"), tags.into_iter().map(|(k, _)| k).collect());
+    c.set_multi(
+        &format!("{g}:TagKeys"),
+        tags.into_iter().map(|(k, _)| k).collect(),
+    );
     for (param, key) in &route.service.param_keys {
         if let Some(v) = route.param(param) {
             c.set(key, v);
@@ -77,7 +93,12 @@ pub fn base_context(cloud: Cloud, who: &Authenticated, route: &RouteMatch<'_>, p
     c
 }
 
-fn huawei_keys(c: &mut Context, who: &Authenticated, project: Option<&Project>, facts: &RequestFacts<'_>) {
+fn huawei_keys(
+    c: &mut Context,
+    who: &Authenticated,
+    project: Option<&Project>,
+    facts: &RequestFacts<'_>,
+) {
     let p = &who.principal;
     c.set("g:PrincipalUrn", p.urn.clone());
     c.set("g:PrincipalAccount", p.account_id.to_string());
@@ -137,12 +158,23 @@ pub fn request_tags(body: &[u8]) -> Vec<(String, String)> {
     if body.is_empty() || !body.iter().take(64).any(|b| *b == b'{') {
         return Vec::new();
     }
-    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
-    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
     match o.get("tags") {
         Some(Value::Array(items)) => items
             .iter()
-            .filter_map(|t| Some((text(t.get("key")?), t.get("value").map(text).unwrap_or_default())))
+            .filter_map(|t| {
+                Some((
+                    text(t.get("key")?),
+                    t.get("value").map(text).unwrap_or_default(),
+                ))
+            })
             .collect(),
         Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
         _ => Vec::new(),
@@ -156,10 +188,17 @@ mod tests {
 
     #[test]
     fn tags_in_both_shapes() {
-        let a = request_tags(br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}]}"#);
-        assert_eq!(a, vec![("team".into(), "blue".into()), ("cost".into(), "".into())]);
+        let a =
+            request_tags(br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}]}"#);
+        assert_eq!(
+            a,
+            vec![("team".into(), "blue".into()), ("cost".into(), "".into())]
+        );
         let b = request_tags(br#"{"tags":{"team":"blue","n":8}}"#);
-        assert_eq!(b, vec![("n".into(), "8".into()), ("team".into(), "blue".into())]);
+        assert_eq!(
+            b,
+            vec![("n".into(), "8".into()), ("team".into(), "blue".into())]
+        );
         assert!(request_tags(b"not json").is_empty());
     }
 
@@ -169,7 +208,10 @@ mod tests {
         h.insert("x-forwarded-for", "203.0.113.9, 10.0.0.5".parse().unwrap());
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!(source_ip(proxy, &h, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            source_ip(proxy, &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(source_ip(stranger, &h, &trusted), stranger);
     }

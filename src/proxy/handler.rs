@@ -53,7 +53,10 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: Connection) 
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let snap = gw.snapshots.load();
     let (parts, body) = req.into_parts();
-    let mut rec = Record { cloud: snap.routes.cloud_for_path(parts.uri.path()), ..Record::default() };
+    let mut rec = Record {
+        cloud: snap.routes.cloud_for_path(parts.uri.path()),
+        ..Record::default()
+    };
     let response = match pipeline(&gw, &snap, &parts, body, conn, &request_id, &mut rec).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -87,37 +90,57 @@ async fn pipeline(
     };
     let cloud = rec.cloud.unwrap_or(Cloud::Huawei);
     let who = authenticate(&snap.directory, cloud, &http, now, &gw.nonces).map_err(|e| {
-        gw.metrics.auth_failure(rec.service.as_deref().unwrap_or("none"), e.kind());
+        gw.metrics
+            .auth_failure(rec.service.as_deref().unwrap_or("none"), e.kind());
         GatewayError::Auth(e)
     })?;
     rec.principal = who.principal.urn.clone();
     let (upstream, permit) = match routed {
         Routed::Mapped(route) => {
             let project = project_of(snap, &route, &who, parts)?;
-            let facts = RequestFacts { peer: source_ip(conn.peer, &parts.headers, &gw.config.trusted_proxies), tls: conn.tls, now, headers: &parts.headers, body: &body, raw_query: parts.uri.query() };
+            let facts = RequestFacts {
+                peer: source_ip(conn.peer, &parts.headers, &gw.config.trusted_proxies),
+                tls: conn.tls,
+                now,
+                headers: &parts.headers,
+                body: &body,
+                raw_query: parts.uri.query(),
+            };
             let authz_started = Instant::now();
             let result = authorize(gw, snap, &route, &who, project, &facts, rec);
-            gw.metrics.observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
+            gw.metrics
+                .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
             (route.service.upstream.clone(), result?)
         }
-        Routed::UnmappedForward { upstream, operation } => {
+        Routed::UnmappedForward {
+            upstream,
+            operation,
+        } => {
             tracing::warn!(%request_id, operation, principal = %who.principal.urn, "forwarding an unmapped operation without a policy decision (unmapped = \"forward\")");
             rec.decision = Some("unmapped");
             (upstream, Permit::for_unmapped_operation_by_configuration())
         }
     };
-    gw.upstreams.forward(&permit, &upstream, parts, body, request_id, &gw.metrics).await
+    gw.upstreams
+        .forward(&permit, &upstream, parts, body, request_id, &gw.metrics)
+        .await
 }
 
 /// An absolute-form target must name the same authority as Host.
 fn check_authority(parts: &Parts) -> Result<(), GatewayError> {
-    let (Some(target), Some(host)) = (parts.uri.authority(), parts.headers.get(http::header::HOST)) else {
+    let (Some(target), Some(host)) = (parts.uri.authority(), parts.headers.get(http::header::HOST))
+    else {
         return Ok(());
     };
-    if host.to_str().is_ok_and(|h| h.eq_ignore_ascii_case(target.as_str())) {
+    if host
+        .to_str()
+        .is_ok_and(|h| h.eq_ignore_ascii_case(target.as_str()))
+    {
         Ok(())
     } else {
-        Err(GatewayError::BadRequest("the request target's authority disagrees with Host".into()))
+        Err(GatewayError::BadRequest(
+            "the request target's authority disagrees with Host".into(),
+        ))
     }
 }
 
@@ -126,21 +149,31 @@ enum Routed<'a> {
     UnmappedForward { upstream: String, operation: String },
 }
 
-fn route<'a>(gw: &Gateway, snap: &'a Snapshot, parts: &Parts, rec: &mut Record) -> Result<Routed<'a>, GatewayError> {
+fn route<'a>(
+    gw: &Gateway,
+    snap: &'a Snapshot,
+    parts: &Parts,
+    rec: &mut Record,
+) -> Result<Routed<'a>, GatewayError> {
     match snap.routes.lookup(&parts.method, parts.uri.path()) {
         Ok(m) => {
             rec.cloud = Some(m.service.cloud);
             rec.service = Some(m.service.name.clone());
             Ok(Routed::Mapped(m))
         }
-        Err(RouteError::BadPath(why)) => Err(GatewayError::BadRequest(format!("ambiguous path: {why}"))),
+        Err(RouteError::BadPath(why)) => {
+            Err(GatewayError::BadRequest(format!("ambiguous path: {why}")))
+        }
         Err(RouteError::NotFound) => Err(GatewayError::NotFound),
         Err(RouteError::Unmapped { service, operation }) => {
             let svc = snap.routes.service(&service);
             rec.cloud = svc.map(|s| s.cloud).or(rec.cloud);
             rec.service = Some(service.clone());
             match (gw.config.unmapped, svc) {
-                (UnmappedPolicy::Forward, Some(s)) => Ok(Routed::UnmappedForward { upstream: s.upstream.clone(), operation }),
+                (UnmappedPolicy::Forward, Some(s)) => Ok(Routed::UnmappedForward {
+                    upstream: s.upstream.clone(),
+                    operation,
+                }),
                 _ => Err(GatewayError::Unmapped { service, operation }),
             }
         }
@@ -148,29 +181,57 @@ fn route<'a>(gw: &Gateway, snap: &'a Snapshot, parts: &Parts, rec: &mut Record) 
 }
 
 async fn read_body(body: Incoming, parts: &Parts, limit: usize) -> Result<Bytes, GatewayError> {
-    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(GatewayError::BodyTooLarge { limit });
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(GatewayError::BodyTooLarge { limit }),
-        Err(e) => Err(GatewayError::BadRequest(format!("cannot read the request body: {e}"))),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(GatewayError::BodyTooLarge { limit })
+        }
+        Err(e) => Err(GatewayError::BadRequest(format!(
+            "cannot read the request body: {e}"
+        ))),
     }
 }
 
 /// Huawei: `{project_id}` must be a project of the caller's account, and a
 /// signed `X-Project-Id` must name the same project.
-fn project_of<'s>(snap: &'s Snapshot, route: &RouteMatch<'_>, who: &Authenticated, parts: &Parts) -> Result<Option<&'s Project>, GatewayError> {
-    let Some(id) = route.param("project_id") else { return Ok(None) };
-    let denied = |why: &str| GatewayError::Project { project: id.to_string(), why: why.to_string() };
-    let project = snap.directory.projects.get(id).ok_or_else(|| denied("unknown project"))?;
+fn project_of<'s>(
+    snap: &'s Snapshot,
+    route: &RouteMatch<'_>,
+    who: &Authenticated,
+    parts: &Parts,
+) -> Result<Option<&'s Project>, GatewayError> {
+    let Some(id) = route.param("project_id") else {
+        return Ok(None);
+    };
+    let denied = |why: &str| GatewayError::Project {
+        project: id.to_string(),
+        why: why.to_string(),
+    };
+    let project = snap
+        .directory
+        .projects
+        .get(id)
+        .ok_or_else(|| denied("unknown project"))?;
     if project.account_id != who.principal.account_id {
-        return Err(denied("the project does not belong to the caller's account"));
+        return Err(denied(
+            "the project does not belong to the caller's account",
+        ));
     }
     if let Some(h) = parts.headers.get("x-project-id") {
         if h.as_bytes() != id.as_bytes() {
-            return Err(denied("X-Project-Id does not match the project in the path"));
+            return Err(denied(
+                "X-Project-Id does not match the project in the path",
+            ));
         }
     }
     Ok(Some(project))
@@ -204,7 +265,12 @@ fn authorize(
     let result = crate::policy::authorize(&who.principal.subject, &needs);
     match result {
         Ok(permit) => {
-            if let Some(Grant { action, resource, decision }) = permit.grants().first() {
+            if let Some(Grant {
+                action,
+                resource,
+                decision,
+            }) = permit.grants().first()
+            {
                 note(rec, action, resource, decision);
             }
             Ok(permit)
@@ -225,13 +291,23 @@ fn note(rec: &mut Record, action: &str, resource: &str, decision: &Decision) {
 }
 
 /// The denial body's details, with the JSON explanation (base64 in the body).
-fn denied(snap: &Snapshot, who: &Authenticated, denial: Denial, ctx: Option<&crate::policy::Context>) -> GatewayError {
+fn denied(
+    snap: &Snapshot,
+    who: &Authenticated,
+    denial: Denial,
+    ctx: Option<&crate::policy::Context>,
+) -> GatewayError {
     let p = &who.principal;
     let failed: Vec<_> = ctx
         .map(|c| trace(&p.subject, &denial.action, &denial.resource, c))
         .unwrap_or_default()
         .into_iter()
-        .filter(|t| matches!(t.outcome, Outcome::ConditionFailed { .. } | Outcome::Matched))
+        .filter(|t| {
+            matches!(
+                t.outcome,
+                Outcome::ConditionFailed { .. } | Outcome::Matched
+            )
+        })
         .collect();
     let explanation = json!({
         "action": denial.action,
@@ -254,13 +330,21 @@ fn denied(snap: &Snapshot, who: &Authenticated, denial: Denial, ctx: Option<&cra
 }
 
 /// Record metrics and the decision log; set the request id and debug headers.
-fn finish(gw: &Gateway, snap: &Snapshot, mut resp: Response<Body>, request_id: &str, rec: Record, started: Instant) -> Response<Body> {
+fn finish(
+    gw: &Gateway,
+    snap: &Snapshot,
+    mut resp: Response<Body>,
+    request_id: &str,
+    rec: Record,
+    started: Instant,
+) -> Response<Body> {
     let elapsed = started.elapsed();
     let decision = rec.decision.unwrap_or("allow");
     let service = rec.service.as_deref().unwrap_or("none");
     let action = rec.action.as_deref().unwrap_or("none");
     let status = resp.status().as_u16();
-    gw.metrics.observe_request(service, action, decision, status, elapsed.as_secs_f64());
+    gw.metrics
+        .observe_request(service, action, decision, status, elapsed.as_secs_f64());
     if rec.action.is_some() {
         gw.decision_log.record(DecisionRecord {
             time: rfc3339_now(),

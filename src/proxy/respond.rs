@@ -68,22 +68,50 @@ impl GatewayError {
         use GatewayError as E;
         let iam = "Incorrect IAM authentication information";
         match self {
-            E::BadRequest(m) => (StatusCode::BAD_REQUEST, "APIGW.0201", m.clone(), "InvalidParameter", m.clone()),
+            E::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "APIGW.0201",
+                m.clone(),
+                "InvalidParameter",
+                m.clone(),
+            ),
             E::NotFound => {
                 let m = "No API found for this method and path".to_string();
-                (StatusCode::NOT_FOUND, "APIGW.0101", m.clone(), "InvalidAction.NotFound", m)
+                (
+                    StatusCode::NOT_FOUND,
+                    "APIGW.0101",
+                    m.clone(),
+                    "InvalidAction.NotFound",
+                    m,
+                )
             }
             E::Unmapped { .. } => {
                 let m = format!("The API does not exist or has not been published: {self}");
-                (StatusCode::NOT_FOUND, "APIGW.0101", m.clone(), "InvalidAction.NotFound", m)
+                (
+                    StatusCode::NOT_FOUND,
+                    "APIGW.0101",
+                    m.clone(),
+                    "InvalidAction.NotFound",
+                    m,
+                )
             }
-            E::BodyTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "APIGW.0201", self.to_string(), "RequestTooLarge", self.to_string())
-            }
+            E::BodyTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "APIGW.0201",
+                self.to_string(),
+                "RequestTooLarge",
+                self.to_string(),
+            ),
             E::Auth(a) => auth_parts(iam, a),
             E::Project { .. } => {
                 let m = format!("Incorrect project information: {self}");
-                (StatusCode::FORBIDDEN, "APIGW.0302", m.clone(), "Forbidden.Project", m)
+                (
+                    StatusCode::FORBIDDEN,
+                    "APIGW.0302",
+                    m.clone(),
+                    "Forbidden.Project",
+                    m,
+                )
             }
             E::Denied(d) => {
                 let (hw, ali) = denial_messages(d);
@@ -91,11 +119,23 @@ impl GatewayError {
             }
             E::UpstreamUnavailable(m) => {
                 let m = format!("Backend unavailable: {m}");
-                (StatusCode::BAD_GATEWAY, "APIGW.0201", m.clone(), "ServiceUnavailable", m)
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "APIGW.0201",
+                    m.clone(),
+                    "ServiceUnavailable",
+                    m,
+                )
             }
             E::UpstreamTimeout => {
                 let m = "Backend timeout".to_string();
-                (StatusCode::GATEWAY_TIMEOUT, "APIGW.0201", m.clone(), "GatewayTimeout", m)
+                (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "APIGW.0201",
+                    m.clone(),
+                    "GatewayTimeout",
+                    m,
+                )
             }
         }
     }
@@ -105,7 +145,8 @@ impl GatewayError {
         let (status, hw_code, hw_msg, ali_code, ali_msg) = self.parts();
         let body = match cloud {
             Some(Cloud::Huawei) => {
-                let mut b = json!({"error_code": hw_code, "error_msg": hw_msg, "request_id": request_id});
+                let mut b =
+                    json!({"error_code": hw_code, "error_msg": hw_msg, "request_id": request_id});
                 if let GatewayError::Denied(d) = &self {
                     b["encoded_authorization_message"] = encode(&d.explanation).into();
                 }
@@ -133,29 +174,53 @@ impl GatewayError {
     }
 }
 
-fn auth_parts(iam: &str, a: &AuthError) -> (StatusCode, &'static str, String, &'static str, String) {
+fn auth_parts(
+    iam: &str,
+    a: &AuthError,
+) -> (StatusCode, &'static str, String, &'static str, String) {
     let detail = match a {
         AuthError::Verify(AuthFailure::Missing) => "x-auth-token not found".to_string(),
         AuthError::Verify(AuthFailure::Expired { .. }) => "x-sdk-date expired".into(),
         AuthError::Verify(AuthFailure::UnsupportedAlgorithm(_)) => "unsupported algorithm".into(),
-        AuthError::Verify(AuthFailure::TemporaryCredentials) => "temporary security credentials are not supported".into(),
+        AuthError::Verify(AuthFailure::TemporaryCredentials) => {
+            "temporary security credentials are not supported".into()
+        }
         AuthError::Verify(_) => "verify aksk signature fail".into(),
         AuthError::UnknownKey => "ak not found".into(),
         AuthError::UnknownToken => "decrypt token fail".into(),
-        AuthError::TokenExpired { expires_at } => format!("token expires, expires_at: {expires_at}"),
+        AuthError::TokenExpired { expires_at } => {
+            format!("token expires, expires_at: {expires_at}")
+        }
     };
     let (ali_code, ali_msg) = match a {
-        AuthError::UnknownKey => ("InvalidAccessKeyId.NotFound", "Specified access key is not found."),
-        AuthError::Verify(AuthFailure::SignatureMismatch | AuthFailure::BodyHashMismatch) => {
-            ("SignatureDoesNotMatch", "Specified signature does not match our calculation.")
-        }
-        AuthError::Verify(AuthFailure::Expired { .. }) => {
-            ("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
-        }
-        AuthError::Verify(AuthFailure::NonceReused) => ("SignatureNonceUsed", "Specified signature nonce was used already."),
-        _ => ("IncompleteSignature", "The request signature does not conform to Aliyun standards."),
+        AuthError::UnknownKey => (
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        ),
+        AuthError::Verify(AuthFailure::SignatureMismatch | AuthFailure::BodyHashMismatch) => (
+            "SignatureDoesNotMatch",
+            "Specified signature does not match our calculation.",
+        ),
+        AuthError::Verify(AuthFailure::Expired { .. }) => (
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        ),
+        AuthError::Verify(AuthFailure::NonceReused) => (
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ),
+        _ => (
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards.",
+        ),
     };
-    (StatusCode::UNAUTHORIZED, "APIGW.0301", format!("{iam}: {detail}"), ali_code, ali_msg.to_string())
+    (
+        StatusCode::UNAUTHORIZED,
+        "APIGW.0301",
+        format!("{iam}: {detail}"),
+        ali_code,
+        ali_msg.to_string(),
+    )
 }
 
 fn aliyun_auth_status(a: &AuthError) -> StatusCode {
@@ -167,14 +232,26 @@ fn aliyun_auth_status(a: &AuthError) -> StatusCode {
 
 /// The IAM v5 deny wording (Huawei) and the RAM wording (Alibaba).
 fn denial_messages(d: &DenialDetails) -> (String, String) {
-    let Denial { action, resource, decision } = &d.denial;
-    let (article, by) = if decision.decided_by_org() { ("a", "service control policy") } else { ("an", "identity-based policy") };
+    let Denial {
+        action,
+        resource,
+        decision,
+    } = &d.denial;
+    let (article, by) = if decision.decided_by_org() {
+        ("a", "service control policy")
+    } else {
+        ("an", "identity-based policy")
+    };
     let tail = match decision.kind {
         DecisionKind::ExplicitDeny => format!("with an explicit deny in {article} {by}"),
         _ => format!("because no {by} allows the {action} action"),
     };
-    let hw = format!("User: {} is not authorized to perform: {action} on resource: {resource} {tail}", d.principal_urn);
-    let ali = format!("You are not authorized to do this action. Resource: {resource} Action: {action}");
+    let hw = format!(
+        "User: {} is not authorized to perform: {action} on resource: {resource} {tail}",
+        d.principal_urn
+    );
+    let ali =
+        format!("You are not authorized to do this action. Resource: {resource} Action: {action}");
     (hw, ali)
 }
 
@@ -200,8 +277,10 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     let bytes = Bytes::from(body.to_string());
     let mut resp = Response::new(Full::new(bytes).map_err(|never| match never {}).boxed());
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -209,7 +288,9 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
 pub fn reason_summary(reason: &Reason) -> String {
     match reason {
         Reason::Statement(s) => s.to_string(),
-        Reason::NoOrgAllow { level, node } => format!("no allow at organisation level {level} ({node})"),
+        Reason::NoOrgAllow { level, node } => {
+            format!("no allow at organisation level {level} ({node})")
+        }
         Reason::NoIdentityAllow => "no identity-based policy allows it".into(),
         Reason::RootUser => "account root identity".into(),
     }

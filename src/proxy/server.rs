@@ -29,7 +29,8 @@ pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor, String> {
         .map_err(|e| format!("{}: {e}", tls.cert.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", tls.cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| format!("{}: {e}", tls.key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| format!("{}: {e}", tls.key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -47,7 +48,8 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
-    b.http2().max_header_list_size(limits.max_header_bytes as u32);
+    b.http2()
+        .max_header_list_size(limits.max_header_bytes as u32);
     b
 }
 
@@ -94,11 +96,20 @@ pub async fn serve_gateway(
     }
 }
 
-async fn serve_io<I>(io: I, peer: SocketAddr, tls: bool, gw: Arc<Gateway>, builder: &auto::Builder<TokioExecutor>, watcher: hyper_util::server::graceful::Watcher)
-where
+async fn serve_io<I>(
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    gw: Arc<Gateway>,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn_info = Connection { peer: peer.ip(), tls };
+    let conn_info = Connection {
+        peer: peer.ip(),
+        tls,
+    };
     let svc = service_fn(move |req: hyper::Request<Incoming>| {
         let gw = gw.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(gw, req, conn_info).await) }

@@ -61,8 +61,14 @@ impl Upstreams {
     pub fn new(targets: HashMap<String, Authority>, timeout: Duration) -> Upstreams {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
-        Upstreams { client, targets, timeout }
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Upstreams {
+            client,
+            targets,
+            timeout,
+        }
     }
 
     /// Send the request (head as received, body as received) to `upstream`.
@@ -75,10 +81,9 @@ impl Upstreams {
         request_id: &str,
         metrics: &Metrics,
     ) -> Result<Response<Body>, GatewayError> {
-        let authority = self
-            .targets
-            .get(upstream)
-            .ok_or_else(|| GatewayError::UpstreamUnavailable(format!("no upstream `{upstream}`")))?;
+        let authority = self.targets.get(upstream).ok_or_else(|| {
+            GatewayError::UpstreamUnavailable(format!("no upstream `{upstream}`"))
+        })?;
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = Uri::builder()
             .scheme("http")
@@ -86,7 +91,10 @@ impl Upstreams {
             .path_and_query(path)
             .build()
             .map_err(|e| GatewayError::BadRequest(format!("cannot forward this target: {e}")))?;
-        let mut req = Request::builder().method(parts.method.clone()).uri(uri).body(Full::new(body))
+        let mut req = Request::builder()
+            .method(parts.method.clone())
+            .uri(uri)
+            .body(Full::new(body))
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
         *req.headers_mut() = parts.headers.clone();
         strip_hop_by_hop(req.headers_mut());
