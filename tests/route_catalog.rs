@@ -203,7 +203,6 @@ fn expected_id(kind: &str, path: &str) -> Option<String> {
 #[test]
 fn every_seed_route_resolves_to_its_action_and_resource() {
     let table = table();
-    let service = modelarts(&table);
     for (method, path, action_name) in seed_routes() {
         let raw = instantiate(&path);
         let method = Method::from_bytes(method.as_bytes()).unwrap();
@@ -234,11 +233,11 @@ fn every_seed_route_resolves_to_its_action_and_resource() {
             }
         };
         assert_eq!(urn, expected, "{method} {path}");
-        assert!(m.params.iter().all(|(name, value)| service
-            .routes
-            .iter()
-            .any(|r| r.path.contains(&format!("{{{name}}}")))
-            && !value.contains('%')));
+        let names: Vec<&str> = m.params.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            names.iter().all(|n| path.contains(&format!("{{{n}}}"))),
+            "{path}"
+        );
     }
 }
 

@@ -260,7 +260,7 @@ actions = ["svc:notebook:list"]
     }
     assert!(diags
         .iter()
-        .all(|d| d.file == PathBuf::from("svc.toml") && !d.warning));
+        .all(|d| d.file == std::path::Path::new("svc.toml") && !d.warning));
     let both = diags
         .iter()
         .find(|d| pointer(d) == "/unmapped/0/path")
@@ -289,7 +289,9 @@ fn reports_conflicts_across_files() {
         (PathBuf::from("b.toml"), other),
     ];
     let diags = RouteTable::from_files(files).unwrap_err();
-    assert!(diags.iter().all(|d| d.file == PathBuf::from("b.toml")));
+    assert!(diags
+        .iter()
+        .all(|d| d.file == std::path::Path::new("b.toml")));
     assert!(diags
         .iter()
         .any(|d| d.message.contains("already claimed by service svc")));
