@@ -25,3 +25,30 @@ def modelarts_client(url, creds, project=ACME_PROJECT):
         .with_endpoints([url])
         .build()
     )
+
+
+# --- Alibaba Cloud (Resource Directory rd-demo: rd-root → fd-dev / fd-prod) ---
+
+AGENTRUN_REGION = "cn-hangzhou"
+# 1234567890123456 agentrun-dev, under fd-dev (FullAliyunAccess only)
+DEV_ACCOUNT = "1234567890123456"
+# 6543210987654321 agentrun-prod, under fd-prod (FullAliyunAccess + DenyAgentRuntimeDelete)
+PROD_ACCOUNT = "6543210987654321"
+
+# user → (AccessKey id, secret)
+RUNNER = ("LTAIRUNNEREXAMPLE0001", "runner-example-secret-not-real")  # seed full-access policy
+VIEWER = ("LTAIVIEWEREXAMPLE0002", "viewer-example-secret-not-real")  # Get*/List* on templates/*
+GUARDED = ("LTAIGUARDEDEXAMPLE003", "guarded-example-secret-not-real")  # full access, in fd-prod
+PROD_ROOT = ("LTAIPRODROOTEXAMPLE04", "prod-root-example-secret-not-real")  # root of agentrun-prod
+
+
+def agentrun_client(host, port, creds):
+    """The unchanged Alibaba AgentRun SDK pointed at the gateway."""
+    from alibabacloud_agentrun20250910.client import Client
+    from alibabacloud_tea_openapi import models as open_api_models
+
+    ak, sk = creds
+    config = open_api_models.Config(
+        access_key_id=ak, access_key_secret=sk, endpoint=f"{host}:{port}", protocol="http"
+    )
+    return Client(config)
