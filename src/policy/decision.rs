@@ -128,7 +128,7 @@ pub struct Permit {
 }
 
 impl Permit {
-    pub(crate) fn new(grants: Vec<Grant>) -> Permit {
+    pub(super) fn new(grants: Vec<Grant>) -> Permit {
         Permit {
             grants,
             unmapped: false,
