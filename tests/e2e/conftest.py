@@ -231,3 +231,58 @@ def scratch_home(tmp_path_factory):
     yield home
     if old is not None:
         os.environ["HOME"] = old
+
+
+# --- Helpers for the reload / admin / Prometheus tests (appended) -----------
+
+import http.client
+
+
+def signed_call(stack, method, path, creds, body="", conn=None):
+    """One freshly signed Huawei request (the SDK's own signer) →
+    (status, headers as a lower-cased dict, raw body). ``conn``: a reusable
+    ``http.client.HTTPConnection`` (keep-alive); a new one when None."""
+    from test_raw_http import sign_huawei
+
+    headers = sign_huawei(stack, method, path, body=body, creds=creds)
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(stack.host, stack.port, timeout=10)
+    try:
+        data = body.encode()
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", f"{stack.host}:{stack.port}")
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        payload = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+    finally:
+        if own:
+            conn.close()
+
+
+def admin_get(stack, path):
+    """GET on the admin listener → (status, parsed JSON or text)."""
+    return http_json("GET", f"{stack.admin_url}{path}")
+
+
+def metric_samples(text, name):
+    """Every sample of family ``name`` in a Prometheus text exposition:
+    [({label: value}, float)]."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels = {}
+        if "{" in head:
+            metric, _, rest = head.partition("{")
+            for part in re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest):
+                labels[part[0]] = part[1]
+        else:
+            metric = head
+        if metric == name:
+            out.append((labels, float(value)))
+    return out
