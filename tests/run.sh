@@ -37,6 +37,7 @@ python_venv() {
 }
 
 need_debian_package prometheus prometheus
+need_debian_package openssl openssl
 python_venv
 
 say "cargo fmt --check"

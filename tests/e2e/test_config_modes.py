@@ -1,0 +1,109 @@
+"""Gateway modes that need their own configuration: `unmapped = "forward"`
+and TLS (rustls) on the gateway listener."""
+
+import http.client
+import ssl
+import subprocess
+
+import pytest
+from conftest import start_stack, stop_stack
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkmodelarts.v1 import ListFlavorsRequest, ListNotebooksRequest
+from samples import ACME_PROJECT, ALICE, modelarts_client
+
+
+@pytest.fixture(scope="module")
+def forwarding(tmp_path_factory, iamgate_bin):
+    s = start_stack(tmp_path_factory.mktemp("forward"), iamgate_bin, extra='unmapped = "forward"')
+    yield s
+    stop_stack(s)
+
+
+def test_unmapped_forward_lets_authenticated_calls_through(forwarding):
+    forwarding.clear_upstream()
+    client = modelarts_client(forwarding.url, ALICE)
+    client.list_flavors(ListFlavorsRequest())
+    assert [(r["method"], r["path"]) for r in forwarding.upstream_requests()] == [
+        ("GET", f"/v1/{ACME_PROJECT}/notebooks/flavors")
+    ]
+    # The gateway says so loudly (stderr, WARN): look through its first lines.
+    lines = [forwarding.gateway.proc.stderr.readline() for _ in range(1)]
+    while not any("forwarding an unmapped operation" in line for line in lines) and len(lines) < 50:
+        lines.append(forwarding.gateway.proc.stderr.readline())
+    warning = next(line for line in lines if "forwarding an unmapped operation" in line)
+    assert "WARN" in warning and "list_flavors" in warning
+
+
+def test_unmapped_forward_still_requires_authentication(forwarding):
+    forwarding.clear_upstream()
+    client = modelarts_client(forwarding.url, (ALICE[0], "wrong-secret"))
+    with pytest.raises(ClientRequestException) as err:
+        client.list_flavors(ListFlavorsRequest())
+    assert (err.value.status_code, err.value.error_code) == (401, "APIGW.0301")
+    assert forwarding.upstream_requests() == []
+
+
+def test_unmapped_forward_does_not_change_mapped_routes(forwarding):
+    forwarding.clear_upstream()
+    client = modelarts_client(forwarding.url, ALICE)
+    from huaweicloudsdkmodelarts.v1 import ListPoolsRequest
+
+    with pytest.raises(ClientRequestException) as err:
+        client.list_pools(ListPoolsRequest())
+    assert (err.value.status_code, err.value.error_code) == (403, "APIGW.0302")
+    assert forwarding.upstream_requests() == []
+
+
+@pytest.fixture(scope="module")
+def tls_stack(tmp_path_factory, iamgate_bin):
+    work = tmp_path_factory.mktemp("tls")
+    cert, key = work / "cert.pem", work / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    s = start_stack(work, iamgate_bin, extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"\n')
+    s.cert = cert
+    yield s
+    stop_stack(s)
+
+
+def test_tls_listener_serves_https(tls_stack):
+    tls_stack.clear_upstream()
+    ctx = ssl.create_default_context(cafile=str(tls_stack.cert))
+    conn = http.client.HTTPSConnection(tls_stack.host, tls_stack.port, context=ctx, timeout=10)
+    conn.request("GET", f"/v1/{ACME_PROJECT}/notebooks", headers={"X-Auth-Token": "example-token-alice-not-real"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200
+    assert len(resp.getheader("x-request-id")) == 32
+    assert [r["path"] for r in tls_stack.upstream_requests()] == [f"/v1/{ACME_PROJECT}/notebooks"]
+
+
+def test_tls_listener_with_the_real_sdk(tls_stack):
+    from huaweicloudsdkcore.http.http_config import HttpConfig
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+    from huaweicloudsdkmodelarts.v1 import ModelArtsClient
+
+    config = HttpConfig.get_default_config()
+    config.ignore_ssl_verification = True
+    client = (
+        ModelArtsClient.new_builder()
+        .with_http_config(config)
+        .with_credentials(BasicCredentials(ALICE[0], ALICE[1], ACME_PROJECT))
+        .with_endpoints([f"https://{tls_stack.host}:{tls_stack.port}"])
+        .build()
+    )
+    tls_stack.clear_upstream()
+    client.list_notebooks(ListNotebooksRequest())
+    assert len(tls_stack.upstream_requests()) == 1
+
+
+def test_plain_http_on_the_tls_listener_is_refused(tls_stack):
+    tls_stack.clear_upstream()
+    conn = http.client.HTTPConnection(tls_stack.host, tls_stack.port, timeout=5)
+    with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+        conn.request("GET", f"/v1/{ACME_PROJECT}/notebooks")
+        conn.getresponse().read()
+    assert tls_stack.upstream_requests() == []
