@@ -15,11 +15,13 @@
 //! - [`serve`]: `iamgate serve` wiring.
 
 pub mod admin;
+pub mod check;
 pub mod cloud;
 pub mod config;
 pub mod decision_log;
 pub mod diag;
 pub mod directory;
+pub mod explain;
 pub mod identity;
 pub mod metrics;
 pub mod mock;

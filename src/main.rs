@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use iamgate::explain::{ContextOverride, Target, Who};
+use time::OffsetDateTime;
 
 #[derive(Parser)]
 #[command(
@@ -33,10 +35,122 @@ enum Command {
         #[arg(long, default_value = "routes")]
         routes: PathBuf,
     },
+    /// Validate every file (config, routes, policies, accounts, credentials,
+    /// resources) the way start-up loads them, plus lint warnings.
+    ///
+    /// Prints every error and warning with its place and a hint on stderr
+    /// (`file:line:col: error: …`, `file#/json/pointer: warning: …`) and a
+    /// one-line summary on stdout. Exit status: 0 when there is no error
+    /// (warnings allowed), 1 on any error — usable in CI before a deploy.
+    ///
+    /// Lint warnings only `check` reports: credentials.toml readable by group
+    /// or others; a condition on a key the route catalog says a named action
+    /// does not support; Huawei SCPs using what the older SCP rules forbid
+    /// (an Allow on a Resource other than "*", a Condition on an Allow, a
+    /// wildcard not at the end of an action).
+    Check,
+    /// Decide one request offline and show why, statement by statement.
+    ///
+    /// The principal is `--user NAME [--account ID]` or `--root --account ID`;
+    /// the request is `--method M --path P` (routed with the gateway's strict
+    /// rules) or `--action A [--resource URN]`. Condition keys are built as
+    /// the gateway builds them; connection keys (source IP, TLS, user agent,
+    /// MFA) stay absent unless given with `--context`.
+    ///
+    /// Exit status: 0 allowed, 2 denied (explicit or implicit deny, or the
+    /// project refused), 1 on usage or load errors.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("principal").required(true).args(["user", "root"])))]
+#[command(group(ArgGroup::new("request").required(true).args(["method", "action"])))]
+struct ExplainArgs {
+    /// The user asking (a user name from accounts.toml).
+    #[arg(long)]
+    user: Option<String>,
+    /// The account's root identity (needs --account).
+    #[arg(long, requires = "account")]
+    root: bool,
+    /// Account id: narrows --user, names the account for --root.
+    #[arg(long)]
+    account: Option<String>,
+    /// HTTP method of the request (with --path).
+    #[arg(long, requires = "path")]
+    method: Option<String>,
+    /// Request path, e.g. /v2/p-acme-cn4/pools/p1 (a ?query is allowed).
+    #[arg(long, requires = "method")]
+    path: Option<String>,
+    /// An action, like a policy simulator, e.g. modelarts:notebook:get.
+    #[arg(long, conflicts_with_all = ["method", "path"])]
+    action: Option<String>,
+    /// The resource URN/ARN for --action.
+    #[arg(long, requires = "action", default_value = "*")]
+    resource: String,
+    /// Add or override a condition key: key=value, or key=["a","b"] for a
+    /// multi-valued key (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = iamgate::explain::parse_context)]
+    context: Vec<ContextOverride>,
+    /// The time of the request (g:CurrentTime / acs:CurrentTime), RFC 3339;
+    /// default: now.
+    #[arg(long, value_parser = iamgate::explain::parse_time)]
+    now: Option<OffsetDateTime>,
+    /// Another policy tree instead of the config's.
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    /// Another route folder instead of the config's.
+    #[arg(long)]
+    routes: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ExplainArgs {
+    fn into_options(self, config: PathBuf) -> iamgate::explain::Options {
+        let who = match (self.root, self.account.clone()) {
+            (true, Some(account)) => Who::Root { account },
+            _ => Who::User {
+                name: self.user.unwrap_or_default(),
+                account: self.account,
+            },
+        };
+        let target = match (self.action, self.method, self.path) {
+            (Some(action), _, _) => Target::Action {
+                action,
+                resource: self.resource,
+            },
+            (None, method, path) => Target::Route {
+                method: method.unwrap_or_default(),
+                path: path.unwrap_or_default(),
+            },
+        };
+        iamgate::explain::Options {
+            config,
+            policies: self.policies,
+            routes: self.routes,
+            who,
+            target,
+            context: self.context,
+            now: self.now.unwrap_or_else(OffsetDateTime::now_utc),
+            json: self.json,
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 (2 means "denied" for `explain`); help and version 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -44,6 +158,13 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Check => return ExitCode::from(iamgate::check::run(&cli.config)),
+        Command::Explain(args) => {
+            return ExitCode::from(iamgate::explain::run(&args.into_options(cli.config)))
+        }
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,11 +175,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Serve => runtime.block_on(iamgate::serve::serve(&cli.config)),
         Command::Mock { listen, routes } => {
             runtime.block_on(iamgate::mock::run_standalone(&listen, &routes))
         }
+        Command::Check | Command::Explain(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
