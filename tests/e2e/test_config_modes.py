@@ -107,3 +107,59 @@ def test_plain_http_on_the_tls_listener_is_refused(tls_stack):
         conn.request("GET", f"/v1/{ACME_PROJECT}/notebooks")
         conn.getresponse().read()
     assert tls_stack.upstream_requests() == []
+
+
+def _gateway_in_front_of(tmp_path, iamgate_bin, upstream_url, extra=""):
+    from conftest import start_process, write_config
+
+    config = write_config(tmp_path, upstream_url, extra)
+    return start_process([iamgate_bin, "serve", "--config", config], listeners=2)
+
+
+def _get_notebooks(gw):
+    conn = http.client.HTTPConnection(gw.host, gw.port, timeout=10)
+    conn.request("GET", f"/v1/{ACME_PROJECT}/notebooks", headers={"X-Auth-Token": "example-token-alice-not-real"})
+    resp = conn.getresponse()
+    import json
+
+    return resp.status, json.loads(resp.read())
+
+
+def test_upstream_down_is_502(tmp_path, iamgate_bin):
+    import socket
+
+    from conftest import stop_process
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    gw = _gateway_in_front_of(tmp_path, iamgate_bin, f"http://127.0.0.1:{dead}")
+    try:
+        status, body = _get_notebooks(gw)
+        assert (status, body["error_code"]) == (502, "APIGW.0201")
+        assert body["error_msg"].startswith("Backend unavailable")
+    finally:
+        stop_process(gw)
+
+
+def test_upstream_timeout_is_504(tmp_path, iamgate_bin):
+    import socket
+    import threading
+
+    from conftest import stop_process
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+    gw = _gateway_in_front_of(
+        tmp_path, iamgate_bin, f"http://127.0.0.1:{silent.getsockname()[1]}", extra="[limits]\nupstream_timeout_ms = 300\n"
+    )
+    try:
+        status, body = _get_notebooks(gw)
+        assert (status, body["error_code"]) == (504, "APIGW.0201")
+        assert accepted, "the request did reach the silent upstream"
+    finally:
+        stop_process(gw)
+        silent.close()
