@@ -11,14 +11,12 @@
 //! cannot pre-empt another's nonces, and longer than
 //! [`MAX_NONCE_LEN`] bytes is `Malformed`.
 
-use std::fmt;
-
 use percent_encoding::percent_decode;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use super::authorization::{parse_authorization, redacted};
+use super::authorization::{parse_authorization, SignedAuthorization};
 use super::crypto::{check_date, sha256_hex, verify_signature_hex};
 use super::error::{malformed, snippet, AuthFailure};
 use super::nonce::NonceStore;
@@ -37,36 +35,13 @@ const TOKEN_HEADER: &str = "x-acs-security-token";
 const ACS_DATE_FORMAT: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
-/// A parsed `ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=a;b,Signature=hex`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Acs3Auth {
-    /// The AccessKey id (`Credential=`).
-    pub access_key: String,
-    /// `SignedHeaders`, lower-case, in the order given.
-    pub signed_headers: Vec<String>,
-    /// 64 hex digits.
-    pub signature: String,
-}
-
-impl fmt::Debug for Acs3Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acs3Auth")
-            .field("access_key", &self.access_key)
-            .field("signed_headers", &self.signed_headers)
-            .field("signature", &redacted(&self.signature))
-            .finish()
-    }
-}
+/// A parsed Alibaba Authorization header.
+pub type Acs3Auth = SignedAuthorization;
 
 /// Parses an Alibaba Authorization header; other algorithms →
 /// `UnsupportedAlgorithm`, anything unparsable → `Malformed`.
 pub fn parse_acs3(authorization: &str) -> Result<Acs3Auth, AuthFailure> {
-    let params = parse_authorization(authorization, ACS3_ALGORITHM, "Credential")?;
-    Ok(Acs3Auth {
-        access_key: params.access_key,
-        signed_headers: params.signed_headers,
-        signature: params.signature,
-    })
+    parse_authorization(authorization, ACS3_ALGORITHM, "Credential")
 }
 
 /// Form-decodes one query component: `+` → space, then percent-decode.

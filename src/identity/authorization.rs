@@ -8,11 +8,26 @@ use super::crypto::is_sha256_hex;
 use super::error::{malformed, snippet, AuthFailure};
 use super::request::parse_signed_headers;
 
-/// The three parameters every supported Authorization header carries.
-pub(crate) struct AuthorizationParams {
-    pub(crate) access_key: String,
-    pub(crate) signed_headers: Vec<String>,
-    pub(crate) signature: String,
+/// A parsed Authorization header: the three parameters every supported
+/// scheme carries (`Access=`/`Credential=`, `SignedHeaders=`, `Signature=`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedAuthorization {
+    /// The access key id.
+    pub access_key: String,
+    /// `SignedHeaders`, lower-case, in the order given.
+    pub signed_headers: Vec<String>,
+    /// 64 hex digits.
+    pub signature: String,
+}
+
+impl std::fmt::Debug for SignedAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedAuthorization")
+            .field("access_key", &self.access_key)
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &redacted(&self.signature))
+            .finish()
+    }
 }
 
 /// Whether `token` looks like an algorithm name (so an unknown one is
@@ -54,7 +69,7 @@ pub(crate) fn parse_authorization(
     header: &str,
     algorithm: &str,
     key_param: &str,
-) -> Result<AuthorizationParams, AuthFailure> {
+) -> Result<SignedAuthorization, AuthFailure> {
     let rest = split_algorithm(header, algorithm)?;
     let (mut access_key, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
@@ -83,7 +98,7 @@ fn finish(
     signed: Option<String>,
     signature: Option<String>,
     key_param: &str,
-) -> Result<AuthorizationParams, AuthFailure> {
+) -> Result<SignedAuthorization, AuthFailure> {
     let access_key = access_key
         .filter(|ak| !ak.is_empty() && !ak.chars().any(|c| c.is_whitespace() || c.is_control()))
         .ok_or_else(|| malformed(format!("missing or empty `{key_param}`")))?;
@@ -91,7 +106,7 @@ fn finish(
     let signature = signature
         .filter(|s| is_sha256_hex(s))
         .ok_or_else(|| malformed("missing or invalid `Signature`"))?;
-    Ok(AuthorizationParams {
+    Ok(SignedAuthorization {
         access_key,
         signed_headers: parse_signed_headers(&signed)?,
         signature,
@@ -99,7 +114,7 @@ fn finish(
 }
 
 /// The first characters of a signature, for `Debug` output (never the whole).
-pub(crate) fn redacted(signature: &str) -> String {
+fn redacted(signature: &str) -> String {
     let prefix: String = signature.chars().take(8).collect();
     format!("{prefix}…")
 }

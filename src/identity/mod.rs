@@ -21,6 +21,7 @@ pub use acs3::{
     MAX_NONCE_LEN,
 };
 pub use authenticate::{authenticate, AuthError, Authenticated};
+pub use authorization::SignedAuthorization;
 pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
 pub use error::AuthFailure;
 pub use nonce::NonceStore;

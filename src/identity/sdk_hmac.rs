@@ -12,14 +12,12 @@
 //! body's SHA-256 (else `BodyHashMismatch`), because the header need not be
 //! signed and could otherwise pin an old payload hash onto a new body.
 
-use std::fmt;
-
 use percent_encoding::percent_decode_str;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use super::authorization::{parse_authorization, redacted};
+use super::authorization::{parse_authorization, SignedAuthorization};
 use super::crypto::{check_date, sha256_hex, verify_signature_hex};
 use super::error::{malformed, AuthFailure};
 use super::request::{
@@ -35,36 +33,13 @@ const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 const SDK_DATE_FORMAT: &[BorrowedFormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 
-/// A parsed `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SdkHmacAuth {
-    /// The access key id (`Access=`).
-    pub access_key: String,
-    /// `SignedHeaders`, lower-case, in the order given.
-    pub signed_headers: Vec<String>,
-    /// 64 hex digits.
-    pub signature: String,
-}
-
-impl fmt::Debug for SdkHmacAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SdkHmacAuth")
-            .field("access_key", &self.access_key)
-            .field("signed_headers", &self.signed_headers)
-            .field("signature", &redacted(&self.signature))
-            .finish()
-    }
-}
+/// A parsed Huawei Authorization header.
+pub type SdkHmacAuth = SignedAuthorization;
 
 /// Parses a Huawei Authorization header; other algorithms →
 /// `UnsupportedAlgorithm`, anything unparsable → `Malformed`.
 pub fn parse_sdk_hmac(authorization: &str) -> Result<SdkHmacAuth, AuthFailure> {
-    let params = parse_authorization(authorization, SDK_HMAC_ALGORITHM, "Access")?;
-    Ok(SdkHmacAuth {
-        access_key: params.access_key,
-        signed_headers: params.signed_headers,
-        signature: params.signature,
-    })
+    parse_authorization(authorization, SDK_HMAC_ALGORITHM, "Access")
 }
 
 /// Canonical URI: percent-decode, split on `/`, re-encode each segment,
