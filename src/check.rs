@@ -15,6 +15,7 @@ use crate::cloud::Cloud;
 use crate::config::Config;
 use crate::diag::{self, Diagnostic, Place};
 use crate::directory::policies::{PolicyKind, FOLDERS};
+use crate::policy::condition;
 use crate::policy::document::ActionSet;
 use crate::policy::{parse_policy, Policy};
 use crate::routes::{Action, RouteTable};
@@ -88,6 +89,9 @@ pub fn check(config_path: &Path) -> CheckReport {
         .map(|s| &s.routes)
         .or(fallback_routes.as_ref());
     diags.extend(lint(&policies_dir, routes));
+    for d in diags.iter_mut().filter(|d| d.hint.is_none()) {
+        d.hint = hint_for(d);
+    }
     let summary = summary(&diags, snapshot.as_ref());
     CheckReport {
         diagnostics: diags,
@@ -114,6 +118,46 @@ pub fn lint(policies_dir: &Path, routes: Option<&RouteTable>) -> Vec<Diagnostic>
         }
     }
     out
+}
+
+/// A hint for the common load errors whose module gave none.
+fn hint_for(d: &Diagnostic) -> Option<String> {
+    let m = d.message.as_str();
+    let hint = if m.starts_with("invalid JSON") {
+        "fix the JSON syntax at this line and column (a trailing comma or a missing quote is common)"
+            .to_string()
+    } else if m.starts_with("unknown field `") {
+        "remove the key or fix its spelling: unknown keys are errors".to_string()
+    } else if m.starts_with("unknown operator") {
+        let cloud = cloud_of_file(&d.file);
+        format!(
+            "{cloud} operators: {}",
+            condition::operator_names(cloud).join(", ")
+        )
+    } else if m.starts_with("Version must be") {
+        "Huawei IAM v5 policies declare \"5.0\", Alibaba RAM policies \"1\"; the folder names the cloud"
+            .to_string()
+    } else if m.starts_with("unknown action") {
+        "define it as an [[action]] of the route file, or fix the name".to_string()
+    } else if m.starts_with("unknown huawei") || m.starts_with("unknown aliyun") {
+        "a policy's name is its file stem under policies/<cloud>/identity/ (SCPs: huawei/scp/, control policies: aliyun/control/)"
+            .to_string()
+    } else if m.contains("is not an IP address or CIDR") {
+        "use an address such as 10.0.0.1 or a CIDR such as 10.0.0.0/8".to_string()
+    } else {
+        return None;
+    };
+    Some(hint)
+}
+
+/// The cloud a policy file belongs to, by its folder.
+fn cloud_of_file(path: &Path) -> Cloud {
+    let aliyun = path.components().any(|c| c.as_os_str() == "aliyun");
+    if aliyun {
+        Cloud::Aliyun
+    } else {
+        Cloud::Huawei
+    }
 }
 
 fn summary(diags: &[Diagnostic], snapshot: Option<&Snapshot>) -> String {
