@@ -68,51 +68,29 @@ pub fn authenticate(
         .headers
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""));
-    match (cloud, authorization) {
-        (Cloud::Huawei, Some(value)) => {
-            let auth = parse_sdk_hmac(value)?;
-            let principal = key_principal(dir, cloud, &auth.access_key)?;
-            let secret = dir
-                .access_keys
-                .get(&auth.access_key)
-                .map(|k| k.secret.as_slice())
-                .unwrap_or_default();
-            verify_sdk_hmac(req, &auth, secret, now)?;
-            Ok(Authenticated {
-                principal,
-                access_key: Some(auth.access_key),
-                mfa: false,
-            })
-        }
-        (Cloud::Huawei, None) => token(dir, req, now),
-        (Cloud::Aliyun, Some(value)) => {
-            let auth = parse_acs3(value)?;
-            let principal = key_principal(dir, cloud, &auth.access_key)?;
-            let secret = dir
-                .access_keys
-                .get(&auth.access_key)
-                .map(|k| k.secret.as_slice())
-                .unwrap_or_default();
-            verify_acs3(req, &auth, secret, now, nonces)?;
-            Ok(Authenticated {
-                principal,
-                access_key: Some(auth.access_key),
-                mfa: false,
-            })
-        }
-        (Cloud::Aliyun, None) => Err(AuthFailure::Missing.into()),
+    let Some(value) = authorization else {
+        return match cloud {
+            Cloud::Huawei => token(dir, req, now),
+            Cloud::Aliyun => Err(AuthFailure::Missing.into()),
+        };
+    };
+    let auth = match cloud {
+        Cloud::Huawei => parse_sdk_hmac(value)?,
+        Cloud::Aliyun => parse_acs3(value)?,
+    };
+    let key = match dir.access_keys.get(&auth.access_key) {
+        Some(k) if k.principal.cloud == cloud => k,
+        _ => return Err(AuthError::UnknownKey),
+    };
+    match cloud {
+        Cloud::Huawei => verify_sdk_hmac(req, &auth, &key.secret, now)?,
+        Cloud::Aliyun => verify_acs3(req, &auth, &key.secret, now, nonces)?,
     }
-}
-
-fn key_principal(
-    dir: &Directory,
-    cloud: Cloud,
-    access_key: &str,
-) -> Result<Arc<Principal>, AuthError> {
-    match dir.access_keys.get(access_key) {
-        Some(k) if k.principal.cloud == cloud => Ok(k.principal.clone()),
-        _ => Err(AuthError::UnknownKey),
-    }
+    Ok(Authenticated {
+        principal: key.principal.clone(),
+        access_key: Some(auth.access_key),
+        mfa: false,
+    })
 }
 
 /// `X-Auth-Token`: an opaque string mapped to a principal, expiry honoured.
