@@ -6,8 +6,10 @@
 //! independently of the route file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::manifest;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use http::Method;
 use iamgate::cloud::Cloud;
@@ -28,16 +30,9 @@ const DATA_PLANE: [&str; 8] = [
     "agentrun:StopBrowserSession",
 ];
 
-fn manifest(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The rows of a fixture, header skipped, cells split at tabs.
+/// The rows of an AgentRun fixture.
 fn fixture(name: &str) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(manifest("tests/data/agentrun").join(name)).unwrap();
-    let rows = text.lines().skip(1).filter(|l| !l.is_empty());
-    rows.map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
+    common::fixture("agentrun", name)
 }
 
 /// (method, path, action) of the SDK table, in table order.
@@ -57,10 +52,7 @@ fn seed_actions() -> BTreeSet<String> {
 }
 
 fn table() -> RouteTable {
-    match RouteTable::load_dir(&manifest("routes")) {
-        Ok((table, _warnings)) => table,
-        Err(diags) => panic!("route files do not load: {diags:#?}"),
-    }
+    common::route_table()
 }
 
 fn agentrun(table: &RouteTable) -> &Service {
@@ -173,15 +165,10 @@ fn the_catalog_is_the_sdk_actions_plus_the_seed_data_plane_actions() {
 /// A concrete path: `{template_name}` → `my%20tpl`, any other `{name}` →
 /// `name%201` (decoded: `name 1`).
 fn instantiate(template: &str) -> String {
-    let segments =
-        template.split('/').map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some("template_name") => "my%20tpl".to_string(),
-                Some(name) => format!("{name}%201"),
-                None => s.to_string(),
-            },
-        );
-    segments.collect::<Vec<_>>().join("/")
+    common::instantiate(template, |name| match name {
+        "template_name" => "my%20tpl".to_string(),
+        name => format!("{name}%201"),
+    })
 }
 
 /// The decoded value `instantiate` gives a parameter.

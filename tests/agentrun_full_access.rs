@@ -6,8 +6,10 @@
 //! statement, and which of its action patterns match.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::manifest;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use http::Method;
@@ -55,10 +57,6 @@ const DENIED: [&str; 27] = [
     "UpdateWorkspaceDiscoveryEndpoints",
 ];
 
-fn manifest(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn load_policy(rel: &str) -> Policy {
     let path = manifest(rel);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -80,38 +78,21 @@ fn subject(policy: Policy) -> Subject {
 }
 
 fn table() -> RouteTable {
-    match RouteTable::load_dir(&manifest("routes")) {
-        Ok((table, _)) => table,
-        Err(diags) => panic!("route files do not load: {diags:#?}"),
-    }
+    common::route_table()
 }
 
 /// (method, path, action) of the SDK table.
 fn sdk_operations() -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(manifest("tests/data/agentrun/sdk_operations.tsv")).unwrap();
-    let rows: Vec<_> = text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            (c[0].to_string(), c[1].to_string(), c[2].to_string())
-        })
-        .collect();
+    let rows = common::fixture("agentrun", "sdk_operations.tsv");
     assert_eq!(rows.len(), 100);
-    rows
+    rows.into_iter()
+        .map(|c| (c[0].clone(), c[1].clone(), c[2].clone()))
+        .collect()
 }
 
 /// A concrete path for a template: every `{param}` → `param-1`.
 fn instantiate(template: &str) -> String {
-    let segments =
-        template.split('/').map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => format!("{name}-1"),
-                None => s.to_string(),
-            },
-        );
-    segments.collect::<Vec<_>>().join("/")
+    common::instantiate(template, |name| format!("{name}-1"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -3,8 +3,9 @@
 //! and SDK operation through the real table, and broken route files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use http::Method;
 use iamgate::cloud::Cloud;
@@ -17,16 +18,9 @@ const DUPLICATE_ROW: (&str, &str, &str) = (
     "modelarts:trainJob:logExport",
 );
 
-fn manifest(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The rows of a fixture, header skipped, cells split at tabs.
+/// The rows of a ModelArts fixture.
 fn fixture(name: &str) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(manifest("tests/data/modelarts").join(name)).unwrap();
-    let rows = text.lines().skip(1).filter(|l| !l.is_empty());
-    rows.map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
+    common::fixture("modelarts", name)
 }
 
 fn list(cell: &str) -> Vec<String> {
@@ -37,10 +31,7 @@ fn list(cell: &str) -> Vec<String> {
 }
 
 fn table() -> RouteTable {
-    match RouteTable::load_dir(&manifest("routes")) {
-        Ok((table, _warnings)) => table,
-        Err(diags) => panic!("route files do not load: {diags:#?}"),
-    }
+    common::route_table()
 }
 
 fn modelarts(table: &RouteTable) -> &Service {
@@ -162,16 +153,11 @@ fn sdk_operations_are_mapped_or_unmapped() {
 /// A concrete path: `{project_id}` → `proj1`, `{id}` → `nb%201`, any other
 /// `{name}` → `name%201` (decoded: `name 1`).
 fn instantiate(template: &str) -> String {
-    let segments =
-        template.split('/').map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some("project_id") => "proj1".to_string(),
-                Some("id") => "nb%201".to_string(),
-                Some(name) => format!("{name}%201"),
-                None => s.to_string(),
-            },
-        );
-    segments.collect::<Vec<_>>().join("/")
+    common::instantiate(template, |name| match name {
+        "project_id" => "proj1".to_string(),
+        "id" => "nb%201".to_string(),
+        name => format!("{name}%201"),
+    })
 }
 
 /// The path parameter that holds the id of `kind`, by the rules of the route
