@@ -29,7 +29,7 @@ def raw(gw, method, path, headers=None, body=None):
     return resp.status, json.loads(payload), ids
 
 
-def sign_huawei(gw, method, path, query="", body="", when=None, creds=ALICE):
+def sign_huawei(gw, method, path, query="", body="", when=None, creds=ALICE, project=ACME_PROJECT):
     """Sign with the Huawei SDK's own signer (huaweicloudsdkcore)."""
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
     from huaweicloudsdkcore.sdk_request import SdkRequest
@@ -39,12 +39,12 @@ def sign_huawei(gw, method, path, query="", body="", when=None, creds=ALICE):
     headers = {
         "Content-Type": "application/json",
         "X-Sdk-Date": when.strftime("%Y%m%dT%H%M%SZ"),
-        "X-Project-Id": ACME_PROJECT,
+        "X-Project-Id": project,
         "Host": f"{gw.host}:{gw.port}",
     }
     req = SdkRequest(method=method, schema="http", host=f"{gw.host}:{gw.port}", resource_path=path,
                      query_params=[], header_params=headers, body=body)
-    signed = Signer(BasicCredentials(creds[0], creds[1], ACME_PROJECT)).sign(req)
+    signed = Signer(BasicCredentials(creds[0], creds[1], project)).sign(req)
     return {k: v for k, v in signed.header_params.items() if k != "Host"}
 
 
@@ -145,4 +145,28 @@ def test_unsupported_algorithm_is_401(gw):
                "X-Sdk-Date": "20260101T000000Z"}
     status, body, _ = raw(gw, "GET", NB, headers)
     assert (status, body["error_msg"]) == (401, "Incorrect IAM authentication information: unsupported algorithm")
+    assert gw.upstream_requests() == []
+
+
+def test_forwarding_strips_hop_by_hop_headers_and_keeps_the_body(gw):
+    body = '{"name":"nb-hop","description":"bytes as sent \\u00e9"}'
+    headers = sign_huawei(gw, "POST", NB, body=body)
+    headers.update({"Connection": "keep-alive, X-Hop", "X-Hop": "1", "Keep-Alive": "timeout=5",
+                    "Proxy-Authorization": "Basic Zm9vOmJhcg==", "X-Request-Id": "client-chosen-id"})
+    status, _, ids = raw(gw, "POST", NB, headers, body=body)
+    assert status == 200 and len(ids) == 1 and ids[0] != "client-chosen-id"
+    [seen] = gw.upstream_requests()
+    forwarded = seen["headers"]
+    for hop in ("x-hop", "keep-alive", "proxy-authorization"):
+        assert hop not in forwarded, hop
+    assert forwarded["x-request-id"] == ids[0], "the upstream sees the gateway's request id"
+    assert seen["body_len"] == len(body.encode())
+    assert seen["path"] == NB and forwarded["x-sdk-date"] == headers["X-Sdk-Date"]
+
+
+def test_signed_project_header_must_match_the_path(gw):
+    headers = sign_huawei(gw, "GET", NB, project="p-solo-cn4")  # signed, but names another project
+    status, body, _ = raw(gw, "GET", NB, headers)
+    assert (status, body["error_code"]) == (403, "APIGW.0302")
+    assert ACME_PROJECT in body["error_msg"] and "X-Project-Id" in body["error_msg"]
     assert gw.upstream_requests() == []
