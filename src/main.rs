@@ -151,6 +151,20 @@ fn main() -> ExitCode {
             };
         }
     };
+    init_tracing();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Check => ExitCode::from(iamgate::check::run(&cli.config)),
+        Command::Explain(args) => {
+            ExitCode::from(iamgate::explain::run(&args.into_options(cli.config)))
+        }
+        Command::Serve => run_async(iamgate::serve::serve(&cli.config)),
+        Command::Mock { listen, routes } => {
+            run_async(iamgate::mock::run_standalone(&listen, &routes))
+        }
+    }
+}
+
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -158,13 +172,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let command = match cli.command.unwrap_or(Command::Serve) {
-        Command::Check => return ExitCode::from(iamgate::check::run(&cli.config)),
-        Command::Explain(args) => {
-            return ExitCode::from(iamgate::explain::run(&args.into_options(cli.config)))
-        }
-        other => other,
-    };
+}
+
+/// Run a long-lived command on a multi-threaded runtime.
+fn run_async(command: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -175,14 +186,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match command {
-        Command::Serve => runtime.block_on(iamgate::serve::serve(&cli.config)),
-        Command::Mock { listen, routes } => {
-            runtime.block_on(iamgate::mock::run_standalone(&listen, &routes))
-        }
-        Command::Check | Command::Explain(_) => Ok(()),
-    };
-    match result {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("iamgate: {message}");
