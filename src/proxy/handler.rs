@@ -11,7 +11,6 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -27,6 +26,18 @@ use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
 use crate::proxy::{Body, Gateway};
 use crate::routes::{RouteError, RouteMatch};
 use crate::snapshot::Snapshot;
+
+/// A request body the pipeline can read: hyper's `Incoming` on the wire,
+/// `Full<Bytes>` in in-memory tests.
+pub trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send
+{
+}
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+{
+}
 
 /// The connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +59,11 @@ struct Record {
 }
 
 /// Handle one request end to end.
-pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: Connection) -> Response<Body> {
+pub async fn handle<B: RequestBody>(
+    gw: Arc<Gateway>,
+    req: Request<B>,
+    conn: Connection,
+) -> Response<Body> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let snap = gw.snapshots.load();
@@ -67,11 +82,11 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, conn: Connection) 
     finish(&gw, &snap, response, &request_id, rec, started)
 }
 
-async fn pipeline(
+async fn pipeline<B: RequestBody>(
     gw: &Gateway,
     snap: &Snapshot,
     parts: &Parts,
-    body: Incoming,
+    body: B,
     conn: Connection,
     request_id: &str,
     rec: &mut Record,
@@ -180,7 +195,11 @@ fn route<'a>(
     }
 }
 
-async fn read_body(body: Incoming, parts: &Parts, limit: usize) -> Result<Bytes, GatewayError> {
+async fn read_body<B: RequestBody>(
+    body: B,
+    parts: &Parts,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
     let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
