@@ -59,8 +59,16 @@ enum Command {
     ///
     /// Exit status: 0 allowed, 2 denied (explicit or implicit deny, or the
     /// project refused), 1 on usage or load errors.
+    #[command(after_long_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
 }
+
+const EXPLAIN_EXAMPLES: &str = "Examples:
+  iamgate explain --user operator --method DELETE --path /v2/p-acme-cn4/pools/p1
+  iamgate explain --user reader --action modelarts:notebook:get \\
+      --resource modelarts:cn-north-4:acme0001:notebook:nb1 --json
+  iamgate explain --user tagger --method PUT --path /v1/p-acme-cn4/notebooks/nb-red \\
+      --context g:ResourceTag/team=blue --context 'g:TagKeys=[\"team\"]' --now 2026-01-01T00:00:00Z";
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("principal").required(true).args(["user", "root"])))]
@@ -85,7 +93,7 @@ struct ExplainArgs {
     #[arg(long, conflicts_with_all = ["method", "path"])]
     action: Option<String>,
     /// The resource URN/ARN for --action.
-    #[arg(long, requires = "action", default_value = "*")]
+    #[arg(long, value_name = "URN", requires = "action", default_value = "*")]
     resource: String,
     /// Add or override a condition key: key=value, or key=["a","b"] for a
     /// multi-valued key (repeatable).
@@ -93,13 +101,13 @@ struct ExplainArgs {
     context: Vec<ContextOverride>,
     /// The time of the request (g:CurrentTime / acs:CurrentTime), RFC 3339;
     /// default: now.
-    #[arg(long, value_parser = iamgate::explain::parse_time)]
+    #[arg(long, value_name = "RFC3339", value_parser = iamgate::explain::parse_time)]
     now: Option<OffsetDateTime>,
     /// Another policy tree instead of the config's.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     policies: Option<PathBuf>,
     /// Another route folder instead of the config's.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     routes: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
