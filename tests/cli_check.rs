@@ -184,6 +184,15 @@ fn config_with_an_unknown_key() {
 }
 
 #[test]
+fn an_explicit_empty_scp_list_is_an_error() {
+    fails_at(
+        "empty-scp-list",
+        "policies/accounts.toml#/organization/0/policies",
+        "every node needs at least one SCP",
+    );
+}
+
+#[test]
 fn every_error_of_a_tree_is_reported_at_once() {
     let (code, out, err) = iamgate(&fixture("many-errors"), &["check"]);
     assert_eq!(code, 1, "{out}{err}");
