@@ -12,6 +12,7 @@
 //! - [`proxy`]: server, request pipeline, upstream client, error bodies.
 //! - [`admin`], [`metrics`], [`decision_log`]: what operators see.
 //! - [`mock`]: the bundled mock cloud upstream.
+//! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring.
 
 pub mod admin;

@@ -104,7 +104,7 @@ impl PolicyStore {
         match self.policies.get(&(cloud, name.to_string())) {
             Some((p, k, _)) if *k == kind => Ok(p.clone()),
             Some((_, _, path)) => Err(format!(
-                "`{name}` ({}) is not {} policy",
+                "`{name}` ({}) is not an {} policy",
                 path.display(),
                 kind_name(kind)
             )),
@@ -138,8 +138,8 @@ impl PolicyStore {
 
 fn kind_name(kind: PolicyKind) -> &'static str {
     match kind {
-        PolicyKind::Identity => "an identity",
-        PolicyKind::Org => "an organisation (SCP/control)",
+        PolicyKind::Identity => "identity",
+        PolicyKind::Org => "organisation (SCP/control)",
     }
 }
 
