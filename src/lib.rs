@@ -31,4 +31,5 @@ pub mod proxy;
 pub mod reload;
 pub mod routes;
 pub mod serve;
+pub mod signals;
 pub mod snapshot;

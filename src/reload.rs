@@ -54,8 +54,10 @@ impl Reloader {
             Ok(snap) => {
                 let digest = snap.digest.clone();
                 publish_metrics(&self.metrics, &snap);
-                self.holder.publish(snap);
+                // Count before publishing: a scrape never sees the new
+                // snapshot with the reload counter one behind.
                 self.metrics.reload(true);
+                self.holder.publish(snap);
                 tracing::info!(trigger, %digest, "reloaded");
                 ReloadOutcome::Loaded(digest)
             }

@@ -23,6 +23,7 @@ use crate::proxy::server::{serve_gateway, tls_acceptor};
 use crate::proxy::upstream::Upstreams;
 use crate::proxy::Gateway;
 use crate::reload::{publish_metrics, reload_on_sighup, watch_files, Reloader};
+use crate::signals::shutdown_signal;
 use crate::snapshot::{Snapshot, SnapshotHolder};
 
 /// Print diagnostics as `iamgate check` does and turn them into one message.
@@ -146,6 +147,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         None
     };
     reload_on_sighup(reloader.clone()).map_err(|e| format!("SIGHUP: {e}"))?;
+    let signal = shutdown_signal()?;
     let admin = Arc::new(Admin {
         holder,
         metrics: metrics.clone(),
@@ -169,7 +171,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     let grace = config.limits.shutdown_grace;
     let (signal_admin, signal_metrics) = (admin.clone(), metrics.clone());
     let on_signal = async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down: draining in-flight requests");
         signal_admin.ready.store(false, Ordering::SeqCst);
         signal_metrics.set_ready(false);
@@ -179,27 +181,4 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     let _ = admin_task.await;
     log.close().await;
     Ok(())
-}
-
-/// SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

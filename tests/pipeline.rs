@@ -27,6 +27,16 @@ const ALICE: &str = "example-token-alice-not-real";
 const NB: &str = "/v1/p-acme-cn4/notebooks";
 
 fn gateway(dir: &std::path::Path, extra: &str, log: DecisionLog) -> Arc<Gateway> {
+    gateway_to(dir, extra, log, "127.0.0.1:9")
+}
+
+/// A gateway whose upstreams all point at `upstream`.
+fn gateway_to(
+    dir: &std::path::Path,
+    extra: &str,
+    log: DecisionLog,
+    upstream: &str,
+) -> Arc<Gateway> {
     let config_path = dir.join("iamgate.toml");
     let text = format!(
         "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n{extra}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
@@ -37,8 +47,8 @@ fn gateway(dir: &std::path::Path, extra: &str, log: DecisionLog) -> Arc<Gateway>
     let config = Config::load(&config_path).unwrap();
     let snapshot = Snapshot::load(&config).unwrap();
     let targets = HashMap::from([
-        ("modelarts".to_string(), "127.0.0.1:9".parse().unwrap()),
-        ("agentrun".to_string(), "127.0.0.1:9".parse().unwrap()),
+        ("modelarts".to_string(), upstream.parse().unwrap()),
+        ("agentrun".to_string(), upstream.parse().unwrap()),
     ]);
     Arc::new(Gateway {
         upstreams: Upstreams::new(targets, Duration::from_secs(2)),
@@ -204,4 +214,36 @@ async fn every_decision_is_one_json_line_in_the_decision_log() {
     assert_eq!(l["decision"], "implicit_deny");
     assert_eq!(l["status"], 403);
     assert_eq!(l["snapshot"].as_str().unwrap().len(), 16);
+}
+
+#[tokio::test]
+async fn a_request_whose_client_went_away_is_still_recorded() {
+    // An upstream that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let gw = gateway_to(dir.path(), "", log.clone(), &addr);
+    let conn = Connection {
+        peer: "127.0.0.1".parse().unwrap(),
+        tls: false,
+    };
+    let task = tokio::spawn(handle(gw.clone(), get(NB, Some(ALICE)), conn));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    task.abort(); // what hyper does when the client disconnects
+    assert!(task.await.unwrap_err().is_cancelled());
+    let metrics = gw.metrics.render();
+    assert!(
+        metrics.contains(r#"iamgate_requests_total{action="modelarts:notebook:list",decision="allow",service="modelarts",status="4xx"} 1"#),
+        "{metrics}"
+    );
+    drop(gw);
+    log.close().await;
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+    assert_eq!(
+        (line["decision"].as_str(), line["status"].as_u64()),
+        (Some("allow"), Some(499))
+    );
+    drop(silent);
 }

@@ -154,28 +154,13 @@ pub async fn run_standalone(listen: &str, routes: &Path) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let shutdown = crate::signals::shutdown_signal()?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {addr}")
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("stdout: {e}"))?;
     drop(stdout);
-    serve(listener, mock, shutdown_signal())
+    serve(listener, mock, shutdown)
         .await
         .map_err(|e| format!("mock upstream: {e}"))
-}
-
-/// Completes on SIGINT or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

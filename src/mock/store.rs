@@ -6,7 +6,7 @@
 //! two collections. A poisoned lock is taken over: the data is plain JSON
 //! and stays consistent whatever a panicking writer left behind.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -105,25 +105,33 @@ pub struct RecordedRequest {
     pub body_len: usize,
 }
 
-/// The log behind `GET /-/requests`.
+/// The log behind `GET /-/requests`: the most recent requests only, so a
+/// mock under load keeps bounded memory (tests read a handful at a time).
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Mutex<VecDeque<RecordedRequest>>,
 }
 
+/// How many requests the log keeps; older ones are forgotten first.
+pub(crate) const LOG_CAPACITY: usize = 10_000;
+
 impl Recorder {
-    fn lock(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<RecordedRequest>> {
         self.requests
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn record(&self, request: RecordedRequest) {
-        self.lock().push(request);
+        let mut log = self.lock();
+        if log.len() == LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(request);
     }
 
     pub(crate) fn all(&self) -> Vec<RecordedRequest> {
-        self.lock().clone()
+        self.lock().iter().cloned().collect()
     }
 
     /// Forget everything; returns how many requests were dropped.
@@ -165,6 +173,23 @@ mod tests {
             .unwrap();
         assert_eq!(updated, json!({"id": "a", "spec": {"x": 1, "y": 3}}));
         assert!(store.update("/c", "zz", json!({}), |_| {}).is_none());
+    }
+
+    #[test]
+    fn recorder_keeps_only_the_most_recent_requests() {
+        let r = Recorder::default();
+        for i in 0..LOG_CAPACITY + 5 {
+            r.record(RecordedRequest {
+                method: "GET".into(),
+                path: format!("/{i}"),
+                query: String::new(),
+                headers: BTreeMap::new(),
+                body_len: 0,
+            });
+        }
+        let all = r.all();
+        assert_eq!(all.len(), LOG_CAPACITY);
+        assert_eq!(all[0].path, "/5");
     }
 
     #[test]

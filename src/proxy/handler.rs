@@ -64,22 +64,40 @@ pub async fn handle<B: RequestBody>(
     req: Request<B>,
     conn: Connection,
 ) -> Response<Body> {
-    let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
     let snap = gw.snapshots.load();
     let (parts, body) = req.into_parts();
-    let mut rec = Record {
+    let rec = Record {
         cloud: snap.routes.cloud_for_path(parts.uri.path()),
         ..Record::default()
     };
-    let response = match pipeline(&gw, &snap, &parts, body, conn, &request_id, &mut rec).await {
+    let mut recorder = Recorder {
+        started: Instant::now(),
+        request_id: uuid::Uuid::new_v4().simple().to_string(),
+        gw: gw.clone(),
+        snap: snap.clone(),
+        rec,
+        done: false,
+    };
+    let request_id = recorder.request_id.clone();
+    let result = pipeline(
+        &gw,
+        &snap,
+        &parts,
+        body,
+        conn,
+        &request_id,
+        &mut recorder.rec,
+    )
+    .await;
+    let response = match result {
         Ok(resp) => resp,
         Err(e) => {
+            let rec = &mut recorder.rec;
             rec.decision = rec.decision.or(Some(e.decision_label()));
             e.into_response(rec.cloud, &request_id)
         }
     };
-    finish(&gw, &snap, response, &request_id, rec, started)
+    recorder.finish(response)
 }
 
 async fn pipeline<B: RequestBody>(
@@ -348,46 +366,73 @@ fn denied(
     }))
 }
 
-/// Record metrics and the decision log; set the request id and debug headers.
-fn finish(
-    gw: &Gateway,
-    snap: &Snapshot,
-    mut resp: Response<Body>,
-    request_id: &str,
-    rec: Record,
+/// Records a request exactly once: in `finish`, or — when the client went
+/// away and the handler future was dropped mid-request — on drop, with the
+/// status 499 (client closed request), so no decision escapes the metrics
+/// and the decision log.
+struct Recorder {
+    gw: Arc<Gateway>,
+    snap: Arc<Snapshot>,
+    request_id: String,
     started: Instant,
-) -> Response<Body> {
-    let elapsed = started.elapsed();
-    let decision = rec.decision.unwrap_or("allow");
-    let service = rec.service.as_deref().unwrap_or("none");
-    let action = rec.action.as_deref().unwrap_or("none");
-    let status = resp.status().as_u16();
-    gw.metrics
-        .observe_request(service, action, decision, status, elapsed.as_secs_f64());
-    if rec.action.is_some() {
-        gw.decision_log.record(DecisionRecord {
+    rec: Record,
+    done: bool,
+}
+
+/// The status recorded for a request whose client disconnected first.
+const CLIENT_CLOSED: u16 = 499;
+
+impl Recorder {
+    /// Metrics and the decision-log line.
+    fn record(&mut self, status: u16) {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        let rec = std::mem::take(&mut self.rec);
+        let decision = rec.decision.unwrap_or("error");
+        let service = rec.service.as_deref().unwrap_or("none");
+        let action = rec.action.as_deref().unwrap_or("none");
+        let metrics = &self.gw.metrics;
+        metrics.observe_request(service, action, decision, status, elapsed.as_secs_f64());
+        if rec.action.is_none() {
+            return;
+        }
+        self.gw.decision_log.record(DecisionRecord {
             time: rfc3339_now(),
-            request_id: request_id.to_string(),
+            request_id: self.request_id.clone(),
             principal: rec.principal,
             service: service.to_string(),
             action: action.to_string(),
             resource: rec.resource,
             decision: decision.to_string(),
             deciding: rec.deciding,
-            snapshot: snap.digest.clone(),
+            snapshot: self.snap.digest.clone(),
             latency_us: elapsed.as_micros() as u64,
             status,
         });
     }
-    let headers = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", v);
+
+    /// Record, then set the request id and the debug headers.
+    fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
+        let decision = self.rec.decision.unwrap_or("error");
+        self.record(resp.status().as_u16());
+        let headers = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
+            headers.insert("x-request-id", v);
+        }
+        if self.gw.config.debug_headers {
+            headers.insert("x-iamgate-decision", HeaderValue::from_static(decision));
+            if let Ok(v) = HeaderValue::from_str(&self.snap.digest) {
+                headers.insert("x-iamgate-snapshot", v);
+            }
+        }
+        resp
     }
-    if gw.config.debug_headers {
-        headers.insert("x-iamgate-decision", HeaderValue::from_static(decision));
-        if let Ok(v) = HeaderValue::from_str(&snap.digest) {
-            headers.insert("x-iamgate-snapshot", v);
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(CLIENT_CLOSED);
         }
     }
-    resp
 }
