@@ -238,29 +238,37 @@ def scratch_home(tmp_path_factory):
 import http.client
 
 
-def signed_call(stack, method, path, creds, body="", conn=None):
-    """One freshly signed Huawei request (the SDK's own signer) →
-    (status, headers as a lower-cased dict, raw body). ``conn``: a reusable
-    ``http.client.HTTPConnection`` (keep-alive); a new one when None."""
-    from test_raw_http import sign_huawei
-
-    headers = sign_huawei(stack, method, path, body=body, creds=creds)
+def send_raw(stack, method, target, headers, body=b"", conn=None, host=True):
+    """Send exactly this request line and these headers, no client-side
+    normalisation → (status, [(name, value)] response headers, raw body).
+    ``conn``: a reusable ``http.client.HTTPConnection`` (keep-alive); a new
+    one when None. ``host``: add ``Host: <gateway>`` (unless given)."""
+    data = body.encode() if isinstance(body, str) else body
     own = conn is None
     conn = conn or http.client.HTTPConnection(stack.host, stack.port, timeout=10)
     try:
-        data = body.encode()
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", f"{stack.host}:{stack.port}")
+        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        if host and not any(k.lower() == "host" for k in headers):
+            conn.putheader("Host", f"{stack.host}:{stack.port}")
         for k, v in headers.items():
             conn.putheader(k, v)
-        conn.putheader("Content-Length", str(len(data)))
+        conn.putheader("Content-Length", str(len(data or b"")))
         conn.endheaders(data)
         resp = conn.getresponse()
-        payload = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+        return resp.status, resp.getheaders(), resp.read()
     finally:
         if own:
             conn.close()
+
+
+def signed_call(stack, method, path, creds, body="", conn=None):
+    """One freshly signed Huawei request (the SDK's own signer) →
+    (status, headers as a lower-cased dict, raw body)."""
+    from test_raw_http import sign_huawei
+
+    headers = sign_huawei(stack, method, path, body=body, creds=creds)
+    status, resp_headers, payload = send_raw(stack, method, path, headers, body, conn)
+    return status, {k.lower(): v for k, v in resp_headers}, payload
 
 
 def admin_get(stack, path):

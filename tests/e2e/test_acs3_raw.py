@@ -7,14 +7,13 @@ nothing reaches the upstream."""
 
 import hashlib
 import hmac
-import http.client
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, quote
 
 import pytest
-from conftest import REPO
+from conftest import REPO, send_raw
 from samples import ALICE, RUNNER
 
 API = "/2025-09-10"
@@ -77,17 +76,10 @@ def sign(gw, method, path, query="", body=b"", creds=RUNNER, when=None, nonce=No
 
 def raw(gw, method, path, headers, body=b"", query=""):
     """Send exactly this request (no client-side normalisation); → status, JSON body, X-Request-Id values."""
-    conn = http.client.HTTPConnection(gw.host, gw.port, timeout=10)
-    conn.putrequest(method, f"{path}?{query}" if query else path, skip_host=True, skip_accept_encoding=True)
-    for k, v in headers.items():
-        conn.putheader(k, v)
-    conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
-    resp = conn.getresponse()
-    payload = resp.read()
-    ids = [v for k, v in resp.getheaders() if k.lower() == "x-request-id"]
-    conn.close()
-    return resp.status, json.loads(payload), ids
+    target = f"{path}?{query}" if query else path
+    status, resp_headers, payload = send_raw(gw, method, target, headers, body, host=False)
+    ids = [v for k, v in resp_headers if k.lower() == "x-request-id"]
+    return status, json.loads(payload), ids
 
 
 def refused(gw, result, status, code):

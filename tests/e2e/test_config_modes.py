@@ -81,6 +81,7 @@ def test_tls_listener_serves_https(tls_stack):
     assert [r["path"] for r in tls_stack.upstream_requests()] == [f"/v1/{ACME_PROJECT}/notebooks"]
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_listener_with_the_real_sdk(tls_stack):
     from huaweicloudsdkcore.http.http_config import HttpConfig
     from huaweicloudsdkcore.auth.credentials import BasicCredentials

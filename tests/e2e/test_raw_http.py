@@ -7,26 +7,17 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import send_raw
 from samples import ACME_PROJECT, ALICE
 
 NB = f"/v1/{ACME_PROJECT}/notebooks"
 
 
-def raw(gw, method, path, headers=None, body=None):
-    """Send exactly this request line (no client-side normalisation)."""
-    conn = http.client.HTTPConnection(gw.host, gw.port, timeout=10)
-    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", f"{gw.host}:{gw.port}")
-    for k, v in (headers or {}).items():
-        conn.putheader(k, v)
-    data = body.encode() if isinstance(body, str) else body
-    conn.putheader("Content-Length", str(len(data or b"")))
-    conn.endheaders(data)
-    resp = conn.getresponse()
-    payload = resp.read()
-    ids = [v for k, v in resp.getheaders() if k.lower() == "x-request-id"]
-    conn.close()
-    return resp.status, json.loads(payload), ids
+def raw(gw, method, path, headers=None, body=b""):
+    """Send exactly this request → status, JSON body, X-Request-Id values."""
+    status, resp_headers, payload = send_raw(gw, method, path, headers or {}, body)
+    ids = [v for k, v in resp_headers if k.lower() == "x-request-id"]
+    return status, json.loads(payload), ids
 
 
 def sign_huawei(gw, method, path, query="", body="", when=None, creds=ALICE, project=ACME_PROJECT):
