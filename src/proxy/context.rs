@@ -60,7 +60,8 @@ pub fn base_context(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let now = facts.now.format(&Rfc3339).unwrap_or_default();
-    let tags = request_tags(facts.body);
+    let body = body_fields(facts.body);
+    let tags = body.tags;
     let g = match cloud {
         Cloud::Huawei => "g",
         Cloud::Aliyun => "acs",
@@ -83,7 +84,7 @@ pub fn base_context(
         }
     }
     match cloud {
-        Cloud::Huawei => huawei_keys(&mut c, who, project, facts),
+        Cloud::Huawei => huawei_keys(&mut c, who, project, body.enterprise_project_id, facts),
         Cloud::Aliyun => {
             if let Some(ak) = &who.access_key {
                 c.set("acs:AccessId", ak.clone());
@@ -97,6 +98,7 @@ fn huawei_keys(
     c: &mut Context,
     who: &Authenticated,
     project: Option<&Project>,
+    body_enterprise_project: Option<String>,
     facts: &RequestFacts<'_>,
 ) {
     let p = &who.principal;
@@ -119,7 +121,8 @@ fn huawei_keys(
         c.set("g:ProjectName", proj.name.clone());
         c.set("g:RequestedRegion", proj.region.clone());
     }
-    if let Some(ep) = enterprise_project(facts) {
+    let from_query = || query_value(facts.raw_query?, "enterprise_project_id");
+    if let Some(ep) = body_enterprise_project.or_else(from_query) {
         c.set("g:EnterpriseProjectId", ep);
     }
 }
@@ -140,33 +143,37 @@ pub fn add_resource_keys(c: &mut Context, cloud: Cloud, attrs: Option<&ResourceA
     }
 }
 
-/// `enterprise_project_id` from the JSON body or the query (on create).
-fn enterprise_project(facts: &RequestFacts<'_>) -> Option<String> {
-    if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(facts.body) {
-        if let Some(Value::String(s)) = o.get("enterprise_project_id") {
-            return Some(s.clone());
-        }
-    }
-    facts.raw_query?.split('&').find_map(|kv| {
+/// The first value of `key` in a raw query string.
+fn query_value(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
-        (k == "enterprise_project_id").then(|| v.to_string())
+        (k == key).then(|| v.to_string())
     })
 }
 
-/// Tags in the JSON body: `"tags": [{"key","value"}]` or `"tags": {k: v}`.
-pub fn request_tags(body: &[u8]) -> Vec<(String, String)> {
+/// What the JSON request body says about condition keys, parsed once.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BodyFields {
+    /// `"tags": [{"key","value"}]` or `"tags": {k: v}`.
+    pub tags: Vec<(String, String)>,
+    /// `"enterprise_project_id"` (on create).
+    pub enterprise_project_id: Option<String>,
+}
+
+/// Parse the body once; anything that is not a JSON object yields nothing.
+pub fn body_fields(body: &[u8]) -> BodyFields {
     if body.is_empty() || !body.iter().take(64).any(|b| *b == b'{') {
-        return Vec::new();
+        return BodyFields::default();
     }
     let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else {
-        return Vec::new();
+        return BodyFields::default();
     };
     let text = |v: &Value| {
         v.as_str()
             .map(str::to_string)
             .unwrap_or_else(|| v.to_string())
     };
-    match o.get("tags") {
+    let tags = match o.get("tags") {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|t| {
@@ -178,6 +185,14 @@ pub fn request_tags(body: &[u8]) -> Vec<(String, String)> {
             .collect(),
         Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
         _ => Vec::new(),
+    };
+    let enterprise_project_id = o
+        .get("enterprise_project_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    BodyFields {
+        tags,
+        enterprise_project_id,
     }
 }
 
@@ -189,17 +204,18 @@ mod tests {
     #[test]
     fn tags_in_both_shapes() {
         let a =
-            request_tags(br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}]}"#);
+            body_fields(br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}],"enterprise_project_id":"ep-1"}"#);
         assert_eq!(
-            a,
+            a.tags,
             vec![("team".into(), "blue".into()), ("cost".into(), "".into())]
         );
-        let b = request_tags(br#"{"tags":{"team":"blue","n":8}}"#);
+        assert_eq!(a.enterprise_project_id.as_deref(), Some("ep-1"));
+        let b = body_fields(br#"{"tags":{"team":"blue","n":8}}"#).tags;
         assert_eq!(
             b,
             vec![("n".into(), "8".into()), ("team".into(), "blue".into())]
         );
-        assert!(request_tags(b"not json").is_empty());
+        assert_eq!(body_fields(b"not json"), BodyFields::default());
     }
 
     #[test]
