@@ -61,10 +61,19 @@ pub struct Project {
     pub account_id: Arc<str>,
 }
 
-#[derive(Debug)]
 pub struct AccessKey {
     pub secret: Vec<u8>,
     pub principal: Arc<Principal>,
+}
+
+/// Never print a secret.
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("secret", &"<redacted>")
+            .field("principal", &self.principal.urn)
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -85,7 +94,7 @@ pub struct ResourceAttrs {
 }
 
 /// Everything about identities and resources, compiled.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Directory {
     /// (account id, user name or `None` for root) → principal.
     pub principals: HashMap<(String, Option<String>), Arc<Principal>>,
@@ -115,5 +124,35 @@ impl Directory {
             .collect();
         found.sort_by(|a, b| a.account_id.cmp(&b.account_id));
         found
+    }
+}
+
+/// Counts only: the maps hold secrets (access keys) and bearer tokens.
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("principals", &self.principals.len())
+            .field("projects", &self.projects.len())
+            .field("access_keys", &self.access_keys.len())
+            .field("tokens", &self.tokens.len())
+            .field("resources", &self.resources.len())
+            .field("policy_count", &self.policy_count)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets_or_tokens() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let (d, _) = load(&dir, &mut Vec::new()).unwrap();
+        let text = format!("{d:?} {:?}", d.access_keys.values().collect::<Vec<_>>());
+        assert!(!text.contains("alice-example-secret-not-real"), "{text}");
+        assert!(!text.contains("example-token-alice-not-real"), "{text}");
+        assert!(text.contains("<redacted>"));
     }
 }
