@@ -7,16 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
-use crate::directory::files::{
-    AccountEntry, AccountsFile, CredentialsFile, OrganizationEntry, ResourcesFile,
-};
+use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, ResourcesFile};
 use crate::directory::policies::{PolicyKind, PolicyStore};
-use crate::directory::{AccessKey, Directory, Principal, Project, ResourceAttrs, Token, User};
+use crate::directory::{Directory, Principal, Project, User};
 use crate::policy::{OrgLevel, PolicySet, Subject};
 
 /// Load the whole `policies/` folder. `sources` receives every file read
@@ -78,25 +74,25 @@ fn read_toml<T: DeserializeOwned + Default>(
 }
 
 /// An org node: its parent and the policies attached to it.
-struct Node {
-    cloud: Cloud,
-    parent: Option<String>,
-    policies: Arc<PolicySet>,
+pub(super) struct Node {
+    pub(super) cloud: Cloud,
+    pub(super) parent: Option<String>,
+    pub(super) policies: Arc<PolicySet>,
 }
 
-struct Builder<'a> {
-    dir_path: &'a Path,
-    store: &'a PolicyStore,
-    diags: Vec<Diagnostic>,
-    nodes: HashMap<String, Node>,
+pub(super) struct Builder<'a> {
+    pub(super) dir_path: &'a Path,
+    pub(super) store: &'a PolicyStore,
+    pub(super) diags: Vec<Diagnostic>,
+    pub(super) nodes: HashMap<String, Node>,
     /// Org id per cloud (one tree per cloud).
-    orgs: HashMap<Cloud, String>,
-    identity_sets: HashMap<(Cloud, Vec<String>), Arc<PolicySet>>,
-    dir: Directory,
+    pub(super) orgs: HashMap<Cloud, String>,
+    pub(super) identity_sets: HashMap<(Cloud, Vec<String>), Arc<PolicySet>>,
+    pub(super) dir: Directory,
 }
 
 impl<'a> Builder<'a> {
-    fn new(dir_path: &'a Path, store: &'a PolicyStore) -> Self {
+    pub(super) fn new(dir_path: &'a Path, store: &'a PolicyStore) -> Self {
         Builder {
             dir_path,
             store,
@@ -108,17 +104,17 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn file(&self, name: &str) -> PathBuf {
+    pub(super) fn file(&self, name: &str) -> PathBuf {
         self.dir_path.join(name)
     }
 
-    fn error(&mut self, file: &str, pointer: String, message: impl Into<String>) {
+    pub(super) fn error(&mut self, file: &str, pointer: String, message: impl Into<String>) {
         let d = Diagnostic::error(&self.file(file), Place::Pointer(pointer), message);
         self.diags.push(d);
     }
 
     /// Resolve policy names of one kind; unknown names are errors at `at/i`.
-    fn policies(
+    pub(super) fn policies(
         &mut self,
         cloud: Cloud,
         kind: PolicyKind,
@@ -135,169 +131,7 @@ impl<'a> Builder<'a> {
         out
     }
 
-    /// Org policies of a node: absent → the built-in full access; an explicit
-    /// empty list is an error for Huawei (every node needs an SCP) and a
-    /// warning for Alibaba (the node allows nothing).
-    fn node_policies(
-        &mut self,
-        cloud: Cloud,
-        list: &Option<Vec<String>>,
-        at: &str,
-    ) -> Arc<PolicySet> {
-        let default = vec![cloud.default_org_policy().to_string()];
-        let names = list.as_ref().unwrap_or(&default);
-        if names.is_empty() {
-            let msg = "an organisation node with no policy attached allows nothing";
-            let file = self.file("accounts.toml");
-            let d = match cloud {
-                Cloud::Huawei => Diagnostic::error(
-                    &file,
-                    Place::Pointer(at.into()),
-                    format!("{msg}; every node needs at least one SCP"),
-                ),
-                Cloud::Aliyun => Diagnostic::warning(&file, Place::Pointer(at.into()), msg),
-            };
-            self.diags.push(d.with_hint(format!(
-                "attach `{}` to keep the default",
-                cloud.default_org_policy()
-            )));
-        }
-        Arc::new(PolicySet::new(self.policies(
-            cloud,
-            PolicyKind::Org,
-            names,
-            at,
-        )))
-    }
-
-    fn organizations(&mut self, orgs: &[OrganizationEntry]) {
-        for (i, org) in orgs.iter().enumerate() {
-            let at = format!("/organization/{i}");
-            if self.orgs.insert(org.cloud, org.id.clone()).is_some() {
-                self.error(
-                    "accounts.toml",
-                    at.clone(),
-                    format!("a second {} organisation (one tree per cloud)", org.cloud),
-                );
-            }
-            let policies = self.node_policies(org.cloud, &org.policies, &format!("{at}/policies"));
-            self.add_node(
-                &org.root,
-                Node {
-                    cloud: org.cloud,
-                    parent: None,
-                    policies,
-                },
-                &format!("{at}/root"),
-            );
-            for (j, unit) in org.units.iter().enumerate() {
-                let uat = format!("{at}/unit/{j}");
-                let policies =
-                    self.node_policies(org.cloud, &unit.policies, &format!("{uat}/policies"));
-                let node = Node {
-                    cloud: org.cloud,
-                    parent: Some(unit.parent.clone()),
-                    policies,
-                };
-                self.add_node(&unit.id, node, &format!("{uat}/id"));
-            }
-        }
-        self.check_parents();
-    }
-
-    fn add_node(&mut self, id: &str, node: Node, at: &str) {
-        if self.nodes.contains_key(id) {
-            self.error(
-                "accounts.toml",
-                at.into(),
-                format!("duplicate organisation node id `{id}`"),
-            );
-        } else {
-            self.nodes.insert(id.to_string(), node);
-        }
-    }
-
-    /// Every unit's parent exists in the same cloud's tree, with no cycle.
-    fn check_parents(&mut self) {
-        let mut problems = Vec::new();
-        for (id, node) in &self.nodes {
-            let mut seen = HashSet::from([id.as_str()]);
-            let mut cur = node.parent.as_deref();
-            while let Some(p) = cur {
-                match self.nodes.get(p) {
-                    Some(n) if n.cloud == node.cloud && seen.insert(p) => cur = n.parent.as_deref(),
-                    Some(n) if n.cloud != node.cloud => {
-                        problems.push(format!(
-                            "unit `{id}` has parent `{p}` in the {} tree",
-                            n.cloud
-                        ));
-                        break;
-                    }
-                    Some(_) => {
-                        problems.push(format!("unit `{id}` is part of a cycle"));
-                        break;
-                    }
-                    None => {
-                        problems.push(format!("unit `{id}` has unknown parent `{p}`"));
-                        break;
-                    }
-                }
-            }
-        }
-        problems.sort();
-        for msg in problems {
-            self.error("accounts.toml", "/organization".into(), msg);
-        }
-    }
-
-    /// Org levels root → … → `parent`, plus the account's own level.
-    fn org_path(&mut self, acc: &AccountEntry, at: &str) -> (Vec<OrgLevel>, Option<String>) {
-        let Some(parent) = &acc.parent else {
-            if acc.policies.is_some() {
-                self.error(
-                    "accounts.toml",
-                    format!("{at}/policies"),
-                    "organisation policies on an account outside any organisation",
-                );
-            }
-            return (Vec::new(), None);
-        };
-        let mut chain = Vec::new();
-        let mut cur = Some(parent.clone());
-        while let Some(id) = cur {
-            match self.nodes.get(&id) {
-                Some(n) if n.cloud == acc.cloud && chain.len() < 64 => {
-                    chain.push(OrgLevel {
-                        node: id.as_str().into(),
-                        policies: n.policies.clone(),
-                    });
-                    cur = n.parent.clone();
-                }
-                _ => {
-                    self.error(
-                        "accounts.toml",
-                        format!("{at}/parent"),
-                        format!("`{id}` is not a node of the {} organisation", acc.cloud),
-                    );
-                    return (Vec::new(), None);
-                }
-            }
-        }
-        chain.reverse();
-        let own = self.node_policies(acc.cloud, &acc.policies, &format!("{at}/policies"));
-        chain.push(OrgLevel {
-            node: acc.id.as_str().into(),
-            policies: own,
-        });
-        let org_id = self.orgs.get(&acc.cloud).cloned().unwrap_or_default();
-        let path: Vec<&str> = std::iter::once(org_id.as_str())
-            .chain(chain.iter().map(|l| &*l.node))
-            .collect();
-        let path = path.join("/");
-        (chain, Some(path))
-    }
-
-    fn identity_set(
+    pub(super) fn identity_set(
         &mut self,
         cloud: Cloud,
         names: Vec<String>,
@@ -318,7 +152,7 @@ impl<'a> Builder<'a> {
         set
     }
 
-    fn accounts(&mut self, accounts: &[AccountEntry]) {
+    pub(super) fn accounts(&mut self, accounts: &[AccountEntry]) {
         let mut ids = HashSet::new();
         for (i, acc) in accounts.iter().enumerate() {
             let at = format!("/account/{i}");
@@ -334,7 +168,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn account(&mut self, acc: &AccountEntry, at: &str) {
+    pub(super) fn account(&mut self, acc: &AccountEntry, at: &str) {
         let (levels, org_path) = self.org_path(acc, at);
         let org: Arc<[OrgLevel]> = levels.into();
         let account_id: Arc<str> = acc.id.as_str().into();
@@ -384,7 +218,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Group name → (its policy names, their places).
-    fn groups(
+    pub(super) fn groups(
         &mut self,
         acc: &AccountEntry,
         at: &str,
@@ -410,7 +244,7 @@ impl<'a> Builder<'a> {
     }
 
     /// User-attached policies in listed order, then each group's in group order.
-    fn user_policy_names(
+    pub(super) fn user_policy_names(
         &mut self,
         u: &crate::directory::files::UserEntry,
         groups: &HashMap<String, (Vec<String>, Vec<String>)>,
@@ -436,7 +270,7 @@ impl<'a> Builder<'a> {
         (names, ats)
     }
 
-    fn projects(&mut self, acc: &AccountEntry, at: &str) {
+    pub(super) fn projects(&mut self, acc: &AccountEntry, at: &str) {
         for (p, proj) in acc.projects.iter().enumerate() {
             if acc.cloud != Cloud::Huawei {
                 self.error(
@@ -456,92 +290,6 @@ impl<'a> Builder<'a> {
                     "accounts.toml",
                     format!("{at}/project/{p}/id"),
                     format!("duplicate project id `{}`", proj.id),
-                );
-            }
-        }
-    }
-
-    fn principal_for(
-        &mut self,
-        account: &str,
-        user: &Option<String>,
-        at: String,
-    ) -> Option<Arc<Principal>> {
-        let found = self.dir.principal(account, user.as_deref()).cloned();
-        if found.is_none() {
-            let who = user
-                .as_deref()
-                .map_or("root".to_string(), |u| format!("user `{u}`"));
-            self.error(
-                "credentials.toml",
-                at,
-                format!("no {who} in account `{account}` (accounts.toml)"),
-            );
-        }
-        found
-    }
-
-    fn credentials(&mut self, creds: &CredentialsFile) {
-        for (i, k) in creds.access_keys.iter().enumerate() {
-            let at = format!("/access_key/{i}");
-            let Some(principal) = self.principal_for(&k.account, &k.user, at.clone()) else {
-                continue;
-            };
-            if k.secret.is_empty() {
-                self.error("credentials.toml", format!("{at}/secret"), "empty secret");
-            }
-            let key = AccessKey {
-                secret: k.secret.clone().into_bytes(),
-                principal,
-            };
-            if self.dir.access_keys.insert(k.id.clone(), key).is_some() {
-                self.error(
-                    "credentials.toml",
-                    format!("{at}/id"),
-                    format!(
-                        "duplicate access key id `{}` (ids are unique across clouds)",
-                        k.id
-                    ),
-                );
-            }
-        }
-        for (i, t) in creds.tokens.iter().enumerate() {
-            let at = format!("/token/{i}");
-            let Some(principal) = self.principal_for(&t.account, &t.user, at.clone()) else {
-                continue;
-            };
-            let Ok(expires_at) = OffsetDateTime::parse(&t.expires_at, &Rfc3339) else {
-                self.error(
-                    "credentials.toml",
-                    format!("{at}/expires_at"),
-                    format!("`{}` is not an RFC 3339 time", t.expires_at),
-                );
-                continue;
-            };
-            let token = Token {
-                principal,
-                expires_at,
-                expires_text: t.expires_at.clone(),
-                mfa: t.mfa,
-            };
-            if self.dir.tokens.insert(t.token.clone(), token).is_some() {
-                self.error("credentials.toml", format!("{at}/token"), "duplicate token");
-            }
-        }
-    }
-
-    fn resources(&mut self, file: &ResourcesFile) {
-        for (i, r) in file.resources.iter().enumerate() {
-            let attrs = ResourceAttrs {
-                tags: r.tags.clone(),
-                enterprise_project_id: r.enterprise_project_id.clone(),
-                keys: r.keys.clone(),
-            };
-            if self.dir.resources.insert(r.urn.clone(), attrs).is_some() {
-                self.error(
-                    "resources.toml",
-                    format!("/resource/{i}/urn"),
-                    format!("duplicate resource `{}`", r.urn),
                 );
             }
         }

@@ -4,6 +4,8 @@
 
 pub mod build;
 pub mod files;
+mod keys;
+mod org;
 pub mod policies;
 
 use std::collections::{BTreeMap, HashMap};

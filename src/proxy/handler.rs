@@ -9,19 +9,19 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::config::UnmappedPolicy;
-use crate::decision_log::{rfc3339_now, DecisionRecord};
 use crate::directory::Project;
 use crate::identity::{authenticate, Authenticated, HttpParts};
 use crate::policy::explain::{trace, Outcome};
 use crate::policy::{Decision, Denial, Grant, Permit};
 use crate::proxy::context::{add_resource_keys, base_context, source_ip, RequestFacts};
+use crate::proxy::record::{Record, Recorder};
 use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
 use crate::proxy::{Body, Gateway};
 use crate::routes::{RouteError, RouteMatch};
@@ -44,18 +44,6 @@ impl<B> RequestBody for B where
 pub struct Connection {
     pub peer: IpAddr,
     pub tls: bool,
-}
-
-/// What the pipeline learnt, for metrics, the decision log and headers.
-#[derive(Default)]
-struct Record {
-    cloud: Option<Cloud>,
-    service: Option<String>,
-    action: Option<String>,
-    resource: String,
-    principal: String,
-    decision: Option<&'static str>,
-    deciding: String,
 }
 
 /// Handle one request end to end.
@@ -364,75 +352,4 @@ fn denied(
         explanation,
         denial,
     }))
-}
-
-/// Records a request exactly once: in `finish`, or — when the client went
-/// away and the handler future was dropped mid-request — on drop, with the
-/// status 499 (client closed request), so no decision escapes the metrics
-/// and the decision log.
-struct Recorder {
-    gw: Arc<Gateway>,
-    snap: Arc<Snapshot>,
-    request_id: String,
-    started: Instant,
-    rec: Record,
-    done: bool,
-}
-
-/// The status recorded for a request whose client disconnected first.
-const CLIENT_CLOSED: u16 = 499;
-
-impl Recorder {
-    /// Metrics and the decision-log line.
-    fn record(&mut self, status: u16) {
-        self.done = true;
-        let elapsed = self.started.elapsed();
-        let rec = std::mem::take(&mut self.rec);
-        let decision = rec.decision.unwrap_or("error");
-        let service = rec.service.as_deref().unwrap_or("none");
-        let action = rec.action.as_deref().unwrap_or("none");
-        let metrics = &self.gw.metrics;
-        metrics.observe_request(service, action, decision, status, elapsed.as_secs_f64());
-        if rec.action.is_none() {
-            return;
-        }
-        self.gw.decision_log.record(DecisionRecord {
-            time: rfc3339_now(),
-            request_id: self.request_id.clone(),
-            principal: rec.principal,
-            service: service.to_string(),
-            action: action.to_string(),
-            resource: rec.resource,
-            decision: decision.to_string(),
-            deciding: rec.deciding,
-            snapshot: self.snap.digest.clone(),
-            latency_us: elapsed.as_micros() as u64,
-            status,
-        });
-    }
-
-    /// Record, then set the request id and the debug headers.
-    fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
-        let decision = self.rec.decision.unwrap_or("error");
-        self.record(resp.status().as_u16());
-        let headers = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
-            headers.insert("x-request-id", v);
-        }
-        if self.gw.config.debug_headers {
-            headers.insert("x-iamgate-decision", HeaderValue::from_static(decision));
-            if let Ok(v) = HeaderValue::from_str(&self.snap.digest) {
-                headers.insert("x-iamgate-snapshot", v);
-            }
-        }
-        resp
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        if !self.done {
-            self.record(CLIENT_CLOSED);
-        }
-    }
 }

@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod handler;
+mod record;
 pub mod respond;
 pub mod server;
 pub mod upstream;

@@ -1,0 +1,99 @@
+//! Credentials (access keys, tokens) and resource attributes: each checked
+//! against the principals the accounts file defines.
+
+use std::sync::Arc;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::directory::build::Builder;
+use crate::directory::files::{CredentialsFile, ResourcesFile};
+use crate::directory::{AccessKey, Principal, ResourceAttrs, Token};
+
+impl Builder<'_> {
+    pub(super) fn principal_for(
+        &mut self,
+        account: &str,
+        user: &Option<String>,
+        at: String,
+    ) -> Option<Arc<Principal>> {
+        let found = self.dir.principal(account, user.as_deref()).cloned();
+        if found.is_none() {
+            let who = user
+                .as_deref()
+                .map_or("root".to_string(), |u| format!("user `{u}`"));
+            self.error(
+                "credentials.toml",
+                at,
+                format!("no {who} in account `{account}` (accounts.toml)"),
+            );
+        }
+        found
+    }
+
+    pub(super) fn credentials(&mut self, creds: &CredentialsFile) {
+        for (i, k) in creds.access_keys.iter().enumerate() {
+            let at = format!("/access_key/{i}");
+            let Some(principal) = self.principal_for(&k.account, &k.user, at.clone()) else {
+                continue;
+            };
+            if k.secret.is_empty() {
+                self.error("credentials.toml", format!("{at}/secret"), "empty secret");
+            }
+            let key = AccessKey {
+                secret: k.secret.clone().into_bytes(),
+                principal,
+            };
+            if self.dir.access_keys.insert(k.id.clone(), key).is_some() {
+                self.error(
+                    "credentials.toml",
+                    format!("{at}/id"),
+                    format!(
+                        "duplicate access key id `{}` (ids are unique across clouds)",
+                        k.id
+                    ),
+                );
+            }
+        }
+        for (i, t) in creds.tokens.iter().enumerate() {
+            let at = format!("/token/{i}");
+            let Some(principal) = self.principal_for(&t.account, &t.user, at.clone()) else {
+                continue;
+            };
+            let Ok(expires_at) = OffsetDateTime::parse(&t.expires_at, &Rfc3339) else {
+                self.error(
+                    "credentials.toml",
+                    format!("{at}/expires_at"),
+                    format!("`{}` is not an RFC 3339 time", t.expires_at),
+                );
+                continue;
+            };
+            let token = Token {
+                principal,
+                expires_at,
+                expires_text: t.expires_at.clone(),
+                mfa: t.mfa,
+            };
+            if self.dir.tokens.insert(t.token.clone(), token).is_some() {
+                self.error("credentials.toml", format!("{at}/token"), "duplicate token");
+            }
+        }
+    }
+
+    pub(super) fn resources(&mut self, file: &ResourcesFile) {
+        for (i, r) in file.resources.iter().enumerate() {
+            let attrs = ResourceAttrs {
+                tags: r.tags.clone(),
+                enterprise_project_id: r.enterprise_project_id.clone(),
+                keys: r.keys.clone(),
+            };
+            if self.dir.resources.insert(r.urn.clone(), attrs).is_some() {
+                self.error(
+                    "resources.toml",
+                    format!("/resource/{i}/urn"),
+                    format!("duplicate resource `{}`", r.urn),
+                );
+            }
+        }
+    }
+}
