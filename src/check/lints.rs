@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostic, Place};
 use crate::policy::condition::Condition;
-use crate::policy::document::ActionSet;
+use crate::policy::statement::ActionSet;
 use crate::policy::Policy;
 use crate::routes::{Action, RouteTable};
 

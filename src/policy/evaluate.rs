@@ -13,8 +13,8 @@ use crate::policy::context::Context;
 use crate::policy::decision::{
     Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
 };
-use crate::policy::document::Effect;
 use crate::policy::index::PolicySet;
+use crate::policy::statement::Effect;
 
 /// One organisation level on the path root → OUs/folders → account.
 #[derive(Debug, Clone)]

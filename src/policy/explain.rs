@@ -6,9 +6,9 @@ use serde::Serialize;
 use crate::cloud::Cloud;
 use crate::policy::context::Context;
 use crate::policy::decision::{PolicySource, StatementRef};
-use crate::policy::document::{Effect, Statement};
 use crate::policy::evaluate::Subject;
 use crate::policy::index::PolicySet;
+use crate::policy::statement::{Effect, Statement};
 
 /// How one statement fared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::policy::document::{ActionSet, Policy, Statement};
 use crate::policy::glob::Glob;
+use crate::policy::statement::{ActionSet, Policy, Statement};
 
 /// Policies in attachment order plus the action index over their statements.
 #[derive(Debug, Default)]

@@ -12,11 +12,13 @@ pub mod evaluate;
 pub mod explain;
 pub mod glob;
 pub mod index;
+pub mod statement;
 
 pub use context::Context;
 pub use decision::{
     Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
 };
-pub use document::{parse_policy, Effect, Policy};
+pub use document::parse_policy;
 pub use evaluate::{authorize, evaluate, OrgLevel, Subject};
 pub use index::PolicySet;
+pub use statement::{Effect, Policy};

@@ -1,0 +1,86 @@
+//! Compiled policies: statements whose patterns are already globs and whose
+//! conditions are already typed. Built by [`super::document::parse_policy`];
+//! they cannot represent an invalid document.
+
+use std::sync::Arc;
+
+use crate::cloud::Cloud;
+use crate::policy::condition::Condition;
+use crate::policy::glob::Glob;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// `Action` or `NotAction`, with lower-cased patterns (actions ignore case).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionSet {
+    Action(Vec<Glob>),
+    NotAction(Vec<Glob>),
+}
+
+/// `Resource` or `NotResource` (case-sensitive patterns).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceSet {
+    Resource(Vec<Glob>),
+    NotResource(Vec<Glob>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// 0-based position in the policy.
+    pub index: usize,
+    pub sid: Option<Arc<str>>,
+    pub effect: Effect,
+    pub actions: ActionSet,
+    /// The action patterns as written, for explanations.
+    pub action_text: Vec<String>,
+    pub resources: ResourceSet,
+    pub conditions: Vec<Condition>,
+}
+
+impl Statement {
+    /// `action` must already be lower-cased.
+    pub fn matches_action(&self, action: &str) -> bool {
+        match &self.actions {
+            ActionSet::Action(p) => p.iter().any(|g| g.matches(action)),
+            ActionSet::NotAction(p) => !p.iter().any(|g| g.matches(action)),
+        }
+    }
+
+    pub fn matches_resource(&self, resource: &str) -> bool {
+        match &self.resources {
+            ResourceSet::Resource(p) => p.iter().any(|g| g.matches(resource)),
+            ResourceSet::NotResource(p) => !p.iter().any(|g| g.matches(resource)),
+        }
+    }
+}
+
+/// A compiled policy: its name (the file stem), cloud and statements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: Arc<str>,
+    pub cloud: Cloud,
+    pub statements: Vec<Statement>,
+}
+
+impl Policy {
+    /// The system policy that allows everything (`FullAccess`, `FullAliyunAccess`).
+    pub fn full_access(cloud: Cloud) -> Policy {
+        Policy {
+            name: cloud.default_org_policy().into(),
+            cloud,
+            statements: vec![Statement {
+                index: 0,
+                sid: None,
+                effect: Effect::Allow,
+                actions: ActionSet::Action(vec![Glob::Any]),
+                action_text: vec!["*".into()],
+                resources: ResourceSet::Resource(vec![Glob::Any]),
+                conditions: Vec::new(),
+            }],
+        }
+    }
+}
