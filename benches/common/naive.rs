@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use iamgate::policy::condition::Condition;
-use iamgate::policy::statement::{ActionSet, ResourceSet};
 use iamgate::policy::glob::Glob;
+use iamgate::policy::statement::{ActionSet, ResourceSet};
 use iamgate::policy::{
     Context, Decision, DecisionKind, Effect, Policy, PolicySource, Reason, StatementRef,
 };
