@@ -91,11 +91,7 @@ fn every_sdk_operation_is_a_route_exactly() {
     for ((method, path, action), route) in sdk.iter().zip(&service.routes) {
         assert_eq!(route.method.as_str(), method);
         assert_eq!(&route.path, path);
-        let names: Vec<&str> = route
-            .actions
-            .iter()
-            .map(|i| service.actions[*i].name.as_str())
-            .collect();
+        let names = common::action_names(service, route);
         assert_eq!(names, [action.as_str()], "{method} {path}");
         let operation = action.strip_prefix("agentrun:").unwrap();
         assert_eq!(

@@ -97,11 +97,7 @@ fn every_table2_row_is_a_route_in_seed_order() {
     for ((method, path, action), route) in seed.iter().zip(&service.routes) {
         assert_eq!(route.method.as_str(), method);
         assert_eq!(&route.path, path);
-        let names: Vec<&str> = route
-            .actions
-            .iter()
-            .map(|i| service.actions[*i].name.as_str())
-            .collect();
+        let names = common::action_names(service, route);
         assert_eq!(names, [action.as_str()], "{method} {path}");
     }
     // The documented exception: the duplicated row maps to trainJob:create only.

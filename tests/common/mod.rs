@@ -39,3 +39,15 @@ pub fn instantiate(template: &str, value: impl Fn(&str) -> String) -> String {
         );
     segments.collect::<Vec<_>>().join("/")
 }
+
+/// The action names a route requires, as the catalog spells them.
+pub fn action_names<'a>(
+    service: &'a iamgate::routes::Service,
+    route: &iamgate::routes::Route,
+) -> Vec<&'a str> {
+    route
+        .actions
+        .iter()
+        .map(|i| service.actions[*i].name.as_str())
+        .collect()
+}
