@@ -69,6 +69,13 @@ struct LimitsFile {
     upstream_timeout_ms: u64,
     shutdown_grace_ms: u64,
     nonce_capacity: usize,
+    body_read_timeout_ms: u64,
+    max_body_bytes_in_flight: usize,
+    max_connections: usize,
+    tls_handshake_timeout_ms: u64,
+    idle_timeout_ms: u64,
+    upstream_body_timeout_ms: u64,
+    drain_delay_ms: u64,
 }
 
 impl Default for LimitsFile {
@@ -80,6 +87,13 @@ impl Default for LimitsFile {
             upstream_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             nonce_capacity: 100_000,
+            body_read_timeout_ms: 30_000,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
+            max_connections: 4096,
+            tls_handshake_timeout_ms: 10_000,
+            idle_timeout_ms: 120_000,
+            upstream_body_timeout_ms: 300_000,
+            drain_delay_ms: 0,
         }
     }
 }
@@ -151,6 +165,21 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     pub shutdown_grace: Duration,
     pub nonce_capacity: usize,
+    /// A body must arrive completely within this time (408).
+    pub body_read_timeout: Duration,
+    /// Request-body bytes held in memory at once, across all requests (503).
+    pub max_body_bytes_in_flight: usize,
+    /// Open client connections at once; further ones wait in the backlog.
+    pub max_connections: usize,
+    pub tls_handshake_timeout: Duration,
+    /// A connection with no request for this long is closed gracefully
+    /// (HTTP/2 included; HTTP/1 keep-alive idles end at the header timeout).
+    pub idle_timeout: Duration,
+    /// The whole upstream response body must be streamed within this time.
+    pub upstream_body_timeout: Duration,
+    /// After SIGTERM: readiness fails at once, the listener keeps accepting
+    /// for this long (load balancers notice), then connections drain.
+    pub drain_delay: Duration,
 }
 
 /// Where decision-log lines go.
@@ -240,10 +269,24 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             Err(e) => err(&format!("/upstreams/{name}"), e),
         }
     }
-    if f.limits.max_body_bytes == 0 || f.limits.nonce_capacity == 0 {
+    let l = &f.limits;
+    if [
+        l.max_body_bytes,
+        l.nonce_capacity,
+        l.max_body_bytes_in_flight,
+        l.max_connections,
+    ]
+    .contains(&0)
+    {
         err(
             "/limits",
-            "max_body_bytes and nonce_capacity must be positive".into(),
+            "max_body_bytes, nonce_capacity, max_body_bytes_in_flight and max_connections must be positive".into(),
+        );
+    }
+    if l.max_body_bytes_in_flight < l.max_body_bytes {
+        err(
+            "/limits/max_body_bytes_in_flight",
+            "must be at least max_body_bytes (else the largest body could never be read)".into(),
         );
     }
     let decision_log = match f.decision_log.target.as_str() {
@@ -275,6 +318,13 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             upstream_timeout: ms(f.limits.upstream_timeout_ms),
             shutdown_grace: ms(f.limits.shutdown_grace_ms),
             nonce_capacity: f.limits.nonce_capacity,
+            body_read_timeout: ms(f.limits.body_read_timeout_ms),
+            max_body_bytes_in_flight: f.limits.max_body_bytes_in_flight,
+            max_connections: f.limits.max_connections,
+            tls_handshake_timeout: ms(f.limits.tls_handshake_timeout_ms),
+            idle_timeout: ms(f.limits.idle_timeout_ms),
+            upstream_body_timeout: ms(f.limits.upstream_body_timeout_ms),
+            drain_delay: ms(f.limits.drain_delay_ms),
         },
         upstreams,
         regions: f.regions,

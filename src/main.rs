@@ -172,9 +172,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr, coloured only when stderr is a terminal (a file or a
+/// log collector gets plain text).
 fn init_tracing() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IAMGATE_LOG")
                 .unwrap_or_else(|_| "info".into()),

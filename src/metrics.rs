@@ -33,7 +33,22 @@ const DECISIONS: &[&str] = &[
     "not_found",
     "bad_request",
     "unmapped",
+    "wrong_project",
+    "busy",
     "error",
+];
+
+/// Values accepted for the `kind` label of `iamgate_protocol_errors_total`.
+const PROTOCOL_ERROR_KINDS: &[&str] = &[
+    "request_line",
+    "parse",
+    "too_large",
+    "header_timeout",
+    "idle",
+    "tls_handshake",
+    "h2",
+    "incomplete",
+    "accept",
 ];
 
 /// Values accepted for the `reason` label of `iamgate_auth_failures_total`.
@@ -81,6 +96,7 @@ struct Families {
     snapshot_routes: IntGauge,
     snapshot_principals: IntGauge,
     decision_log_dropped: IntCounter,
+    protocol_errors: IntCounterVec,
     ready: IntGauge,
     /// The digest currently exported by `iamgate_snapshot_info`. Held while
     /// swapping digests and while rendering, so a scrape sees exactly one.
@@ -211,6 +227,15 @@ impl Metrics {
         f.decision_log_dropped.inc();
     }
 
+    /// A connection or request refused below the handler (by the request-line
+    /// check, hyper's parser, a timeout or TLS); `kind` is one of the bounded
+    /// kinds (`request_line`, `parse`, `too_large`, `header_timeout`, `idle`,
+    /// `tls_handshake`, `h2`, `incomplete`), anything else `"other"`.
+    pub fn protocol_error(&self, kind: &str) {
+        let Some(f) = &self.families else { return };
+        inc(&f.protocol_errors, &[bounded(kind, PROTOCOL_ERROR_KINDS)]);
+    }
+
     /// Whether the gateway is ready to serve (mirrors `/readyz`).
     pub fn set_ready(&self, ready: bool) {
         let Some(f) = &self.families else { return };
@@ -302,6 +327,11 @@ impl Families {
                 "iamgate_decision_log_dropped_total",
                 "Decision-log lines dropped because the writer could not keep up or failed.",
             )?,
+            protocol_errors: counter_vec(
+                "iamgate_protocol_errors_total",
+                "Connections or requests refused before the request pipeline (malformed request line or headers, oversize head, timeouts, TLS), by kind.",
+                &["kind"],
+            )?,
             ready: IntGauge::new(
                 "iamgate_ready",
                 "1 when the gateway is ready to serve, else 0.",
@@ -324,6 +354,7 @@ impl Families {
         r.register(Box::new(self.authz_duration.clone()))?;
         r.register(Box::new(self.upstream_duration.clone()))?;
         r.register(Box::new(self.upstream_errors.clone()))?;
+        r.register(Box::new(self.protocol_errors.clone()))?;
         r.register(Box::new(self.auth_failures.clone()))?;
         r.register(Box::new(self.reloads.clone()))?;
         r.register(Box::new(self.snapshot_info.clone()))?;

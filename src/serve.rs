@@ -16,11 +16,9 @@ use crate::admin::{serve_admin, Admin};
 use crate::config::{Config, DecisionLogTarget, Upstream};
 use crate::decision_log::{DecisionLog, LogTarget};
 use crate::diag::Diagnostic;
-use crate::identity::NonceStore;
 use crate::metrics::Metrics;
 use crate::mock::{self, MockUpstream};
 use crate::proxy::server::{serve_gateway, tls_acceptor};
-use crate::proxy::upstream::Upstreams;
 use crate::proxy::Gateway;
 use crate::reload::{publish_metrics, reload_on_sighup, watch_files, Reloader};
 use crate::signals::shutdown_signal;
@@ -113,10 +111,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     publish_metrics(&metrics, &first);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let upstreams = Upstreams::new(
-        upstream_targets(&config, &stop_rx).await?,
-        config.limits.upstream_timeout,
-    );
+    let targets = upstream_targets(&config, &stop_rx).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("bind {}: {e}", config.listen))?;
@@ -125,17 +120,13 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         .map_err(|e| format!("bind {}: {e}", config.admin_listen))?;
     let holder = Arc::new(SnapshotHolder::new(first));
     let log = decision_log(&config, &metrics)?;
-    let gw = Arc::new(Gateway {
-        nonces: NonceStore::new(
-            config.limits.nonce_capacity,
-            std::time::Duration::from_secs(15 * 60),
-        ),
-        config: config.clone(),
-        snapshots: holder.clone(),
-        upstreams,
-        metrics: metrics.clone(),
-        decision_log: log.clone(),
-    });
+    let gw = Arc::new(Gateway::new(
+        config.clone(),
+        holder.clone(),
+        targets,
+        metrics.clone(),
+        log.clone(),
+    ));
     let reloader = Arc::new(Reloader::new(
         config.clone(),
         holder.clone(),

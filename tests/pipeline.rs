@@ -15,10 +15,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use iamgate::config::Config;
 use iamgate::decision_log::{DecisionLog, LogTarget};
-use iamgate::identity::NonceStore;
 use iamgate::metrics::Metrics;
 use iamgate::proxy::handler::{handle, Connection};
-use iamgate::proxy::upstream::Upstreams;
 use iamgate::proxy::{Body, Gateway};
 use iamgate::snapshot::{Snapshot, SnapshotHolder};
 use serde_json::Value;
@@ -50,14 +48,14 @@ fn gateway_to(
         ("modelarts".to_string(), upstream.parse().unwrap()),
         ("agentrun".to_string(), upstream.parse().unwrap()),
     ]);
-    Arc::new(Gateway {
-        upstreams: Upstreams::new(targets, Duration::from_secs(2)),
-        nonces: NonceStore::new(1000, Duration::from_secs(900)),
-        snapshots: Arc::new(SnapshotHolder::new(snapshot)),
-        metrics: Metrics::new(),
-        decision_log: log,
+    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
+    Arc::new(Gateway::new(
         config,
-    })
+        snapshots,
+        targets,
+        Metrics::new(),
+        log,
+    ))
 }
 
 fn get(path: &str, token: Option<&str>) -> Request<Full<Bytes>> {

@@ -223,6 +223,7 @@ pub(super) fn action_request(
         actions: Vec::new(),
         resource: None,
         operation: None,
+        takes_body: false,
     };
     let route = RouteMatch {
         service,

@@ -124,6 +124,27 @@ pub fn acs3_string_to_sign(canonical_request: &str) -> String {
     )
 }
 
+/// The checks that need only the headers: no security token, the required
+/// headers signed, date window, a well-formed nonce — run before the body
+/// is read, so an unauthenticated client cannot make the gateway buffer one.
+pub fn check_acs3_head(
+    req: &HttpParts,
+    auth: &Acs3Auth,
+    now: OffsetDateTime,
+) -> Result<(), AuthFailure> {
+    if has_header(req, TOKEN_HEADER) {
+        return Err(AuthFailure::TemporaryCredentials);
+    }
+    let required = ["host", DATE_HEADER, CONTENT_SHA256_HEADER, NONCE_HEADER];
+    require_signed(&auth.signed_headers, &required)?;
+    check_date(&single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
+    let nonce = single_header(req, NONCE_HEADER)?;
+    if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+        return Err(malformed("x-acs-signature-nonce is empty or too long"));
+    }
+    Ok(())
+}
+
 /// Token, required signed headers, date window and body hash: everything
 /// checked before the signature.
 fn check_before_signature(

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
-use crate::directory::{Directory, Principal};
+use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
-    parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore,
+    check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
+    AuthFailure, HttpParts, NonceStore, SignedAuthorization,
 };
 
 /// A verified caller.
@@ -56,21 +57,35 @@ impl AuthError {
     }
 }
 
-/// Authenticate a request routed to a service of `cloud`.
-pub fn authenticate(
-    dir: &Directory,
+/// What the headers alone establish about a caller, before the body is read.
+pub enum Credential<'d> {
+    /// A signed request whose key exists and whose head checks passed
+    /// (algorithm, signed headers, date window); the signature covers the
+    /// body and is verified by [`Credential::verify`].
+    Signed {
+        cloud: Cloud,
+        key: &'d AccessKey,
+        auth: SignedAuthorization,
+    },
+    /// A token: nothing left to check.
+    Token(Authenticated),
+}
+
+/// Everything about the caller that the headers can tell: refuses missing,
+/// malformed, unknown or expired credentials without reading a body byte.
+pub fn identify<'d>(
+    dir: &'d Directory,
     cloud: Cloud,
     req: &HttpParts<'_>,
     now: OffsetDateTime,
-    nonces: &NonceStore,
-) -> Result<Authenticated, AuthError> {
+) -> Result<Credential<'d>, AuthError> {
     let authorization = req
         .headers
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""));
     let Some(value) = authorization else {
         return match cloud {
-            Cloud::Huawei => token(dir, req, now),
+            Cloud::Huawei => token(dir, req, now).map(Credential::Token),
             Cloud::Aliyun => Err(AuthFailure::Missing.into()),
         };
     };
@@ -83,14 +98,48 @@ pub fn authenticate(
         _ => return Err(AuthError::UnknownKey),
     };
     match cloud {
-        Cloud::Huawei => verify_sdk_hmac(req, &auth, &key.secret, now)?,
-        Cloud::Aliyun => verify_acs3(req, &auth, &key.secret, now, nonces)?,
+        Cloud::Huawei => check_sdk_hmac_head(req, &auth, now)?,
+        Cloud::Aliyun => check_acs3_head(req, &auth, now)?,
     }
-    Ok(Authenticated {
-        principal: key.principal.clone(),
-        access_key: Some(auth.access_key),
-        mfa: false,
-    })
+    Ok(Credential::Signed { cloud, key, auth })
+}
+
+impl Credential<'_> {
+    /// Finish authentication once the body is in: verify the signature
+    /// (and, for ACS3, the body hash and the nonce).
+    pub fn verify(
+        self,
+        req: &HttpParts<'_>,
+        now: OffsetDateTime,
+        nonces: &NonceStore,
+    ) -> Result<Authenticated, AuthError> {
+        let (cloud, key, auth) = match self {
+            Credential::Token(who) => return Ok(who),
+            Credential::Signed { cloud, key, auth } => (cloud, key, auth),
+        };
+        match cloud {
+            Cloud::Huawei => verify_sdk_hmac(req, &auth, &key.secret, now)?,
+            Cloud::Aliyun => verify_acs3(req, &auth, &key.secret, now, nonces)?,
+        }
+        Ok(Authenticated {
+            principal: key.principal.clone(),
+            access_key: Some(auth.access_key),
+            mfa: false,
+        })
+    }
+}
+
+/// Authenticate a request routed to a service of `cloud` in one step
+/// ([`identify`] then [`Credential::verify`]), for callers that hold the
+/// whole request already.
+pub fn authenticate(
+    dir: &Directory,
+    cloud: Cloud,
+    req: &HttpParts<'_>,
+    now: OffsetDateTime,
+    nonces: &NonceStore,
+) -> Result<Authenticated, AuthError> {
+    identify(dir, cloud, req, now)?.verify(req, now, nonces)
 }
 
 /// `X-Auth-Token`: an opaque string mapped to a principal, expiry honoured.

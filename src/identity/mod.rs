@@ -17,16 +17,16 @@ mod sdk_hmac;
 mod test_vectors;
 
 pub use acs3::{
-    acs3_canonical_request, acs3_string_to_sign, parse_acs3, verify_acs3, Acs3Auth, ACS3_ALGORITHM,
-    MAX_NONCE_LEN,
+    acs3_canonical_request, acs3_string_to_sign, check_acs3_head, parse_acs3, verify_acs3,
+    Acs3Auth, ACS3_ALGORITHM, MAX_NONCE_LEN,
 };
-pub use authenticate::{authenticate, AuthError, Authenticated};
+pub use authenticate::{authenticate, identify, AuthError, Authenticated, Credential};
 pub use authorization::SignedAuthorization;
 pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
 pub use error::AuthFailure;
 pub use nonce::NonceStore;
 pub use request::HttpParts;
 pub use sdk_hmac::{
-    parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_sdk_hmac,
-    SdkHmacAuth, SDK_HMAC_ALGORITHM,
+    check_sdk_hmac_head, parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign,
+    verify_sdk_hmac, SdkHmacAuth, SDK_HMAC_ALGORITHM,
 };

@@ -145,6 +145,21 @@ fn check_declared_body_hash(req: &HttpParts) -> Result<(), AuthFailure> {
     }
 }
 
+/// The checks that need only the headers: no security token, `host` and
+/// `x-sdk-date` signed, date within ±15 minutes — run before the body is
+/// read, so an unauthenticated client cannot make the gateway buffer one.
+pub fn check_sdk_hmac_head(
+    req: &HttpParts,
+    auth: &SdkHmacAuth,
+    now: OffsetDateTime,
+) -> Result<(), AuthFailure> {
+    if has_header(req, TOKEN_HEADER) {
+        return Err(AuthFailure::TemporaryCredentials);
+    }
+    require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
+    check_date(&single_header(req, DATE_HEADER)?, SDK_DATE_FORMAT, now)
+}
+
 /// Verifies a Huawei-signed request: no security token, `host` and
 /// `x-sdk-date` signed, date within ±15 minutes of `now`, declared body hash
 /// consistent, then the signature (constant time).

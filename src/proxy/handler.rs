@@ -1,7 +1,9 @@
-//! The request pipeline, in the order of DESIGN.md: one snapshot → strict
-//! path + route → bounded body → authenticate → project → context →
-//! evaluate → record → forward or reject. Each step may end the request
-//! with a `GatewayError`; only a `Permit` reaches `forward`.
+//! The request pipeline, in the order of DESIGN.md: one snapshot → head
+//! hygiene → strict path + route → framing → credentials from the headers →
+//! bounded body → signature → project → context → evaluate → record →
+//! forward or reject. Each step may end the request with a `GatewayError`;
+//! only a `Permit` reaches `forward`, and what goes upstream is built from
+//! what was evaluated (`outgoing`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,22 +11,23 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http::{HeaderValue, Request, Response, Version};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::config::UnmappedPolicy;
 use crate::directory::Project;
-use crate::identity::{authenticate, Authenticated, HttpParts};
+use crate::identity::{identify, AuthError, Authenticated, HttpParts};
 use crate::policy::explain::{trace, Outcome};
 use crate::policy::{Decision, Denial, Grant, Permit};
 use crate::proxy::context::{add_resource_keys, base_context, source_ip, RequestFacts};
+use crate::proxy::outgoing::{upstream_headers, Origin};
 use crate::proxy::record::{Record, Recorder};
 use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
-use crate::proxy::{Body, Gateway};
-use crate::routes::{RouteError, RouteMatch};
+use crate::proxy::upstream::Outgoing;
+use crate::proxy::{body, hygiene, Body, Gateway};
+use crate::routes::{RouteError, RouteMatch, Routed};
 use crate::snapshot::Snapshot;
 
 /// A request body the pipeline can read: hyper's `Incoming` on the wire,
@@ -53,7 +56,7 @@ pub async fn handle<B: RequestBody>(
     conn: Connection,
 ) -> Response<Body> {
     let snap = gw.snapshots.load();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let rec = Record {
         cloud: snap.routes.cloud_for_path(parts.uri.path()),
         ..Record::default()
@@ -67,163 +70,149 @@ pub async fn handle<B: RequestBody>(
         done: false,
     };
     let request_id = recorder.request_id.clone();
-    let result = pipeline(
-        &gw,
-        &snap,
-        &parts,
-        body,
+    // Headers named by `Connection` are hop-by-hop: gone before anything reads them.
+    hygiene::strip_connection_named(&mut parts.headers);
+    let request = Incoming {
+        parts: &parts,
         conn,
-        &request_id,
-        &mut recorder.rec,
-    )
-    .await;
+        request_id: &request_id,
+    };
+    let result = pipeline(&gw, &snap, request, body, &mut recorder.rec).await;
     let response = match result {
         Ok(resp) => resp,
         Err(e) => {
             let rec = &mut recorder.rec;
             rec.decision = rec.decision.or(Some(e.decision_label()));
-            e.into_response(rec.cloud, &request_id)
+            let close = e.closes_connection() && parts.version < Version::HTTP_2;
+            let mut resp = e.into_response(rec.cloud, &request_id);
+            if close {
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
     recorder.finish(response)
 }
 
+/// The request as received, and where it came from.
+#[derive(Clone, Copy)]
+struct Incoming<'a> {
+    parts: &'a Parts,
+    conn: Connection,
+    request_id: &'a str,
+}
+
+impl<'a> Incoming<'a> {
+    fn http(&self, body: &'a [u8]) -> HttpParts<'a> {
+        HttpParts {
+            method: self.parts.method.as_str(),
+            raw_path: self.parts.uri.path(),
+            raw_query: self.parts.uri.query(),
+            authority: self.parts.uri.authority().map(|a| a.as_str()),
+            headers: &self.parts.headers,
+            body,
+        }
+    }
+}
+
+/// The pipeline of DESIGN.md. Everything that needs only the head runs
+/// before a body byte is buffered: hygiene, route, framing, credentials.
 async fn pipeline<B: RequestBody>(
     gw: &Gateway,
     snap: &Snapshot,
-    parts: &Parts,
+    req: Incoming<'_>,
     body: B,
-    conn: Connection,
-    request_id: &str,
     rec: &mut Record,
 ) -> Result<Response<Body>, GatewayError> {
-    check_authority(parts)?;
+    let parts = req.parts;
+    let host = hygiene::check_head(parts)?;
     let routed = route(gw, snap, parts, rec)?;
-    let body = read_body(body, parts, gw.config.limits.max_body_bytes).await?;
+    hygiene::check_body_allowed(parts, routed.takes_body(), body.is_end_stream())?;
     let now = OffsetDateTime::now_utc();
-    let http = HttpParts {
-        method: parts.method.as_str(),
-        raw_path: parts.uri.path(),
-        raw_query: parts.uri.query(),
-        authority: parts.uri.authority().map(|a| a.as_str()),
-        headers: &parts.headers,
-        body: &body,
-    };
     let cloud = rec.cloud.unwrap_or(Cloud::Huawei);
-    let who = authenticate(&snap.directory, cloud, &http, now, &gw.nonces).map_err(|e| {
-        gw.metrics
-            .auth_failure(rec.service.as_deref().unwrap_or("none"), e.kind());
-        GatewayError::Auth(e)
-    })?;
+    let credential = identify(&snap.directory, cloud, &req.http(&[]), now)
+        .map_err(|e| auth_failed(gw, rec, e))?;
+    let body = body::read(body, parts, gw.body_limits(), &gw.body_budget).await?;
+    let who = credential
+        .verify(&req.http(&body.bytes), now, &gw.nonces)
+        .map_err(|e| auth_failed(gw, rec, e))?;
     rec.principal = who.principal.urn.clone();
+    let project = project_of(snap, routed.project_id(), &who, parts)?;
     let (upstream, permit) = match routed {
         Routed::Mapped(route) => {
-            let project = project_of(snap, &route, &who, parts)?;
             let facts = RequestFacts {
-                peer: source_ip(conn.peer, &parts.headers, &gw.config.trusted_proxies),
-                tls: conn.tls,
+                peer: source_ip(req.conn.peer, &parts.headers, &gw.config.trusted_proxies),
+                tls: req.conn.tls,
                 now,
                 headers: &parts.headers,
-                body: &body,
+                body: &body.bytes,
                 raw_query: parts.uri.query(),
             };
             let authz_started = Instant::now();
             let result = authorize(gw, snap, &route, &who, project, &facts, rec);
             gw.metrics
                 .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
-            (route.service.upstream.clone(), result?)
+            (&route.service.upstream, result?)
         }
-        Routed::UnmappedForward {
-            upstream,
-            operation,
-        } => {
-            tracing::warn!(%request_id, operation, principal = %who.principal.urn, "forwarding an unmapped operation without a policy decision (unmapped = \"forward\")");
+        Routed::Unmapped(op) => {
+            tracing::warn!(request_id = %req.request_id, operation = %op.route.operation, principal = %who.principal.urn, "forwarding an unmapped operation without a policy decision (unmapped = \"forward\")");
             rec.decision = Some("unmapped");
-            (upstream, Permit::for_unmapped_operation_by_configuration())
+            let permit = Permit::for_unmapped_operation_by_configuration();
+            (&op.service.upstream, permit)
         }
     };
+    let origin = Origin {
+        peer: req.conn.peer,
+        tls: req.conn.tls,
+        host: &host,
+        account: &who.principal.account_id,
+        request_id: req.request_id,
+        trusted_proxies: &gw.config.trusted_proxies,
+    };
+    let out = Outgoing {
+        method: &parts.method,
+        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        headers: upstream_headers(&parts.headers, &parts.method, body.bytes.len(), &origin),
+        body: body.bytes.clone(),
+    };
     gw.upstreams
-        .forward(&permit, &upstream, parts, body, request_id, &gw.metrics)
+        .forward(&permit, upstream, out, &gw.metrics)
         .await
 }
 
-/// An absolute-form target must name the same authority as Host.
-fn check_authority(parts: &Parts) -> Result<(), GatewayError> {
-    let (Some(target), Some(host)) = (parts.uri.authority(), parts.headers.get(http::header::HOST))
-    else {
-        return Ok(());
-    };
-    if host
-        .to_str()
-        .is_ok_and(|h| h.eq_ignore_ascii_case(target.as_str()))
-    {
-        Ok(())
-    } else {
-        Err(GatewayError::BadRequest(
-            "the request target's authority disagrees with Host".into(),
-        ))
-    }
+fn auth_failed(gw: &Gateway, rec: &Record, e: AuthError) -> GatewayError {
+    gw.metrics
+        .auth_failure(rec.service.as_deref().unwrap_or("none"), e.kind());
+    GatewayError::Auth(e)
 }
 
-enum Routed<'a> {
-    Mapped(RouteMatch<'a>),
-    UnmappedForward { upstream: String, operation: String },
-}
-
+/// Route the request; an unmapped SDK operation is refused (404) unless the
+/// operator chose `unmapped = "forward"`.
 fn route<'a>(
     gw: &Gateway,
     snap: &'a Snapshot,
     parts: &Parts,
     rec: &mut Record,
 ) -> Result<Routed<'a>, GatewayError> {
-    match snap.routes.lookup(&parts.method, parts.uri.path()) {
-        Ok(m) => {
-            rec.cloud = Some(m.service.cloud);
-            rec.service = Some(m.service.name.clone());
-            Ok(Routed::Mapped(m))
+    let routed = snap
+        .routes
+        .route(&parts.method, parts.uri.path())
+        .map_err(|e| match e {
+            RouteError::BadPath(why) => GatewayError::BadRequest(format!("ambiguous path: {why}")),
+            _ => GatewayError::NotFound,
+        })?;
+    let service = routed.service();
+    rec.cloud = Some(service.cloud);
+    rec.service = Some(service.name.clone());
+    match routed {
+        Routed::Unmapped(op) if gw.config.unmapped != UnmappedPolicy::Forward => {
+            Err(GatewayError::Unmapped {
+                service: op.service.name.clone(),
+                operation: op.route.operation.clone(),
+            })
         }
-        Err(RouteError::BadPath(why)) => {
-            Err(GatewayError::BadRequest(format!("ambiguous path: {why}")))
-        }
-        Err(RouteError::NotFound) => Err(GatewayError::NotFound),
-        Err(RouteError::Unmapped { service, operation }) => {
-            let svc = snap.routes.service(&service);
-            rec.cloud = svc.map(|s| s.cloud).or(rec.cloud);
-            rec.service = Some(service.clone());
-            match (gw.config.unmapped, svc) {
-                (UnmappedPolicy::Forward, Some(s)) => Ok(Routed::UnmappedForward {
-                    upstream: s.upstream.clone(),
-                    operation,
-                }),
-                _ => Err(GatewayError::Unmapped { service, operation }),
-            }
-        }
-    }
-}
-
-async fn read_body<B: RequestBody>(
-    body: B,
-    parts: &Parts,
-    limit: usize,
-) -> Result<Bytes, GatewayError> {
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(GatewayError::BodyTooLarge { limit });
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(GatewayError::BodyTooLarge { limit })
-        }
-        Err(e) => Err(GatewayError::BadRequest(format!(
-            "cannot read the request body: {e}"
-        ))),
+        routed => Ok(routed),
     }
 }
 
@@ -231,11 +220,11 @@ async fn read_body<B: RequestBody>(
 /// signed `X-Project-Id` must name the same project.
 fn project_of<'s>(
     snap: &'s Snapshot,
-    route: &RouteMatch<'_>,
+    project_id: Option<&str>,
     who: &Authenticated,
     parts: &Parts,
 ) -> Result<Option<&'s Project>, GatewayError> {
-    let Some(id) = route.param("project_id") else {
+    let Some(id) = project_id else {
         return Ok(None);
     };
     let denied = |why: &str| GatewayError::Project {

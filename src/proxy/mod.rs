@@ -3,16 +3,22 @@
 //! [`respond`] turns errors into the dialect's bodies, [`context`] gathers
 //! condition keys.
 
+pub mod body;
 pub mod context;
+pub mod firstline;
 pub mod handler;
+pub mod hygiene;
+pub mod outgoing;
 mod record;
 pub mod respond;
 pub mod server;
 pub mod upstream;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http_body_util::combinators::BoxBody;
 
 use crate::config::Config;
@@ -21,8 +27,11 @@ use crate::identity::NonceStore;
 use crate::metrics::Metrics;
 use crate::snapshot::SnapshotHolder;
 
+/// Errors of a response body (a failed or timed-out upstream stream).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The response body type of the gateway.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, BoxError>;
 
 /// Shared state of a running gateway.
 pub struct Gateway {
@@ -32,4 +41,44 @@ pub struct Gateway {
     pub nonces: NonceStore,
     pub metrics: Metrics,
     pub decision_log: DecisionLog,
+    /// Request-body bytes held in memory, across all requests.
+    pub body_budget: body::BodyBudget,
+}
+
+impl Gateway {
+    /// A gateway for `config`: upstreams by name, the replay store and the
+    /// body budget sized from `[limits]`.
+    pub fn new(
+        config: Config,
+        snapshots: Arc<SnapshotHolder>,
+        targets: HashMap<String, Authority>,
+        metrics: Metrics,
+        decision_log: DecisionLog,
+    ) -> Gateway {
+        let limits = &config.limits;
+        Gateway {
+            upstreams: upstream::Upstreams::new(
+                targets,
+                limits.upstream_timeout,
+                limits.upstream_body_timeout,
+            ),
+            nonces: NonceStore::new(
+                limits.nonce_capacity,
+                crate::identity::MAX_CLOCK_SKEW.unsigned_abs(),
+            ),
+            body_budget: body::BodyBudget::new(limits.max_body_bytes_in_flight),
+            config,
+            snapshots,
+            metrics,
+            decision_log,
+        }
+    }
+
+    /// The limits a request body is read under.
+    pub fn body_limits(&self) -> body::BodyLimits {
+        body::BodyLimits {
+            max_bytes: self.config.limits.max_body_bytes,
+            timeout: self.config.limits.body_read_timeout,
+        }
+    }
 }

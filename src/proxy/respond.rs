@@ -20,6 +20,16 @@ use crate::proxy::Body;
 pub enum GatewayError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request's framing cannot be trusted (or its body was not read):
+    /// 400, and the connection is closed after the answer.
+    #[error("bad request: {0}")]
+    BadFraming(String),
+    /// The body did not arrive within the body read timeout.
+    #[error("the request body did not arrive within {0} ms")]
+    BodyTimeout(u128),
+    /// A bounded resource (bodies in memory) is exhausted; try again later.
+    #[error("the gateway is busy: {0}")]
+    Busy(&'static str),
     #[error("no route")]
     NotFound,
     #[error("operation {operation} of {service} is known but has no action in the catalog")]
@@ -54,10 +64,15 @@ impl GatewayError {
     /// A bounded label for metrics and logs.
     pub fn decision_label(&self) -> &'static str {
         match self {
-            GatewayError::BadRequest(_) | GatewayError::BodyTooLarge { .. } => "bad_request",
+            GatewayError::BadRequest(_)
+            | GatewayError::BadFraming(_)
+            | GatewayError::BodyTimeout(_)
+            | GatewayError::BodyTooLarge { .. } => "bad_request",
+            GatewayError::Busy(_) => "busy",
             GatewayError::NotFound => "not_found",
             GatewayError::Unmapped { .. } => "unmapped",
-            GatewayError::Auth(_) | GatewayError::Project { .. } => "unauthenticated",
+            GatewayError::Auth(_) => "unauthenticated",
+            GatewayError::Project { .. } => "wrong_project",
             GatewayError::Denied(d) => d.denial.decision.kind.as_str(),
             GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout => "error",
         }
@@ -68,12 +83,26 @@ impl GatewayError {
         use GatewayError as E;
         let iam = "Incorrect IAM authentication information";
         match self {
-            E::BadRequest(m) => (
+            E::BadRequest(m) | E::BadFraming(m) => (
                 StatusCode::BAD_REQUEST,
                 "APIGW.0201",
                 m.clone(),
                 "InvalidParameter",
                 m.clone(),
+            ),
+            E::BodyTimeout(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "APIGW.0201",
+                self.to_string(),
+                "RequestTimeout",
+                self.to_string(),
+            ),
+            E::Busy(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "APIGW.0201",
+                self.to_string(),
+                "ServiceUnavailable",
+                self.to_string(),
             ),
             E::NotFound => {
                 let m = "No API found for this method and path".to_string();
@@ -138,6 +167,17 @@ impl GatewayError {
                 )
             }
         }
+    }
+
+    /// Whether the connection must be closed after this answer: the framing
+    /// was not trusted, or a request body may be left unread.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::BadFraming(_)
+                | GatewayError::BodyTimeout(_)
+                | GatewayError::BodyTooLarge { .. }
+        )
     }
 
     /// The response for a caller of `cloud` (`None`: both shapes).

@@ -1,25 +1,37 @@
 //! Accepting connections: plain TCP or TLS (rustls, ring provider), HTTP/1.1
-//! and HTTP/2 via hyper-util's auto builder, header limits and timeouts, and
-//! graceful shutdown that lets in-flight requests finish within a grace period.
+//! and HTTP/2 via hyper-util's auto builder, and everything that keeps one
+//! client from holding the gateway: a cap on open connections, a TLS
+//! handshake deadline, the first-line check ([`super::firstline`]) under the
+//! header timeout, HTTP/2 keep-alive pings and an idle timeout for every
+//! connection. Refusals below the handler are counted
+//! (`iamgate_protocol_errors_total`) and logged at info with the peer.
+//!
+//! Shutdown: the caller's `shutdown` future completes when readiness has
+//! been withdrawn; the listener keeps accepting for `drain_delay` (load
+//! balancers take a moment to notice), then every connection is asked to
+//! finish its in-flight requests and close, for at most `grace`.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Limits, Tls};
+use crate::config::Limits;
+use crate::config::Tls;
+use crate::proxy::firstline::{read_first_line, FirstLine, Prefixed};
 use crate::proxy::handler::{handle, Connection};
 use crate::proxy::Gateway;
 
@@ -48,13 +60,27 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
+    let ping = limits.idle_timeout.min(Duration::from_secs(30));
     b.http2()
-        .max_header_list_size(limits.max_header_bytes as u32);
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(ping))
+        .keep_alive_timeout(ping);
     b
 }
 
-/// Serve the gateway on `listener` until `shutdown` completes, then drain
-/// in-flight requests for at most `grace`.
+/// What every connection task shares.
+struct Shared {
+    gw: Arc<Gateway>,
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<TlsAcceptor>,
+    /// `true` once connections must finish and close.
+    stop: watch::Receiver<bool>,
+}
+
+/// Serve the gateway on `listener` until `shutdown` completes, then keep
+/// accepting for `drain_delay`, then drain in-flight requests for at most
+/// `grace`.
 pub async fn serve_gateway(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -62,60 +88,220 @@ pub async fn serve_gateway(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let builder = Arc::new(builder(&gw.config.limits));
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
+    let limits = gw.config.limits.clone();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop_tx, stop) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        builder: builder(&limits),
+        gw,
+        tls,
+        stop,
+    });
+    let stop_accepting = async {
+        shutdown.await;
+        tracing::info!(
+            delay_ms = limits.drain_delay.as_millis() as u64,
+            "draining: still accepting for the drain delay"
+        );
+        tokio::time::sleep(limits.drain_delay).await;
+    };
+    tokio::pin!(stop_accepting);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
+            () = &mut stop_accepting => break,
         };
-        let _ = stream.set_nodelay(true);
-        let (gw, builder, tls) = (gw.clone(), builder.clone(), tls.clone());
-        let watcher = graceful.watcher();
+        let (stream, peer) = tokio::select! {
+            accepted = accept(&listener, &shared) => accepted,
+            () = &mut stop_accepting => break,
+        };
+        let shared = shared.clone();
         tokio::spawn(async move {
-            match tls {
-                None => serve_io(stream, peer, false, gw, &builder, watcher).await,
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => serve_io(s, peer, true, gw, &builder, watcher).await,
-                    Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                },
-            }
+            serve_stream(stream, peer, &shared).await;
+            drop(slot);
         });
     }
     drop(listener);
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        _ = slots.acquire_many(all) => {}
         () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
     }
 }
 
-async fn serve_io<I>(
-    io: I,
-    peer: SocketAddr,
-    tls: bool,
-    gw: Arc<Gateway>,
-    builder: &auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
-) where
+async fn serve_stream(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let _ = stream.set_nodelay(true);
+    let limits = &shared.gw.config.limits;
+    let Some(acceptor) = &shared.tls else {
+        return serve_io(stream, peer, false, shared).await;
+    };
+    match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => serve_io(s, peer, true, shared).await,
+        Ok(Err(e)) => protocol_error(shared, peer, "tls_handshake", &e.to_string()),
+        Err(_) => protocol_error(shared, peer, "tls_handshake", "handshake timed out"),
+    }
+}
+
+fn protocol_error(shared: &Shared, peer: SocketAddr, kind: &str, detail: &str) {
+    shared.gw.metrics.protocol_error(kind);
+    tracing::info!(%peer, kind, "refused below the request pipeline: {detail}");
+}
+
+/// Check the first line, then hand the connection to hyper.
+async fn serve_io<I>(mut io: I, peer: SocketAddr, tls: bool, shared: &Shared)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let limits = &shared.gw.config.limits;
+    let first = read_first_line(&mut io, limits.max_header_bytes);
+    let prefix = match tokio::time::timeout(limits.header_read_timeout, first).await {
+        Ok(Ok(FirstLine::Http(prefix))) => prefix,
+        Ok(Ok(FirstLine::Refused(why))) => {
+            protocol_error(shared, peer, "request_line", why);
+            let _ = io.write_all(&refusal(why)).await;
+            let _ = io.shutdown().await;
+            return;
+        }
+        Ok(Ok(FirstLine::Closed)) | Ok(Err(_)) => return,
+        Err(_) => return protocol_error(shared, peer, "idle", "no request line in time"),
+    };
+    let activity = Arc::new(Activity::new());
     let conn_info = Connection {
         peer: peer.ip(),
         tls,
     };
+    let (gw, act) = (shared.gw.clone(), activity.clone());
     let svc = service_fn(move |req: hyper::Request<Incoming>| {
-        let gw = gw.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(gw, req, conn_info).await) }
+        let (gw, act) = (gw.clone(), act.clone());
+        async move {
+            act.begin();
+            let resp = handle(gw, req, conn_info).await;
+            act.end();
+            Ok::<_, std::convert::Infallible>(resp)
+        }
     });
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(%peer, "connection ended: {e}");
+    let io = TokioIo::new(Prefixed::new(prefix, io));
+    let conn = shared.builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let (mut stop, idle) = (shared.stop.clone(), limits.idle_timeout);
+    let mut closing = false;
+    let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+    // Ask the connection to finish its in-flight requests and close when the
+    // gateway stops or no request has been in flight for `idle`.
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            _ = stop.wait_for(|s| *s), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tick.tick(), if !closing => {
+                if activity.idle_for() >= idle {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        let kind = classify(e.as_ref());
+        protocol_error(shared, peer, kind, &e.to_string());
     }
+}
+
+/// Accept the next connection; on errors (usually out of file descriptors)
+/// back off instead of spinning, and log at most once a second.
+async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAddr) {
+    let mut backoff = Duration::from_millis(10);
+    let mut last_log: Option<Instant> = None;
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(e) => {
+                shared.gw.metrics.protocol_error("accept");
+                if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    tracing::warn!("accept failed: {e}; backing off {} ms", backoff.as_millis());
+                    last_log = Some(Instant::now());
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Requests in flight on one connection and when the last one began or ended.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// A bounded label for an error that ended a connection.
+fn classify(e: &(dyn std::error::Error + 'static)) -> &'static str {
+    let Some(h) = e.downcast_ref::<hyper::Error>() else {
+        return "h2";
+    };
+    if h.is_parse_too_large() {
+        "too_large"
+    } else if h.is_parse() || h.is_parse_status() {
+        "parse"
+    } else if h.is_timeout() {
+        "header_timeout"
+    } else if h.is_incomplete_message() {
+        "incomplete"
+    } else {
+        "h2"
+    }
+}
+
+/// The answer to a connection whose first line is not HTTP/1.x or HTTP/2:
+/// 400 with both error shapes (no route told the dialect), then close.
+fn refusal(why: &str) -> Vec<u8> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let message = format!("bad request: {why}");
+    let body = serde_json::json!({
+        "error_code": "APIGW.0201", "error_msg": message, "request_id": id,
+        "Code": "InvalidParameter", "Message": message, "RequestId": id,
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nx-request-id: {id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }

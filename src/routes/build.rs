@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::check::{parse_method, parse_resource_template, valid_action_name, valid_service_name};
-use super::file::{RouteEntry, ServiceFile, UnmappedEntry};
+use super::file::{self, RouteEntry, ServiceFile, UnmappedEntry};
 use super::template::{self, Template};
 use super::{Action, MethodEntry, Route, RouteTable, Service, Target, UnmappedRoute};
 use crate::cloud::Cloud;
@@ -163,12 +163,14 @@ impl Builder {
         let Some((method, _)) = self.register(service, registration) else {
             return;
         };
+        let takes_body = entry.body.unwrap_or(file::body_by_method(method.as_str()));
         self.services[service].routes.push(Route {
             method,
             path: entry.path.clone(),
             actions,
             resource: entry.resource.clone(),
             operation: entry.operation.clone(),
+            takes_body,
         });
     }
 
@@ -183,10 +185,12 @@ impl Builder {
             target,
         };
         if let Some((method, _)) = self.register(service, registration) {
+            let takes_body = entry.body.unwrap_or(file::body_by_method(method.as_str()));
             self.services[service].unmapped.push(UnmappedRoute {
                 method,
                 path: entry.path.clone(),
                 operation: entry.operation.clone(),
+                takes_body,
             });
         }
     }

@@ -71,6 +71,10 @@ pub struct RouteEntry {
     /// The official SDK's operation name, when the SDK has exactly this route.
     #[serde(default)]
     pub operation: Option<String>,
+    /// Whether the operation carries a request body; absent → by method
+    /// (POST, PUT, PATCH do; GET, DELETE, HEAD and the rest do not).
+    #[serde(default)]
+    pub body: Option<bool>,
 }
 
 /// Which resource a route acts on.
@@ -93,4 +97,12 @@ pub struct UnmappedEntry {
     pub path: String,
     /// The SDK operation name (`list_flavors`).
     pub operation: String,
+    /// Whether the operation carries a request body; absent → by method.
+    #[serde(default)]
+    pub body: Option<bool>,
+}
+
+/// Whether a route of `method` carries a body when its file does not say.
+pub fn body_by_method(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH")
 }

@@ -70,6 +70,8 @@ pub struct Route {
     pub actions: Vec<usize>,
     pub resource: Option<file::ResourceEntry>,
     pub operation: Option<String>,
+    /// The operation carries a request body (else a body is refused, 400).
+    pub takes_body: bool,
 }
 
 /// An SDK operation with no action in the catalog.
@@ -78,6 +80,8 @@ pub struct UnmappedRoute {
     pub method: http::Method,
     pub path: String,
     pub operation: String,
+    /// The operation carries a request body (else a body is refused, 400).
+    pub takes_body: bool,
 }
 
 /// The routing table of every loaded service.
@@ -120,6 +124,57 @@ pub struct RouteMatch<'a> {
     pub params: Vec<(String, String)>,
 }
 
+/// A routed request: a mapped route, or an SDK operation with no action.
+#[derive(Debug, Clone)]
+pub enum Routed<'a> {
+    Mapped(RouteMatch<'a>),
+    Unmapped(UnmappedMatch<'a>),
+}
+
+/// A request for a known SDK operation that the catalog maps to no action.
+#[derive(Debug, Clone)]
+pub struct UnmappedMatch<'a> {
+    pub service: &'a Service,
+    pub route: &'a UnmappedRoute,
+    /// (name as written in this route's template, percent-decoded value).
+    pub params: Vec<(String, String)>,
+}
+
+impl<'a> Routed<'a> {
+    pub fn service(&self) -> &'a Service {
+        match self {
+            Routed::Mapped(m) => m.service,
+            Routed::Unmapped(u) => u.service,
+        }
+    }
+
+    /// Whether the operation carries a request body.
+    pub fn takes_body(&self) -> bool {
+        match self {
+            Routed::Mapped(m) => m.route.takes_body,
+            Routed::Unmapped(u) => u.route.takes_body,
+        }
+    }
+
+    /// The decoded `{project_id}` of the path, if the route has one.
+    pub fn project_id(&self) -> Option<&str> {
+        match self {
+            Routed::Mapped(m) => m.param("project_id"),
+            Routed::Unmapped(u) => u.param("project_id"),
+        }
+    }
+}
+
+impl UnmappedMatch<'_> {
+    /// The decoded value of a path parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Why a request has no route.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RouteError {
@@ -151,6 +206,19 @@ impl RouteTable {
         method: &http::Method,
         raw_path: &str,
     ) -> Result<RouteMatch<'_>, RouteError> {
+        match self.route(method, raw_path)? {
+            Routed::Mapped(m) => Ok(m),
+            Routed::Unmapped(u) => Err(RouteError::Unmapped {
+                service: u.service.name.clone(),
+                operation: u.route.operation.clone(),
+            }),
+        }
+    }
+
+    /// Like [`RouteTable::lookup`], but an unmapped SDK operation comes back
+    /// with its parameters (the proxy checks `{project_id}` of an operation
+    /// forwarded under `unmapped = "forward"` like any other).
+    pub fn route(&self, method: &http::Method, raw_path: &str) -> Result<Routed<'_>, RouteError> {
         let checked = path::check(raw_path).map_err(RouteError::BadPath)?;
         let matched = self.router.at(raw_path).map_err(|_| RouteError::NotFound)?;
         let entry = self
@@ -162,17 +230,18 @@ impl RouteTable {
             self.check_decoded_route(method, raw_path, entry)?;
         }
         let service = &self.services[entry.service];
-        match entry.target {
-            Target::Mapped(index) => Ok(RouteMatch {
+        Ok(match entry.target {
+            Target::Mapped(index) => Routed::Mapped(RouteMatch {
                 service,
                 route: &service.routes[index],
                 params,
             }),
-            Target::Unmapped(index) => Err(RouteError::Unmapped {
-                service: service.name.clone(),
-                operation: service.unmapped[index].operation.clone(),
+            Target::Unmapped(index) => Routed::Unmapped(UnmappedMatch {
+                service,
+                route: &service.unmapped[index],
+                params,
             }),
-        }
+        })
     }
 
     /// The method table entry of a routed path.

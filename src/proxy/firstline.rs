@@ -1,0 +1,209 @@
+//! The first line of a connection, checked before hyper sees it.
+//!
+//! hyper waits for a request line to end with a version: an HTTP/0.9 line
+//! (`GET /path\r\n`) or garbage (a TLS ClientHello on the plain port) would
+//! hold the connection until the header timeout, unanswered and uncounted.
+//! So the gateway reads the first line itself, refuses anything that is not
+//! `METHOD SP target SP HTTP/1.x CRLF` (or the HTTP/2 preface) with a 400
+//! at once — as soon as a byte shows it cannot be one — and hands the bytes
+//! it read to hyper through [`Prefixed`].
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+/// What the first bytes of a connection are.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FirstLine {
+    /// A well-formed HTTP/1 request line or the HTTP/2 preface; the bytes
+    /// read so far (the line and whatever followed it).
+    Http(Bytes),
+    /// Not HTTP/1.x or HTTP/2: why.
+    Refused(&'static str),
+    /// The peer closed (or sent nothing) before a line ended.
+    Closed,
+}
+
+/// Read until the first line ends (or cannot be a request line), at most
+/// `max` bytes.
+pub async fn read_first_line<I: AsyncRead + Unpin>(
+    io: &mut I,
+    max: usize,
+) -> io::Result<FirstLine> {
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        let checked = buf.len();
+        if io.read_buf(&mut buf).await? == 0 {
+            return Ok(FirstLine::Closed);
+        }
+        let newline = buf[checked..].iter().position(|b| *b == b'\n');
+        let end = newline.map_or(buf.len(), |i| checked + i);
+        if let Some(why) = implausible(&buf[..end]) {
+            return Ok(FirstLine::Refused(why));
+        }
+        if let Some(i) = newline {
+            let line = &buf[..checked + i];
+            return Ok(match judge(line) {
+                Some(why) => FirstLine::Refused(why),
+                None => FirstLine::Http(buf.freeze()),
+            });
+        }
+        if buf.len() > max {
+            return Ok(FirstLine::Refused("request line too long"));
+        }
+    }
+}
+
+/// A reason the bytes before the first LF cannot start a request line.
+fn implausible(head: &[u8]) -> Option<&'static str> {
+    // A CR is only allowed right before the LF that has not arrived yet.
+    let body = head.strip_suffix(b"\r").unwrap_or(head);
+    if body.first().is_some_and(|b| !is_tchar(*b)) {
+        return Some("not an HTTP request");
+    }
+    body.iter()
+        .any(|b| !(0x20..0x7f).contains(b))
+        .then_some("control or non-ASCII byte in the request line")
+}
+
+/// A reason a complete first line (without its LF) is refused.
+fn judge(line: &[u8]) -> Option<&'static str> {
+    let Some(line) = line.strip_suffix(b"\r") else {
+        return Some("the request line must end with CRLF");
+    };
+    if line == b"PRI * HTTP/2.0" {
+        return None;
+    }
+    let mut parts = line.split(|b| *b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Some("the request line is not METHOD target HTTP/1.x");
+    };
+    if method.is_empty() || !method.iter().all(|b| is_tchar(*b)) || target.is_empty() {
+        return Some("the request line is not METHOD target HTTP/1.x");
+    }
+    match version {
+        b"HTTP/1.1" | b"HTTP/1.0" => None,
+        _ => Some("unsupported HTTP version"),
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// An IO whose first reads return `prefix`, then the inner stream's bytes.
+pub struct Prefixed<I> {
+    prefix: Bytes,
+    inner: I,
+}
+
+impl<I> Prefixed<I> {
+    pub fn new(prefix: Bytes, inner: I) -> Prefixed<I> {
+        Prefixed { prefix, inner }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.has_remaining() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    async fn first(bytes: &[u8]) -> FirstLine {
+        let mut io = bytes;
+        read_first_line(&mut io, 64).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn http1_request_lines_and_the_h2_preface_pass() {
+        let get = b"GET /v1/p/notebooks HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(first(get).await, FirstLine::Http(Bytes::from_static(get)));
+        assert!(matches!(
+            first(b"POST /x HTTP/1.0\r\n").await,
+            FirstLine::Http(_)
+        ));
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        assert!(matches!(first(preface).await, FirstLine::Http(_)));
+    }
+
+    #[tokio::test]
+    async fn everything_else_is_refused_at_once() {
+        for bad in [
+            &b"GET /v1/p/notebooks\r\n"[..],
+            b"HELLO\r\n\r\n",
+            b"GET /x HTTP/1.1\n",
+            b"GET /x HTTP/2.0\r\n",
+            b"GET  /x HTTP/1.1\r\n",
+            b"G\x00T /x HTTP/1.1\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            b" GET /x HTTP/1.1\r\n",
+            b"GET /\x7fx HTTP/1.1\r\n",
+        ] {
+            assert!(matches!(first(bad).await, FirstLine::Refused(_)), "{bad:?}");
+        }
+        let long = [b'a'; 100];
+        assert_eq!(
+            first(&long).await,
+            FirstLine::Refused("request line too long")
+        );
+        assert_eq!(first(b"GET /x HT").await, FirstLine::Closed);
+    }
+
+    #[tokio::test]
+    async fn prefixed_replays_the_prefix_first() {
+        let mut io = Prefixed::new(Bytes::from_static(b"abc"), &b"def"[..]);
+        let mut out = String::new();
+        io.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "abcdef");
+    }
+}

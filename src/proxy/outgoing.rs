@@ -1,0 +1,245 @@
+//! What the upstream receives: the client's end-to-end headers minus
+//! everything that describes the client's connection or could tell the
+//! upstream another story than the one the gateway evaluated.
+//!
+//! - hop-by-hop headers (and any the `Connection` header names) are dropped;
+//! - framing is the gateway's own: `Content-Length` of the exact bytes that
+//!   were authorised, never the client's `Content-Length`/`Transfer-Encoding`;
+//! - `Host` is the host the gateway evaluated — the HTTP/1 `Host` or the
+//!   HTTP/2 `:authority` — one rule for both protocols;
+//! - `Forwarded` and `X-Forwarded-*` are the gateway's: a client's
+//!   `X-Forwarded-For` chain is kept only when the peer is a trusted proxy;
+//! - `X-Iamgate-Account` names the authenticated caller's account (a mock
+//!   upstream namespaces its data by it) and `X-Request-Id` is the gateway's;
+//!   client copies of any `X-Iamgate-*` header are dropped.
+
+use std::net::IpAddr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST};
+use http::Method;
+use ipnet::IpNet;
+
+/// Headers that describe one connection, never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Headers the gateway writes itself; a client's copy never goes upstream.
+const GATEWAY_HEADERS: &[&str] = &[
+    "content-length",
+    "host",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-real-ip",
+    "x-request-id",
+];
+
+/// The header naming the caller's account upstream.
+pub const ACCOUNT_HEADER: &str = "x-iamgate-account";
+
+/// Facts about the evaluated request that the upstream is told.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub peer: IpAddr,
+    pub tls: bool,
+    /// The host the gateway evaluated.
+    pub host: &'a str,
+    /// The caller's account id.
+    pub account: &'a str,
+    pub request_id: &'a str,
+    pub trusted_proxies: &'a [IpNet],
+}
+
+/// Remove hop-by-hop headers, including any the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// The headers of the forwarded request.
+pub fn upstream_headers(
+    received: &HeaderMap,
+    method: &Method,
+    body_len: usize,
+    origin: &Origin<'_>,
+) -> HeaderMap {
+    let mut headers = received.clone();
+    strip_hop_by_hop(&mut headers);
+    for name in GATEWAY_HEADERS {
+        headers.remove(*name);
+    }
+    let ours: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-iamgate-"))
+        .cloned()
+        .collect();
+    for name in ours {
+        headers.remove(name);
+    }
+    let proto = if origin.tls { "https" } else { "http" };
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    set(HOST.as_str(), origin.host.to_string());
+    set("x-forwarded-for", forwarded_for(received, origin));
+    set("x-forwarded-host", origin.host.to_string());
+    set("x-forwarded-proto", proto.to_string());
+    set("forwarded", forwarded(origin, proto));
+    set(ACCOUNT_HEADER, origin.account.to_string());
+    set("x-request-id", origin.request_id.to_string());
+    if body_len > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body_len));
+    }
+    headers
+}
+
+/// The client's chain when the peer is a trusted proxy, then the peer.
+fn forwarded_for(received: &HeaderMap, origin: &Origin<'_>) -> String {
+    let trusted = origin
+        .trusted_proxies
+        .iter()
+        .any(|n| n.contains(&origin.peer));
+    let chain: Vec<&str> = if trusted {
+        received
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let peer = origin.peer.to_string();
+    chain
+        .into_iter()
+        .chain(std::iter::once(peer.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// RFC 7239: `for=…;host=…;proto=…`, quoting values that are not tokens.
+fn forwarded(origin: &Origin<'_>, proto: &str) -> String {
+    let node = match origin.peer {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("\"[{ip}]\""),
+    };
+    format!("for={node};host={};proto={proto}", quoted(origin.host))
+}
+
+fn quoted(value: &str) -> String {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !value.is_empty() && value.chars().all(token) {
+        value.to_string()
+    } else {
+        format!("\"{}\"", value.replace(['\\', '"'], ""))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn received(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    fn origin<'a>(peer: &str, trusted: &'a [IpNet]) -> Origin<'a> {
+        Origin {
+            peer: peer.parse().unwrap(),
+            tls: false,
+            host: "gw.example:8080",
+            account: "acme0001",
+            request_id: "rid-1",
+            trusted_proxies: trusted,
+        }
+    }
+
+    #[test]
+    fn the_gateway_writes_framing_host_forwarding_and_identity_headers() {
+        let h = received(&[
+            ("host", "other"),
+            ("content-length", "999"),
+            ("transfer-encoding", "chunked"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-host", "evil"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-iamgate-account", "victim"),
+            ("x-iamgate-anything", "x"),
+            ("x-request-id", "client"),
+            ("keep-alive", "timeout=5"),
+            ("x-auth-token", "t"),
+        ]);
+        let out = upstream_headers(&h, &Method::POST, 3, &origin("127.0.0.1", &[]));
+        assert_eq!(out["host"], "gw.example:8080");
+        assert_eq!(out["content-length"], "3");
+        assert!(!out.contains_key("transfer-encoding"));
+        assert!(!out.contains_key("keep-alive"));
+        assert!(!out.contains_key("x-iamgate-anything"));
+        assert_eq!(out["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(out["x-forwarded-host"], "gw.example:8080");
+        assert_eq!(out["x-forwarded-proto"], "http");
+        assert_eq!(
+            out["forwarded"],
+            "for=127.0.0.1;host=\"gw.example:8080\";proto=http"
+        );
+        assert_eq!(out["x-iamgate-account"], "acme0001");
+        assert_eq!(out.get_all("x-request-id").iter().count(), 1);
+        assert_eq!(out["x-request-id"], "rid-1");
+        assert_eq!(out["x-auth-token"], "t");
+    }
+
+    #[test]
+    fn a_trusted_proxy_keeps_the_client_chain() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let h = received(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-for", "10.0.0.7"),
+        ]);
+        let out = upstream_headers(&h, &Method::GET, 0, &origin("10.0.0.1", &trusted));
+        assert_eq!(out["x-forwarded-for"], "203.0.113.9, 10.0.0.7, 10.0.0.1");
+        assert!(
+            !out.contains_key("content-length"),
+            "a GET without a body has none"
+        );
+        let v6 = upstream_headers(&h, &Method::GET, 0, &origin("::1", &trusted));
+        assert_eq!(v6["x-forwarded-for"], "::1");
+        assert!(v6["forwarded"]
+            .to_str()
+            .unwrap()
+            .starts_with("for=\"[::1]\";"));
+    }
+}
