@@ -28,6 +28,7 @@ import pathlib
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,18 @@ async def read_status(reader):
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
+PIECE = b"a" * 65536  # one shared buffer: the client side stays small however much is sent
+
+
+async def send_body(writer, stop, answer, count):
+    """Write ``count`` body bytes in 64 KiB pieces (stops early on ``stop`` or an answer)."""
+    while count > 0 and not stop.is_set() and not answer.done():
+        piece = PIECE[:min(count, len(PIECE))]
+        writer.write(piece)
+        await writer.drain()
+        count -= len(piece)
+
+
 async def slow_client(host, port, stop, burst, rate, outcomes):
     """One unauthenticated POST that declares 10 MiB and sends it slowly;
     records how it ended: the status answered, a close/reset, or still open."""
@@ -68,19 +81,18 @@ async def slow_client(host, port, stop, burst, rate, outcomes):
     head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {DECLARED}\r\n\r\n").encode()
     answer = asyncio.ensure_future(read_status(reader))
-    sent, outcome = 0, "open-at-end"
+    sent, outcome = min(burst, DECLARED - 1), "open-at-end"
     try:
-        writer.write(head + b"a" * burst)
-        sent = burst
-        await writer.drain()
-        while not stop.is_set() and not answer.done() and sent < DECLARED - 1:
+        writer.write(head)
+        await send_body(writer, stop, answer, sent)
+        while not stop.is_set() and not answer.done():
             await asyncio.sleep(0.25)
             piece = min(rate // 4, DECLARED - 1 - sent)
-            writer.write(b"a" * piece)
+            await send_body(writer, stop, answer, piece)
             sent += piece
-            await writer.drain()
     except OSError:
         outcome = "closed-while-sending"
+        await asyncio.wait([answer], timeout=1)  # an answer may still be readable
     if answer.done():
         status = answer.result() if not answer.exception() else None
         outcome = f"status-{status}" if status else "closed-no-response"
@@ -90,29 +102,32 @@ async def slow_client(host, port, stop, burst, rate, outcomes):
     writer.close()
 
 
-async def allowed_client(host, port, stop, latencies, failures):
-    """Alice's allowed GET, one new connection each, until ``stop``."""
+def allowed_client(host, port, stop, latencies, failures):
+    """Alice's allowed GET, one new connection each, until ``stop`` (a thread
+    of its own, so the slow clients' event loop cannot delay it)."""
     request = (f"GET {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nX-Auth-Token: {TOKEN}\r\n"
                "Connection: close\r\n\r\n").encode()
     while not stop.is_set():
         began = time.monotonic()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-            writer.write(request)
-            status = await asyncio.wait_for(read_status(reader), 5)
-            await asyncio.wait_for(reader.read(), 5)
-            writer.close()
-        except (OSError, asyncio.TimeoutError) as err:
+            with socket.create_connection((host, port), timeout=5) as sock:
+                sock.sendall(request)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+        except OSError as err:
             failures.append(type(err).__name__)
             continue
-        if status == 200:
+        parts = answer.split(b" ", 2)
+        if len(parts) > 1 and parts[1] == b"200":
             latencies.append(time.monotonic() - began)
         else:
-            failures.append(f"status-{status}")
-        await asyncio.sleep(0.05)
+            failures.append(f"status-{parts[1].decode(errors='replace') if len(parts) > 1 else 'none'}")
+        time.sleep(0.05)
 
 
-async def sampler(pid, stop, samples, cap_mib, aborted):
+def sampler(pid, stop, samples, cap_mib, aborted):
+    """VmRSS every 0.5 s (a thread); sets ``stop`` past the safety cap."""
     while not stop.is_set():
         rss = rss_mib(pid)
         if rss is None:
@@ -124,23 +139,33 @@ async def sampler(pid, stop, samples, cap_mib, aborted):
             aborted.append(f"RSS {rss:.0f} MiB passed the {cap_mib} MiB safety cap")
             stop.set()
             return
-        await asyncio.sleep(0.5)
+        time.sleep(0.5)
 
 
-async def _run(pid, host, port, clients, seconds, burst, rate, cap_mib):
-    stop = asyncio.Event()
-    samples, outcomes, latencies, failures, aborted = [], [], [], [], []
-    tasks = [asyncio.ensure_future(sampler(pid, stop, samples, cap_mib, aborted)),
-             asyncio.ensure_future(allowed_client(host, port, stop, latencies, failures))]
-    for _ in range(clients):
-        tasks.append(asyncio.ensure_future(slow_client(host, port, stop, burst, rate, outcomes)))
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except asyncio.TimeoutError:
-        pass
-    during = rss_mib(pid)
+async def _slow_clients(host, port, clients, seconds, burst, rate, stop, outcomes):
+    tasks = [asyncio.ensure_future(slow_client(host, port, stop, burst, rate, outcomes))
+             for _ in range(clients)]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stop.is_set():
+        await asyncio.sleep(0.1)
     stop.set()
     await asyncio.wait(tasks, timeout=10)
+
+
+def _run(pid, host, port, clients, seconds, burst, rate, cap_mib):
+    stop = threading.Event()
+    samples, outcomes, latencies, failures, aborted = [], [], [], [], []
+    threads = [threading.Thread(target=sampler, args=(pid, stop, samples, cap_mib, aborted)),
+               threading.Thread(target=allowed_client, args=(host, port, stop, latencies, failures))]
+    for thread in threads:
+        thread.start()
+    try:
+        asyncio.run(_slow_clients(host, port, clients, seconds, burst, rate, stop, outcomes))
+    finally:
+        during = rss_mib(pid)
+        stop.set()
+        for thread in threads:
+            thread.join(10)
     return samples, outcomes, latencies, failures, aborted, during
 
 
@@ -152,8 +177,8 @@ def percentile(values, fraction):
 def run(pid, host, port, clients=500, seconds=10.0, burst=1024 * 1024, rate=64 * 1024, cap_mib=2048):
     """Run the load against a gateway (``pid`` for its RSS) → a report dict."""
     before = rss_mib(pid)
-    samples, outcomes, latencies, failures, aborted, during = asyncio.run(
-        _run(pid, host, port, clients, seconds, burst, rate, cap_mib))
+    samples, outcomes, latencies, failures, aborted, during = _run(
+        pid, host, port, clients, seconds, burst, rate, cap_mib)
     time.sleep(2.0)  # the sockets are closed: what stays resident?
     refused = {}
     for outcome in outcomes:

@@ -33,8 +33,12 @@ def test_slow_unauthenticated_bodies_keep_rss_bounded_and_traffic_served(stack):
     assert growth < BOUND_MIB, f"RSS grew {growth:.0f} MiB under slow clients: {report}"
     assert report["allowed_ok"] >= 10, report
     assert report["allowed_success"] >= 0.95, report
-    refused = report["slow_clients"].get("status-401", 0)
-    assert refused >= 0.95 * CLIENTS, f"slow clients are refused 401 from their headers: {report['slow_clients']}"
+    ended = report["slow_clients"]
+    # A 401 written while the client still sends may be lost to the RST that
+    # closing an unread socket causes: such a client ends "closed-while-sending".
+    refused = ended.get("status-401", 0) + ended.get("closed-while-sending", 0)
+    assert refused >= 0.95 * CLIENTS and ended.get("status-401", 0) > 0, \
+        f"slow clients are refused (401) from their headers: {ended}"
     upstream = stack.upstream_requests()
     assert {(r["method"], r["path"]) for r in upstream} == {("GET", "/v1/p-acme-cn4/notebooks")}, \
         "no slow client's POST reached the upstream"
