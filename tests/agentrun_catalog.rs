@@ -158,21 +158,21 @@ fn the_catalog_is_the_sdk_actions_plus_the_seed_data_plane_actions() {
     assert!(typed("agentrun:ConvertFlowDSL").is_empty());
 }
 
-/// A concrete path: `{template_name}` → `my%20tpl`, any other `{name}` →
-/// `name%201` (decoded: `name 1`).
+/// A concrete path: `{template_name}` → `my%2Dtpl`, any other `{name}` →
+/// `name%2D1` (decoded: `name-1`).
 fn instantiate(template: &str) -> String {
     common::instantiate(template, |name| match name {
-        "template_name" => "my%20tpl".to_string(),
-        name => format!("{name}%201"),
+        "template_name" => "my%2Dtpl".to_string(),
+        name => format!("{name}%2D1"),
     })
 }
 
 /// The decoded value `instantiate` gives a parameter.
 fn decoded(param: &str) -> String {
     if param == "template_name" {
-        "my tpl".into()
+        "my-tpl".into()
     } else {
-        format!("{param} 1")
+        format!("{param}-1")
     }
 }
 
@@ -271,9 +271,9 @@ fn arns_of_typical_routes() {
     let cases = [
         (
             Method::GET,
-            "/2025-09-10/templates/my%20tpl",
+            "/2025-09-10/templates/my%2Dtpl",
             "agentrun:GetTemplate",
-            p("templates/my tpl"),
+            p("templates/my-tpl"),
         ),
         (
             Method::GET,
@@ -373,9 +373,9 @@ fn arns_of_typical_routes() {
         ),
         (
             Method::GET,
-            "/2025-09-10/agents/im-bots/b%C3%A9",
+            "/2025-09-10/agents/im-bots/b%7E",
             "agentrun:GetIMBot",
-            p("im-bots/bé"),
+            p("im-bots/b~"),
         ),
         (
             Method::PUT,

@@ -146,13 +146,13 @@ fn sdk_operations_are_mapped_or_unmapped() {
     assert_eq!(service.routes.len() + service.unmapped.len(), 356);
 }
 
-/// A concrete path: `{project_id}` → `proj1`, `{id}` → `nb%201`, any other
-/// `{name}` → `name%201` (decoded: `name 1`).
+/// A concrete path: `{project_id}` → `proj1`, `{id}` → `nb%2D1`, any other
+/// `{name}` → `name%2D1` (decoded: `name-1`).
 fn instantiate(template: &str) -> String {
     common::instantiate(template, |name| match name {
         "project_id" => "proj1".to_string(),
-        "id" => "nb%201".to_string(),
-        name => format!("{name}%201"),
+        "id" => "nb%2D1".to_string(),
+        name => format!("{name}%2D1"),
     })
 }
 
@@ -203,9 +203,9 @@ fn every_seed_route_resolves_to_its_action_and_resource() {
             Some(kind) => {
                 let id = expected_id(kind, &path).map(|p| {
                     if p == "id" {
-                        "nb 1".into()
+                        "nb-1".into()
                     } else {
-                        format!("{p} 1")
+                        format!("{p}-1")
                     }
                 });
                 format!(
@@ -232,8 +232,8 @@ fn resource_names_of_typical_routes() {
         m.resource_for(action, "cn-north-4", "acc1")
     };
     assert_eq!(
-        urn(Method::GET, "/v1/proj1/notebooks/nb%201"),
-        "modelarts:cn-north-4:acc1:notebook:nb 1"
+        urn(Method::GET, "/v1/proj1/notebooks/nb%2D1"),
+        "modelarts:cn-north-4:acc1:notebook:nb-1"
     );
     assert_eq!(
         urn(Method::GET, "/v1/proj1/notebooks"),

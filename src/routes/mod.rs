@@ -229,6 +229,10 @@ impl RouteTable {
         if reroute {
             self.check_decoded_route(method, raw_path, entry)?;
         }
+        for (name, value) in &params {
+            path::check_param(value)
+                .map_err(|why| RouteError::BadPath(format!("parameter {{{name}}}: {why}")))?;
+        }
         let service = &self.services[entry.service];
         Ok(match entry.target {
             Target::Mapped(index) => Routed::Mapped(RouteMatch {

@@ -93,7 +93,7 @@ fn pointer(d: &Diagnostic) -> &str {
 fn returns_each_route_its_own_parameter_names_decoded() {
     let t = table();
     let m = t
-        .lookup(&Method::GET, "/v1/p1/notebooks/nb%201/storage")
+        .lookup(&Method::GET, "/v1/p1/notebooks/nb%2D1/storage")
         .unwrap();
     assert_eq!(
         m.route.path,
@@ -103,7 +103,7 @@ fn returns_each_route_its_own_parameter_names_decoded() {
         m.params,
         [
             ("project_id".into(), "p1".into()),
-            ("instance_id".into(), "nb 1".into())
+            ("instance_id".into(), "nb-1".into())
         ]
     );
     let m = t.lookup(&Method::GET, "/v1/p1/notebooks/nb-2").unwrap();
@@ -183,12 +183,12 @@ fn unknown_method_or_path_is_not_found() {
 fn resource_names_follow_the_route_and_the_action() {
     let t = table();
     let m = t
-        .lookup(&Method::GET, "/v1/p/notebooks/nb%201/storage")
+        .lookup(&Method::GET, "/v1/p/notebooks/nb%2D1/storage")
         .unwrap();
     let actions: Vec<_> = m.actions().collect();
     assert_eq!(
         m.resource_for(actions[0], "r1", "a1"),
-        "svc:r1:a1:notebook:nb 1"
+        "svc:r1:a1:notebook:nb-1"
     );
     // image:create does not support the route's type: its own type, id `*`.
     assert_eq!(m.resource_for(actions[1], "r1", "a1"), "svc:r1:a1:image:*");
