@@ -138,6 +138,9 @@ fn hint_for(d: &Diagnostic) -> Option<String> {
     let hint = if m.starts_with("invalid JSON") {
         "fix the JSON syntax at this line and column (a trailing comma or a missing quote is common)"
             .to_string()
+    } else if m.starts_with("duplicate key") {
+        "merge the two members into one: a repeated key is refused, since keeping only one would silently drop the other"
+            .to_string()
     } else if m.starts_with("unknown field `") {
         "remove the key or fix its spelling: unknown keys are errors".to_string()
     } else if m.starts_with("unknown operator") {

@@ -196,7 +196,10 @@ mod tests {
             (Cloud::Huawei, "*:*:*:notebook:nb1"),
             (Cloud::Aliyun, "acs:agentrun:*"),
             (Cloud::Aliyun, "acs:agentrun:cn-hangzhou:123:runtimes/r1"),
-            (Cloud::Aliyun, "acs:log:*:*:project/*/logstore/aliyun-prom-*"),
+            (
+                Cloud::Aliyun,
+                "acs:log:*:*:project/*/logstore/aliyun-prom-*",
+            ),
             (Cloud::Aliyun, "acs:fnf:*:*:flow/*"),
         ] {
             assert_eq!(never_matches(cloud, p, &s), None, "{p}");
@@ -210,10 +213,22 @@ mod tests {
             (Cloud::Huawei, "nb-1", "no huawei URN"),
             (Cloud::Huawei, "modelarts:r:notebook:nb1", "no huawei URN"),
             (Cloud::Aliyun, "agentrun:*", "no aliyun ARN"),
-            (Cloud::Huawei, "modelarts:r:a:notebok:nb1", "service `modelarts`"),
-            (Cloud::Huawei, "ModelArts:r:a:notebook:nb1", "service `modelarts`"),
+            (
+                Cloud::Huawei,
+                "modelarts:r:a:notebok:nb1",
+                "service `modelarts`",
+            ),
+            (
+                Cloud::Huawei,
+                "ModelArts:r:a:notebook:nb1",
+                "service `modelarts`",
+            ),
             (Cloud::Huawei, "modelarts:r:a:trainjob:j1", "trainJob"),
-            (Cloud::Aliyun, "acs:agentrun:cn-hangzhou:123:runtime/r1", "runtimes, templates"),
+            (
+                Cloud::Aliyun,
+                "acs:agentrun:cn-hangzhou:123:runtime/r1",
+                "runtimes, templates",
+            ),
         ] {
             let why = never_matches(cloud, p, &s).unwrap_or_else(|| panic!("{p} is quiet"));
             assert!(why.contains(needle), "{p}: {why}");
@@ -232,10 +247,17 @@ mod tests {
         let places: Vec<String> = d.iter().map(|d| d.location()).collect();
         assert_eq!(
             places,
-            ["p.json#/Statement/0/Resource/1", "p.json#/Statement/1/NotResource"]
+            [
+                "p.json#/Statement/0/Resource/1",
+                "p.json#/Statement/1/NotResource"
+            ]
         );
         assert!(d[0].message.contains("never applies"), "{}", d[0].message);
-        assert!(d[1].message.contains("excludes nothing"), "{}", d[1].message);
+        assert!(
+            d[1].message.contains("excludes nothing"),
+            "{}",
+            d[1].message
+        );
         assert!(d.iter().all(|d| d.warning && d.hint.is_some()));
     }
 }

@@ -195,9 +195,15 @@ mod tests {
         assert!(!intersects("", "?"));
         assert!(!intersects("modelarts:*", ""));
         assert!(!intersects("acs:log:*", "acs:agentrun:*"));
-        assert!(!intersects("modelarts:r:a:notebok:nb1", "modelarts:*:*:notebook:*"));
+        assert!(!intersects(
+            "modelarts:r:a:notebok:nb1",
+            "modelarts:*:*:notebook:*"
+        ));
         // `*` crosses `:`: a later star can spell the right type itself.
-        assert!(intersects("modelarts:*:*:notebok:*", "modelarts:*:*:notebook:*"));
+        assert!(intersects(
+            "modelarts:*:*:notebok:*",
+            "modelarts:*:*:notebook:*"
+        ));
         assert!(!intersects("a?", "a"));
         assert!(intersects("?é", "*é"));
     }

@@ -113,7 +113,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                     self.at
                 };
                 return Err(de::Error::custom(format!(
-                    "{DUPLICATE} `{key}` in {object} (each key may appear only once)"
+                    "{DUPLICATE} `{key}` in {object}"
                 )));
             }
             let at = format!("{}/{}", self.at, esc(&key));
@@ -133,10 +133,7 @@ mod tests {
     #[test]
     fn a_repeated_key_is_an_error_with_its_object_and_place() {
         let e = from_str("{\"a\": {\"b\": 1,\n  \"b\": 2}}").unwrap_err();
-        assert_eq!(
-            message(&e),
-            "duplicate key `b` in /a (each key may appear only once)"
-        );
+        assert_eq!(message(&e), "duplicate key `b` in /a");
         assert_eq!((e.line(), e.column()), (2, 5));
         let e = from_str(r#"{"x":1,"x":1}"#).unwrap_err();
         assert!(message(&e).contains("`x` in the document"), "{e}");
