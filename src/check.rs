@@ -2,22 +2,22 @@
 //! routes, policies, accounts, credentials, resources — through the same load
 //! path as start-up and reload ([`Snapshot::load`]), then add lint warnings
 //! that only `check` reports: a credentials file readable by group or others,
-//! a condition on a key the catalog says an action does not support, and
-//! Huawei SCPs written against the older SCP rules (huawei-iam.md rule 7).
+//! a condition on a key the catalog says an action does not support, Huawei
+//! SCPs written against the older SCP rules (huawei-iam.md rule 7), and
+//! resource patterns that can match no resource of the catalog.
 //! Errors fail the check; warnings never do. Like `nginx -t`, for CI.
 
 mod lints;
+mod resource_patterns;
 
 use std::path::{Path, PathBuf};
-
-use serde_json::Value;
 
 use crate::cloud::Cloud;
 use crate::config::Config;
 use crate::diag::{self, Diagnostic, Place};
 use crate::directory::policies::{PolicyKind, FOLDERS};
 use crate::policy::condition;
-use crate::policy::parse_policy;
+use crate::policy::{parse_policy, strict_json};
 use crate::routes::RouteTable;
 use crate::snapshot::Snapshot;
 
@@ -104,18 +104,29 @@ pub fn lint(policies_dir: &Path, routes: Option<&RouteTable>) -> Vec<Diagnostic>
     let mut out = Vec::new();
     out.extend(credentials_mode(&policies_dir.join("credentials.toml")));
     let catalog = routes.map(lints::catalog);
+    let services = routes.map(resource_patterns::service_types);
     for (cloud, kind, path, text) in policy_files(policies_dir) {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
-        if let (Some(catalog), Ok(policy)) = (&catalog, parse_policy(&path, &name, cloud, &text)) {
+        let Ok(doc) = strict_json::from_str(&text) else {
+            continue; // the load path reported the syntax error
+        };
+        if cloud == Cloud::Huawei && kind == PolicyKind::Org {
+            out.extend(lints::older_scp_rules(&path, &doc));
+        }
+        // The catalog lints judge only a policy that loads.
+        let Ok(policy) = parse_policy(&path, &name, cloud, &text) else {
+            continue;
+        };
+        if let Some(catalog) = &catalog {
             out.extend(lints::unsupported_condition_keys(&path, &policy, catalog));
         }
-        if cloud == Cloud::Huawei && kind == PolicyKind::Org {
-            if let Ok(doc) = serde_json::from_str::<Value>(&text) {
-                out.extend(lints::older_scp_rules(&path, &doc));
-            }
+        if let Some(services) = &services {
+            out.extend(resource_patterns::unmatched_resource_patterns(
+                &path, cloud, &doc, services,
+            ));
         }
     }
     out
@@ -126,6 +137,9 @@ fn hint_for(d: &Diagnostic) -> Option<String> {
     let m = d.message.as_str();
     let hint = if m.starts_with("invalid JSON") {
         "fix the JSON syntax at this line and column (a trailing comma or a missing quote is common)"
+            .to_string()
+    } else if m.starts_with("duplicate key") {
+        "merge the two members into one: a repeated key is refused, since keeping only one would silently drop the other"
             .to_string()
     } else if m.starts_with("unknown field `") {
         "remove the key or fix its spelling: unknown keys are errors".to_string()

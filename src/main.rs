@@ -47,7 +47,8 @@ enum Command {
     /// or others; a condition on a key the route catalog says a named action
     /// does not support; Huawei SCPs using what the older SCP rules forbid
     /// (an Allow on a Resource other than "*", a Condition on an Allow, a
-    /// wildcard not at the end of an action).
+    /// wildcard not at the end of an action); a Resource or NotResource
+    /// pattern that can match no resource name of the catalog.
     Check,
     /// Decide one request offline and show why, statement by statement.
     ///

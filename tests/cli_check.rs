@@ -121,6 +121,45 @@ fn bad_json_in_a_policy_has_line_and_column() {
 }
 
 #[test]
+fn a_duplicate_key_in_a_policy_has_line_and_column() {
+    // serde_json would keep the second Condition and drop the IpAddress one.
+    fails_at(
+        "duplicate-key",
+        "policies/huawei/identity/NotebookRead.json:8:17",
+        "duplicate key `Condition` in /Statement/0",
+    );
+}
+
+#[test]
+fn resource_patterns_load_and_the_unmatchable_ones_warn() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("resource-patterns"), tmp.path());
+    let (code, out, err) = iamgate(tmp.path(), &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("ok: ") && out.contains(", 2 warnings"),
+        "{out}{err}"
+    );
+    let file = "policies/huawei/identity/NotebookRead.json";
+    for (place, needle) in [
+        (
+            "/Statement/0/Resource/1",
+            "no resource of service `modelarts`",
+        ),
+        ("/Statement/0/Resource/3", "no huawei URN"),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("{file}#{place}: warning: ")))
+            .unwrap_or_else(|| panic!("no warning at {place} in\n{err}"));
+        assert!(line.contains(needle), "{line:?} lacks {needle:?}");
+        assert!(line.contains("(hint: "), "{line:?}");
+    }
+    // `modelarts:*`, another service's URN, `?` and the NotResource glob are quiet.
+    assert_eq!(err.matches(": warning: ").count(), 2, "{err}");
+}
+
+#[test]
 fn wrong_version_points_at_version() {
     fails_at(
         "wrong-version",

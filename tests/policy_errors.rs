@@ -189,9 +189,101 @@ fn bad_effect_action_and_resource_shapes() {
     );
     one_error_at(
         Cloud::Huawei,
-        &hw(r#"{"Effect":"Allow","Action":"*","Resource":"notebook:nb1"}"#),
-        "/Statement/0/Resource/0",
-        "not a URN",
+        &hw(r#"{"Effect":"Allow","Action":"*","Resource":["*"," "]}"#),
+        "/Statement/0/Resource/1",
+        "non-empty string",
+    );
+}
+
+#[test]
+fn any_non_empty_string_is_a_resource_pattern() {
+    // Both dialects glob over the whole name: no URN/ARN shape is enforced at
+    // load (`iamgate check` warns on patterns that can match nothing).
+    for (cloud, version, patterns) in [
+        (
+            Cloud::Huawei,
+            "5.0",
+            ["modelarts:*", "notebook:nb1", "nb-?", "*:*:notebook:*"],
+        ),
+        (
+            Cloud::Aliyun,
+            "1",
+            ["acs:agentrun:*", "agentrun:*", "acs:*", "runtimes/*"],
+        ),
+    ] {
+        for field in ["Resource", "NotResource"] {
+            let doc = format!(
+                r#"{{"Version":"{version}","Statement":[{{"Effect":"Allow","Action":"*","{field}":{}}}]}}"#,
+                serde_json::to_string(&patterns).unwrap()
+            );
+            let r = parse_policy(Path::new("p.json"), "p", cloud, &doc);
+            assert!(r.is_ok(), "{cloud} {field}: {r:?}");
+        }
+    }
+}
+
+#[test]
+fn a_lone_statement_object_is_huawei_only() {
+    // huawei-iam.md: "Statement: array (a lone object is accepted)";
+    // aliyun-ram.md: "Statement array".
+    let one = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
+    let doc = format!(r#"{{"Version":"5.0","Statement":{one}}}"#);
+    let p = parse_policy(Path::new("p.json"), "p", Cloud::Huawei, &doc).unwrap();
+    assert_eq!(p.statements.len(), 1);
+    let doc = format!(r#"{{"Version":"1","Statement":{one}}}"#);
+    one_error_at(Cloud::Aliyun, &doc, "/Statement", "must be an array");
+}
+
+/// Exactly one error, a line:column one, whose message is `message`.
+fn duplicate_at(cloud: Cloud, doc: &str, line: usize, column: usize, message: &str) {
+    let errs = errors(cloud, doc);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].place, Place::Line { line, column }, "{errs:?}");
+    assert_eq!(errs[0].message, message);
+}
+
+#[test]
+fn a_duplicate_key_at_any_level_is_an_error_with_its_place() {
+    // serde_json's Value would keep the last member and drop the other.
+    let doc = "{\"Version\":\"5.0\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",
+  \"Condition\":{\"IpAddress\":{\"g:SourceIp\":\"10.0.0.0/8\"}},
+  \"Condition\":{\"Bool\":{\"g:SecureTransport\":\"true\"}}}]}";
+    let at = "duplicate key `Condition` in /Statement/0";
+    duplicate_at(Cloud::Huawei, doc, 3, 13, at);
+    let doc = r#"{"Version":"5.0","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"*"}]}"#;
+    duplicate_at(
+        Cloud::Huawei,
+        doc,
+        1,
+        55,
+        "duplicate key `Effect` in /Statement/0",
+    );
+    let doc = r#"{"Version":"5.0","Statement":[{"Effect":"Allow","Action":"*","Condition":{
+"StringEquals":{"g:UserName":"a"},"StringEquals":{"g:UserName":"b"}}}]}"#;
+    duplicate_at(
+        Cloud::Huawei,
+        doc,
+        2,
+        48,
+        "duplicate key `StringEquals` in /Statement/0/Condition",
+    );
+    let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{
+"StringEquals":{"acs:SourceVpc":"a","acs:SourceVpc":"b"}}}]}"#;
+    duplicate_at(
+        Cloud::Aliyun,
+        doc,
+        2,
+        51,
+        "duplicate key `acs:SourceVpc` in /Statement/0/Condition/StringEquals",
+    );
+    let doc = r#"{"Version":"5.0","Statement":[{"Effect":"Deny","Action":"*"}],
+"Statement":[{"Effect":"Allow","Action":"*"}]}"#;
+    duplicate_at(
+        Cloud::Huawei,
+        doc,
+        2,
+        11,
+        "duplicate key `Statement` in the document",
     );
 }
 

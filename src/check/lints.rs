@@ -127,7 +127,7 @@ fn key_warning(path: &Path, index: usize, c: &Condition, missing: &[&str]) -> Di
 }
 
 /// The statements of a policy document (a lone object counts as one).
-fn statements(doc: &Value) -> Vec<&Value> {
+pub(super) fn statements(doc: &Value) -> Vec<&Value> {
     match doc.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(v @ Value::Object(_)) => vec![v],
@@ -158,7 +158,7 @@ pub(super) fn older_scp_rules(path: &Path, doc: &Value) -> Vec<Diagnostic> {
                 );
             }
         }
-        for (field, place, action) in action_strings(st) {
+        for (field, place, action) in field_strings(st, &["Action", "NotAction"]) {
             if inner_wildcard(action) {
                 let msg = format!(
                     "{field} `{action}` has a wildcard that is not at the end of the action"
@@ -184,10 +184,14 @@ fn non_star_resource(st: &Value) -> Option<&'static str> {
     }
 }
 
-/// (field, pointer below the statement, action) of every Action/NotAction string.
-fn action_strings(st: &Value) -> Vec<(&'static str, String, &str)> {
+/// (field, pointer below the statement, text) of every string of the named
+/// list fields (`Action`/`NotAction`, `Resource`/`NotResource`).
+pub(super) fn field_strings<'a>(
+    st: &'a Value,
+    fields: &[&'static str],
+) -> Vec<(&'static str, String, &'a str)> {
     let mut out = Vec::new();
-    for field in ["Action", "NotAction"] {
+    for &field in fields {
         match st.get(field) {
             Some(Value::String(s)) => out.push((field, field.to_string(), s.as_str())),
             Some(Value::Array(items)) => {

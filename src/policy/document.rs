@@ -1,7 +1,8 @@
 //! Policy documents: JSON exactly as the cloud consoles show them, parsed
 //! into compiled statements. Parsing reports every problem at once — syntax
 //! errors with line:column, errors of meaning with a JSON pointer such as
-//! `/Statement/1/Condition/IpAddress/g:SourceIp`.
+//! `/Statement/1/Condition/IpAddress/g:SourceIp`. The JSON is read strictly:
+//! a key repeated in one object is a syntax-level error (line:column).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::diag::{Diagnostic, Place};
 use crate::policy::condition::{self, Condition};
 use crate::policy::glob::Glob;
 use crate::policy::statement::{ActionSet, Effect, Policy, ResourceSet, Statement};
+use crate::policy::strict_json;
 
 /// Parse one policy document. `file` is only used to place diagnostics.
 pub fn parse_policy(
@@ -21,14 +23,15 @@ pub fn parse_policy(
     cloud: Cloud,
     source: &str,
 ) -> Result<Policy, Vec<Diagnostic>> {
-    let value: Value = serde_json::from_str(source).map_err(|e| {
+    // Strict: a key repeated in one object is an error, never last-wins.
+    let value: Value = strict_json::from_str(source).map_err(|e| {
         vec![Diagnostic::error(
             file,
             Place::Line {
                 line: e.line(),
                 column: e.column(),
             },
-            format!("invalid JSON: {e}"),
+            strict_json::message(&e),
         )]
     })?;
     let mut p = Parser {
@@ -269,12 +272,11 @@ impl Parser<'_> {
             (None, Some(v)) => ("NotResource", v),
         };
         let at = format!("{at}/{field}");
+        // Any non-empty string is a pattern: both dialects glob over the
+        // whole name (`modelarts:*`, `acs:agentrun:*`), so there is no shape
+        // to enforce here. `iamgate check` warns on a pattern that can match
+        // no resource of the catalog (check/resource_patterns.rs).
         let list = self.string_list(value, &at)?;
-        for (i, r) in list.iter().enumerate() {
-            if let Err(why) = check_resource(self.cloud, r) {
-                self.error(&format!("{at}/{i}"), why);
-            }
-        }
         let globs = list.iter().map(|r| Glob::new(r)).collect();
         Some(if field == "Resource" {
             ResourceSet::Resource(globs)
@@ -344,24 +346,5 @@ impl Parser<'_> {
             return None;
         }
         Some(out)
-    }
-}
-
-/// `*`, or a resource name of the cloud's shape: Huawei URN
-/// `service:region:account:type:id`, Alibaba ARN `acs:service:region:account:id`.
-fn check_resource(cloud: Cloud, r: &str) -> Result<(), String> {
-    if r == "*" {
-        return Ok(());
-    }
-    let parts = r.splitn(5, ':').count();
-    match cloud {
-        Cloud::Huawei if parts == 5 => Ok(()),
-        Cloud::Aliyun if parts == 5 && r.starts_with("acs:") => Ok(()),
-        Cloud::Huawei => Err(format!(
-            "`{r}` is not a URN (expected service:region:account:type:id or *)"
-        )),
-        Cloud::Aliyun => Err(format!(
-            "`{r}` is not an ARN (expected acs:service:region:account:resource or *)"
-        )),
     }
 }

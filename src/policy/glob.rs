@@ -92,6 +92,50 @@ fn wildcard_match(p: &[u8], t: &[u8]) -> bool {
     p[pi.min(p.len())..].iter().all(|&c| c == b'*') && ti == t.len()
 }
 
+/// Is there a string both patterns match? Patterns are written in the
+/// policy grammar (`*` any run, `?` one character, everything else literal).
+/// Used by `iamgate check` to tell a resource pattern that can never match
+/// a catalog's resource names; exact, so the lint has no false alarms.
+///
+/// The two patterns are run as one product automaton: a state is a position
+/// in each, `*` may step over itself without input, and one character moves
+/// both sides at once unless two different literals meet. Positions only
+/// grow, so one pass over the (|a|+1)×(|b|+1) grid in order decides it.
+pub fn intersects(a: &str, b: &str) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    let mut reach = vec![false; (a.len() + 1) * width];
+    reach[0] = true;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            if !reach[i * width + j] {
+                continue;
+            }
+            let (ca, cb) = (a.get(i), b.get(j));
+            if ca == Some(&'*') {
+                reach[(i + 1) * width + j] = true;
+            }
+            if cb == Some(&'*') {
+                reach[i * width + j + 1] = true;
+            }
+            let (Some(&ca), Some(&cb)) = (ca, cb) else {
+                continue;
+            };
+            let literal = |c: char| c != '*' && c != '?';
+            if literal(ca) && literal(cb) && ca != cb {
+                continue;
+            }
+            // One shared character: a star keeps its place (it may take more),
+            // anything else moves on. Two stars staying put gains nothing.
+            let ni = if ca == '*' { i } else { i + 1 };
+            let nj = if cb == '*' { j } else { j + 1 };
+            reach[ni * width + nj] = true;
+        }
+    }
+    reach[a.len() * width + b.len()]
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -142,7 +186,54 @@ mod tests {
         }
     }
 
+    #[test]
+    fn intersections() {
+        assert!(intersects("modelarts:*", "modelarts:*:*:notebook:*"));
+        assert!(intersects("*:nb-1", "modelarts:*:*:notebook:*"));
+        assert!(intersects("a*", "*b"));
+        assert!(intersects("", "*"));
+        assert!(!intersects("", "?"));
+        assert!(!intersects("modelarts:*", ""));
+        assert!(!intersects("acs:log:*", "acs:agentrun:*"));
+        assert!(!intersects(
+            "modelarts:r:a:notebok:nb1",
+            "modelarts:*:*:notebook:*"
+        ));
+        // `*` crosses `:`: a later star can spell the right type itself.
+        assert!(intersects(
+            "modelarts:*:*:notebok:*",
+            "modelarts:*:*:notebook:*"
+        ));
+        assert!(!intersects("a?", "a"));
+        assert!(intersects("?é", "*é"));
+    }
+
+    /// Brute force: every string over the patterns' letters up to |a|+|b|
+    /// characters. Exact: a shortest common string is never longer, and a
+    /// character only a wildcard takes can always be an `a`.
+    fn brute_intersects(a: &str, b: &str) -> bool {
+        let (ga, gb) = (Glob::new(a), Glob::new(b));
+        let max = a.chars().count() + b.chars().count();
+        let mut layer = vec![String::new()];
+        for _ in 0..=max {
+            if layer.iter().any(|t| ga.matches(t) && gb.matches(t)) {
+                return true;
+            }
+            layer = layer
+                .iter()
+                .flat_map(|t| ['a', 'b'].map(|c| format!("{t}{c}")))
+                .collect();
+        }
+        false
+    }
+
     proptest! {
+        #[test]
+        fn intersects_agrees_with_brute_force(a in "[ab*?]{0,5}", b in "[ab*?]{0,5}") {
+            prop_assert_eq!(intersects(&a, &b), brute_intersects(&a, &b));
+            prop_assert_eq!(intersects(&a, &b), intersects(&b, &a));
+        }
+
         #[test]
         fn agrees_with_reference(p in "[ab*?é:]{0,8}", t in "[abé:]{0,10}") {
             let pc: Vec<char> = p.chars().collect();

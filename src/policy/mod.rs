@@ -13,6 +13,7 @@ pub mod explain;
 pub mod glob;
 pub mod index;
 pub mod statement;
+pub mod strict_json;
 
 pub use context::Context;
 pub use decision::{
