@@ -69,6 +69,8 @@ struct LimitsFile {
     upstream_timeout_ms: u64,
     shutdown_grace_ms: u64,
     nonce_capacity: usize,
+    /// Live nonces one access key may hold; default 10% of the capacity.
+    nonce_per_key: Option<usize>,
 }
 
 impl Default for LimitsFile {
@@ -80,6 +82,7 @@ impl Default for LimitsFile {
             upstream_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             nonce_capacity: 100_000,
+            nonce_per_key: None,
         }
     }
 }
@@ -151,6 +154,8 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     pub shutdown_grace: Duration,
     pub nonce_capacity: usize,
+    /// Live ACS3 nonces one access key may hold (> 0).
+    pub nonce_per_key: usize,
 }
 
 /// Where decision-log lines go.
@@ -246,6 +251,9 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             "max_body_bytes and nonce_capacity must be positive".into(),
         );
     }
+    if f.limits.nonce_per_key == Some(0) {
+        err("/limits/nonce_per_key", "must be positive".into());
+    }
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
         "stdout" => DecisionLogTarget::Stdout,
@@ -275,6 +283,10 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             upstream_timeout: ms(f.limits.upstream_timeout_ms),
             shutdown_grace: ms(f.limits.shutdown_grace_ms),
             nonce_capacity: f.limits.nonce_capacity,
+            nonce_per_key: f
+                .limits
+                .nonce_per_key
+                .unwrap_or((f.limits.nonce_capacity / 10).max(1)),
         },
         upstreams,
         regions: f.regions,

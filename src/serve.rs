@@ -126,8 +126,9 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     let holder = Arc::new(SnapshotHolder::new(first));
     let log = decision_log(&config, &metrics)?;
     let gw = Arc::new(Gateway {
-        nonces: NonceStore::new(
+        nonces: NonceStore::with_quota(
             config.limits.nonce_capacity,
+            config.limits.nonce_per_key,
             std::time::Duration::from_secs(15 * 60),
         ),
         config: config.clone(),

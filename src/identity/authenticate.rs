@@ -10,6 +10,7 @@ use crate::cloud::Cloud;
 use crate::directory::{Directory, Principal};
 use crate::identity::{
     parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore,
+    ReplayLimit, UnsignedPayload,
 };
 
 /// A verified caller.
@@ -49,6 +50,11 @@ impl AuthError {
             AuthError::Verify(AuthFailure::Expired { .. }) => "expired",
             AuthError::Verify(AuthFailure::NonceReused) => "nonce_reused",
             AuthError::Verify(AuthFailure::TemporaryCredentials) => "unsupported",
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Full)) => "nonce_store_full",
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Quota)) => {
+                "nonce_store_quota"
+            }
+            AuthError::Verify(AuthFailure::UnsignedPayload) => "unsigned_payload",
             AuthError::UnknownKey => "unknown_key",
             AuthError::UnknownToken => "token_unknown",
             AuthError::TokenExpired { .. } => "token_expired",
@@ -83,7 +89,8 @@ pub fn authenticate(
         _ => return Err(AuthError::UnknownKey),
     };
     match cloud {
-        Cloud::Huawei => verify_sdk_hmac(req, &auth, &key.secret, now)?,
+        // An unsigned body could be swapped within the date window.
+        Cloud::Huawei => verify_sdk_hmac(req, &auth, &key.secret, now, UnsignedPayload::Refused)?,
         Cloud::Aliyun => verify_acs3(req, &auth, &key.secret, now, nonces)?,
     }
     Ok(Authenticated {

@@ -23,10 +23,10 @@ pub use acs3::{
 pub use authenticate::{authenticate, AuthError, Authenticated};
 pub use authorization::SignedAuthorization;
 pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
-pub use error::AuthFailure;
+pub use error::{AuthFailure, ReplayLimit};
 pub use nonce::NonceStore;
 pub use request::HttpParts;
 pub use sdk_hmac::{
     parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_sdk_hmac,
-    SdkHmacAuth, SDK_HMAC_ALGORITHM,
+    SdkHmacAuth, UnsignedPayload, SDK_HMAC_ALGORITHM,
 };
