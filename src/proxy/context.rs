@@ -26,23 +26,36 @@ pub struct RequestFacts<'a> {
     pub raw_query: Option<&'a str>,
 }
 
-/// `g:SourceIp`: the TCP peer, or the right-most `X-Forwarded-For` hop that
-/// is not itself a trusted proxy, when the peer is a trusted proxy.
+/// `g:SourceIp`: the TCP peer, or, when the peer is a trusted proxy, the
+/// `X-Forwarded-For` entry reached by walking right to left over trusted
+/// hops: the first untrusted entry, else the last trusted hop reached. The
+/// walk stops at the first entry that is not a bare IP address (`ip:port`,
+/// `unknown`, garbage) and uses the last trusted hop: skipping it would let
+/// a client hide behind junk. IPv4-mapped IPv6 (`::ffff:1.2.3.4`, how a
+/// `[::]` listener sees IPv4 peers) is read as IPv4 so IPv4 CIDRs match.
 pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    if !trusted.iter().any(|n| n.contains(&peer)) {
-        return peer;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut reached = peer.to_canonical();
+    if !is_trusted(&reached) {
+        return reached;
     }
-    let hops: Vec<IpAddr> = headers
+    let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .map(|v| v.to_str().unwrap_or(""))
         .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted.iter().any(|n| n.contains(ip)))
-        .unwrap_or(peer)
+    // Repeated headers are one list, in order (RFC 9110 §5.3).
+    let entries = values.iter().flat_map(|v| v.split(',')).collect::<Vec<_>>();
+    for entry in entries.into_iter().rev() {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            return reached;
+        };
+        reached = ip.to_canonical();
+        if !is_trusted(&reached) {
+            return reached;
+        }
+    }
+    reached
 }
 
 /// Keys common to every action of the request.
@@ -218,17 +231,63 @@ mod tests {
         assert_eq!(body_fields(b"not json"), BodyFields::default());
     }
 
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn ten() -> Vec<IpNet> {
+        vec!["10.0.0.0/8".parse().unwrap()]
+    }
+
     #[test]
     fn forwarded_for_only_from_trusted_proxies() {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "203.0.113.9, 10.0.0.5".parse().unwrap());
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let h = xff(&["203.0.113.9, 10.0.0.5"]);
+        assert_eq!(source_ip(ip("10.0.0.1"), &h, &ten()), ip("203.0.113.9"));
+        let stranger = ip("198.51.100.1");
+        assert_eq!(source_ip(stranger, &h, &ten()), stranger);
+    }
+
+    #[test]
+    fn the_walk_stops_at_an_unparsable_entry() {
+        let peer = ip("10.0.0.1");
+        for bad in ["203.0.113.9:4711", "unknown", "garbage", ""] {
+            let h = xff(&[&format!("198.51.100.7, {bad}, 10.0.0.5")]);
+            assert_eq!(source_ip(peer, &h, &ten()), ip("10.0.0.5"), "{bad:?}");
+        }
+        // Right behind the peer: the peer is the last trusted hop.
+        let h = xff(&["198.51.100.7, unknown"]);
+        assert_eq!(source_ip(peer, &h, &ten()), peer);
+    }
+
+    #[test]
+    fn repeated_headers_are_one_list_and_all_trusted_ends_at_the_leftmost() {
+        let h = xff(&["203.0.113.9", "10.0.0.7, 10.0.0.5"]);
+        assert_eq!(source_ip(ip("10.0.0.1"), &h, &ten()), ip("203.0.113.9"));
+        let h = xff(&["10.0.0.9, 10.0.0.5"]);
+        assert_eq!(source_ip(ip("10.0.0.1"), &h, &ten()), ip("10.0.0.9"));
+        assert_eq!(source_ip(ip("10.0.0.1"), &xff(&[]), &ten()), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_are_read_as_ipv4() {
+        let mapped_peer = ip("::ffff:10.0.0.1");
+        let h = xff(&["::ffff:203.0.113.9, ::ffff:10.0.0.5"]);
+        assert_eq!(source_ip(mapped_peer, &h, &ten()), ip("203.0.113.9"));
         assert_eq!(
-            source_ip(proxy, &h, &trusted),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
+            source_ip(ip("::ffff:198.51.100.1"), &h, &ten()),
+            ip("198.51.100.1"),
+            "an untrusted mapped peer is reported as IPv4"
         );
-        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(source_ip(stranger, &h, &trusted), stranger);
+        let v6: Vec<IpNet> = vec!["2001:db8::/32".parse().unwrap()];
+        let h = xff(&["2001:db8::9, 203.0.113.9"]);
+        assert_eq!(source_ip(ip("2001:db8::1"), &h, &v6), ip("203.0.113.9"));
     }
 }
