@@ -9,6 +9,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::identity::crypto::hmac_sha256_hex;
+use crate::identity::reference_signer;
 use crate::identity::test_vectors::{self, headers_from_canonical, OwnedRequest};
 
 const SECRET: &[u8] = b"testsecret";
@@ -64,13 +65,13 @@ fn own_request(nonce: &str) -> (OwnedRequest, Acs3Auth) {
     (req, auth)
 }
 
+/// Signs `req` with the independent reference signer, never with the
+/// verifier's own canonicaliser.
 fn sign(req: &OwnedRequest, signed: &[&str]) -> Acs3Auth {
-    let signed: Vec<String> = signed.iter().map(|s| s.to_string()).collect();
-    let canonical = acs3_canonical_request(&req.parts(), &signed).unwrap();
     Acs3Auth {
         access_key: "testid".into(),
-        signature: hmac_sha256_hex(SECRET, &acs3_string_to_sign(&canonical)),
-        signed_headers: signed,
+        signature: reference_signer::acs3_signature(req, signed, SECRET),
+        signed_headers: signed.iter().map(|s| s.to_string()).collect(),
     }
 }
 

@@ -11,6 +11,8 @@ mod authorization;
 mod crypto;
 mod error;
 mod nonce;
+#[cfg(test)]
+mod reference_signer;
 mod request;
 mod sdk_hmac;
 #[cfg(test)]
