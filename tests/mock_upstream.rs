@@ -239,7 +239,10 @@ async fn other_routes_answer_200_and_unknown_paths_404() {
 async fn the_request_log_redacts_credentials_one_per_value() {
     let mock = Running::start().await;
     let secrets = [
-        ("Authorization", "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=abc123"),
+        (
+            "Authorization",
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=abc123",
+        ),
         ("X-Auth-Token", "token-one"),
         ("X-Auth-Token", "token-two"),
         ("X-Security-Token", "secret-sts"),
@@ -248,7 +251,8 @@ async fn the_request_log_redacts_credentials_one_per_value() {
         ("X-Acs-Signature", "secret-sig"),
         ("X-Acs-Signature-Nonce", "nonce-1"),
     ];
-    mock.call_with("GET", "/v2/p1/workflows", None, &secrets).await;
+    mock.call_with("GET", "/v2/p1/workflows", None, &secrets)
+        .await;
     let (_, log) = mock.call("GET", "/-/requests", None).await;
     let headers = &log[0]["headers"];
     assert_eq!(headers["x-auth-token"], "<redacted>, <redacted>");

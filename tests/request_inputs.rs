@@ -80,7 +80,10 @@ fn acs3_get(key: (&str, &str), nonce: &str) -> Request<Full<Bytes>> {
     let canonical = format!(
         "GET\n{TEMPLATES}\n\nhost:{HOST}\nx-acs-content-sha256:{empty}\nx-acs-date:{date}\nx-acs-signature-nonce:{nonce}\n\n{signed}\n{empty}"
     );
-    let sig = hex_hmac(key.1, &format!("ACS3-HMAC-SHA256\n{}", hex_sha256(canonical.as_bytes())));
+    let sig = hex_hmac(
+        key.1,
+        &format!("ACS3-HMAC-SHA256\n{}", hex_sha256(canonical.as_bytes())),
+    );
     Request::get(TEMPLATES)
         .header("host", HOST)
         .header("x-acs-content-sha256", &empty)
@@ -88,7 +91,10 @@ fn acs3_get(key: (&str, &str), nonce: &str) -> Request<Full<Bytes>> {
         .header("x-acs-signature-nonce", nonce)
         .header(
             "authorization",
-            format!("ACS3-HMAC-SHA256 Credential={},SignedHeaders={signed},Signature={sig}", key.0),
+            format!(
+                "ACS3-HMAC-SHA256 Credential={},SignedHeaders={signed},Signature={sig}",
+                key.0
+            ),
         )
         .body(Full::new(Bytes::new()))
         .unwrap()
@@ -102,15 +108,18 @@ async fn send(gw: &Arc<Gateway>, req: Request<Full<Bytes>>) -> (StatusCode, Valu
     let resp = handle(gw.clone(), req, conn).await;
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Upstream errors so far: each one is a request that was forwarded.
 fn forwarded(gw: &Gateway) -> usize {
     let text = gw.metrics.render();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("iamgate_upstream_errors_total{kind=\"connect\",upstream=\"agentrun\"}"));
+    let line = text.lines().find(|l| {
+        l.starts_with("iamgate_upstream_errors_total{kind=\"connect\",upstream=\"agentrun\"}")
+    });
     line.map_or(0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
 }
 
@@ -123,7 +132,10 @@ fn metric(gw: &Gateway, series: &str) -> Option<String> {
 #[tokio::test]
 async fn a_full_replay_store_answers_503_and_forgets_no_live_nonce() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), NonceStore::with_quota(2, 1, Duration::from_secs(900)));
+    let gw = gateway(
+        dir.path(),
+        NonceStore::with_quota(2, 1, Duration::from_secs(900)),
+    );
     let (status, _) = send(&gw, acs3_get(RUNNER, "runner-1")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "verified and forwarded");
     assert_eq!(forwarded(&gw), 1);
@@ -143,10 +155,19 @@ async fn a_full_replay_store_answers_503_and_forgets_no_live_nonce() {
 
     // The first nonce is still remembered: its replay is refused as such.
     let (status, body) = send(&gw, acs3_get(RUNNER, "runner-1")).await;
-    assert_eq!((status, body["Code"].as_str()), (StatusCode::BAD_REQUEST, Some("SignatureNonceUsed")));
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("SignatureNonceUsed"))
+    );
     let series = "iamgate_nonce_store_rejections_total{reason=";
-    assert_eq!(metric(&gw, &format!("{series}\"quota\"}}")).as_deref(), Some("1"));
-    assert_eq!(metric(&gw, &format!("{series}\"full\"}}")).as_deref(), Some("1"));
+    assert_eq!(
+        metric(&gw, &format!("{series}\"quota\"}}")).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        metric(&gw, &format!("{series}\"full\"}}")).as_deref(),
+        Some("1")
+    );
 }
 
 #[tokio::test]
@@ -158,7 +179,10 @@ async fn an_unsigned_huawei_body_is_refused_before_anything_is_forwarded() {
     let canonical = format!(
         "POST\n{NB}/\n\nhost:{HOST}\nx-sdk-date:{date}\n\nhost;x-sdk-date\nUNSIGNED-PAYLOAD"
     );
-    let to_sign = format!("SDK-HMAC-SHA256\n{date}\n{}", hex_sha256(canonical.as_bytes()));
+    let to_sign = format!(
+        "SDK-HMAC-SHA256\n{date}\n{}",
+        hex_sha256(canonical.as_bytes())
+    );
     let sig = hex_hmac(ALICE.1, &to_sign);
     let req = Request::post(NB)
         .header("host", HOST)
@@ -166,15 +190,26 @@ async fn an_unsigned_huawei_body_is_refused_before_anything_is_forwarded() {
         .header("x-sdk-content-sha256", "UNSIGNED-PAYLOAD")
         .header(
             "authorization",
-            format!("SDK-HMAC-SHA256 Access={}, SignedHeaders=host;x-sdk-date, Signature={sig}", ALICE.0),
+            format!(
+                "SDK-HMAC-SHA256 Access={}, SignedHeaders=host;x-sdk-date, Signature={sig}",
+                ALICE.0
+            ),
         )
-        .body(Full::new(Bytes::from_static(br#"{"name":"nb","tags":[{"key":"team","value":"red"}]}"#)))
+        .body(Full::new(Bytes::from_static(
+            br#"{"name":"nb","tags":[{"key":"team","value":"red"}]}"#,
+        )))
         .unwrap();
     let (status, body) = send(&gw, req).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error_code"], "APIGW.0301");
-    assert!(body["error_msg"].as_str().unwrap().contains("UNSIGNED-PAYLOAD"));
-    assert!(!gw.metrics.render().contains("iamgate_upstream_errors_total{"));
+    assert!(body["error_msg"]
+        .as_str()
+        .unwrap()
+        .contains("UNSIGNED-PAYLOAD"));
+    assert!(!gw
+        .metrics
+        .render()
+        .contains("iamgate_upstream_errors_total{"));
 }
 
 fn post_nb(body: &'static [u8], query: &str) -> Request<Full<Bytes>> {
@@ -190,8 +225,14 @@ async fn bodies_the_policy_cannot_read_unambiguously_are_400() {
     let dir = tempfile::tempdir().unwrap();
     let gw = gateway(dir.path(), NonceStore::new(1000, Duration::from_secs(900)));
     let cases: [(&'static [u8], &str); 4] = [
-        (br#"{"tags":[{"key":"team","value":"blue"},{"key":"team","value":"red"}]}"#, ""),
-        (br#"{"enterprise_project_id":"a","enterprise_project_id":"b"}"#, ""),
+        (
+            br#"{"tags":[{"key":"team","value":"blue"},{"key":"team","value":"red"}]}"#,
+            "",
+        ),
+        (
+            br#"{"enterprise_project_id":"a","enterprise_project_id":"b"}"#,
+            "",
+        ),
         (b"name=nb", ""),
         (b"{}", "?enterprise_project_id=a&enterprise_project_id=b"),
     ];
@@ -201,7 +242,12 @@ async fn bodies_the_policy_cannot_read_unambiguously_are_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}{query}: {answer}");
         assert_eq!(answer["error_code"], "APIGW.0201", "{what}");
     }
-    assert!(!gw.metrics.render().contains("iamgate_upstream_errors_total{"), "nothing forwarded");
+    assert!(
+        !gw.metrics
+            .render()
+            .contains("iamgate_upstream_errors_total{"),
+        "nothing forwarded"
+    );
 }
 
 /// `[limits] nonce_per_key`: a tenth of the capacity unless set; 0 refused.
@@ -210,7 +256,11 @@ fn nonce_per_key_defaults_to_a_tenth_and_must_be_positive() {
     let dir = tempfile::tempdir().unwrap();
     let load = |limits: &str| {
         let path = dir.path().join("iamgate.toml");
-        std::fs::write(&path, format!("listen = \"127.0.0.1:0\"\n[limits]\n{limits}\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("listen = \"127.0.0.1:0\"\n[limits]\n{limits}\n"),
+        )
+        .unwrap();
         Config::load(&path)
     };
     let config = load("nonce_capacity = 500").unwrap();
@@ -221,7 +271,8 @@ fn nonce_per_key_defaults_to_a_tenth_and_must_be_positive() {
     assert_eq!(config.limits.nonce_per_key, 7);
     let errors = load("nonce_per_key = 0").unwrap_err();
     assert!(
-        errors.iter().any(|d| d.message.contains("positive") && format!("{:?}", d.place).contains("nonce_per_key")),
+        errors.iter().any(|d| d.message.contains("positive")
+            && format!("{:?}", d.place).contains("nonce_per_key")),
         "{errors:?}"
     );
 }

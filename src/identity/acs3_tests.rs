@@ -217,7 +217,10 @@ fn a_future_dated_request_cannot_be_replayed_fifteen_minutes_later() {
     let signed_at = "2025-01-01T00:14:50Z";
     req.set("x-acs-date", signed_at);
     let auth = sign(&req, &SIGNED);
-    assert_eq!(verify_acs3(&req.parts(), &auth, SECRET, arrival, &nonces), Ok(()));
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, arrival, &nonces),
+        Ok(())
+    );
     let replay = arrival + time::Duration::minutes(15);
     assert_eq!(
         verify_acs3(&req.parts(), &auth, SECRET, replay, &nonces),
@@ -229,11 +232,16 @@ fn a_future_dated_request_cannot_be_replayed_fifteen_minutes_later() {
 fn a_full_store_refuses_with_replay_store_full() {
     let nonces = NonceStore::with_quota(1, 1, Duration::from_secs(900));
     let (req, auth) = own_request("first");
-    assert_eq!(verify_acs3(&req.parts(), &auth, SECRET, NOW, &nonces), Ok(()));
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, NOW, &nonces),
+        Ok(())
+    );
     let (req, auth) = own_request("second");
     assert_eq!(
         verify_acs3(&req.parts(), &auth, SECRET, NOW, &nonces),
-        Err(AuthFailure::ReplayStoreFull(crate::identity::ReplayLimit::Full))
+        Err(AuthFailure::ReplayStoreFull(
+            crate::identity::ReplayLimit::Full
+        ))
     );
 }
 

@@ -50,7 +50,9 @@ impl AuthError {
             AuthError::Verify(AuthFailure::Expired { .. }) => "expired",
             AuthError::Verify(AuthFailure::NonceReused) => "nonce_reused",
             AuthError::Verify(AuthFailure::TemporaryCredentials) => "unsupported",
-            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Full)) => "nonce_store_full",
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Full)) => {
+                "nonce_store_full"
+            }
             AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Quota)) => {
                 "nonce_store_quota"
             }

@@ -45,9 +45,15 @@ fn kept_through_the_last_second_the_date_check_accepts() {
         Err(AuthFailure::NonceReused),
         "the date check still accepts at exactly +15m"
     );
-    assert_eq!(store.check_and_insert("ak", "other", T0, at(15 * 60 + 1)), Ok(()));
+    assert_eq!(
+        store.check_and_insert("ak", "other", T0, at(15 * 60 + 1)),
+        Ok(())
+    );
     assert_eq!(store.len(), 1, "n1 evicted once its window passed");
-    assert_eq!(store.check_and_insert("ak", "n1", T0, at(15 * 60 + 1)), Ok(()));
+    assert_eq!(
+        store.check_and_insert("ak", "n1", T0, at(15 * 60 + 1)),
+        Ok(())
+    );
 }
 
 #[test]
@@ -76,7 +82,11 @@ fn a_future_dated_request_is_remembered_past_arrival_plus_window() {
 fn a_full_store_refuses_and_keeps_the_victims_nonce() {
     let store = NonceStore::with_quota(3, 3, WINDOW);
     for n in ["victim", "b", "c"] {
-        let ak = if n == "victim" { "victim-ak" } else { "flood-ak" };
+        let ak = if n == "victim" {
+            "victim-ak"
+        } else {
+            "flood-ak"
+        };
         assert_eq!(store.check_and_insert(ak, n, T0, T0), Ok(()));
     }
     assert_eq!(
@@ -119,7 +129,10 @@ fn default_quota_is_a_tenth_of_the_capacity() {
     let store = NonceStore::new(20, WINDOW);
     assert_eq!(store.check_and_insert("k", "1", T0, T0), Ok(()));
     assert_eq!(store.check_and_insert("k", "2", T0, T0), Ok(()));
-    assert_eq!(store.check_and_insert("k", "3", T0, T0), full(ReplayLimit::Quota));
+    assert_eq!(
+        store.check_and_insert("k", "3", T0, T0),
+        full(ReplayLimit::Quota)
+    );
 }
 
 #[test]
@@ -130,7 +143,10 @@ fn zero_capacity_and_quota_still_hold_one() {
         store.check_and_insert("k", "a", T0, T0),
         Err(AuthFailure::NonceReused)
     );
-    assert_eq!(store.check_and_insert("j", "b", T0, T0), full(ReplayLimit::Full));
+    assert_eq!(
+        store.check_and_insert("j", "b", T0, T0),
+        full(ReplayLimit::Full)
+    );
     assert_eq!(store.len(), 1);
 }
 

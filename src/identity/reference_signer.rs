@@ -39,7 +39,9 @@ fn decode(text: &str, plus: bool) -> Vec<u8> {
     let bytes = text.as_bytes();
     let (mut out, mut i) = (Vec::new(), 0);
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -101,7 +103,10 @@ pub(crate) fn huawei_signature(req: &OwnedRequest, signed: &[&str], sk: &[u8]) -
         .iter()
         .map(|n| format!("{n}:{}\n", values(req, n).join("")))
         .collect();
-    let payload = match (req.body.is_empty(), values(req, "x-sdk-content-sha256").pop()) {
+    let payload = match (
+        req.body.is_empty(),
+        values(req, "x-sdk-content-sha256").pop(),
+    ) {
         (true, _) => hex_sha256(b""),
         (false, Some(declared)) => declared,
         (false, None) => hex_sha256(&req.body),
@@ -116,7 +121,10 @@ pub(crate) fn huawei_signature(req: &OwnedRequest, signed: &[&str], sk: &[u8]) -
     ]
     .join("\n");
     let date = values(req, "x-sdk-date").pop().unwrap();
-    let to_sign = format!("SDK-HMAC-SHA256\n{date}\n{}", hex_sha256(canonical.as_bytes()));
+    let to_sign = format!(
+        "SDK-HMAC-SHA256\n{date}\n{}",
+        hex_sha256(canonical.as_bytes())
+    );
     hex_hmac(sk, &to_sign)
 }
 
@@ -147,7 +155,10 @@ pub(crate) fn acs3_signature(req: &OwnedRequest, signed: &[&str], secret: &[u8])
         payload,
     ]
     .join("\n");
-    hex_hmac(secret, &format!("ACS3-HMAC-SHA256\n{}", hex_sha256(canonical.as_bytes())))
+    hex_hmac(
+        secret,
+        &format!("ACS3-HMAC-SHA256\n{}", hex_sha256(canonical.as_bytes())),
+    )
 }
 
 /// `(signed headers, signature)` of an Authorization header.
@@ -157,7 +168,10 @@ fn signed_and_signature(authorization: &str) -> (Vec<String>, String) {
         let rest = &authorization[start..];
         rest.split(',').next().unwrap().trim().to_string()
     };
-    let signed = field("SignedHeaders=").split(';').map(str::to_string).collect();
+    let signed = field("SignedHeaders=")
+        .split(';')
+        .map(str::to_string)
+        .collect();
     (signed, field("Signature="))
 }
 
@@ -176,7 +190,12 @@ fn the_reference_signers_reproduce_the_vendor_vectors() {
         }
         let (signed, signature) = signed_and_signature(&v.line("Authorization"));
         let signed: Vec<&str> = signed.iter().map(String::as_str).collect();
-        assert_eq!(huawei_signature(&req, &signed, b"SKEXAMPLE"), signature, "{}", v.title);
+        assert_eq!(
+            huawei_signature(&req, &signed, b"SKEXAMPLE"),
+            signature,
+            "{}",
+            v.title
+        );
     }
     let v = test_vectors::acs3();
     let canonical = v.section("canonical request");

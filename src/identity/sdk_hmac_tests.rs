@@ -70,7 +70,10 @@ fn vendor_vectors_rebuild_canonical_request_string_to_sign_and_signature() {
         let sts = sdk_hmac_string_to_sign("20240101T000000Z", &canonical);
         assert_eq!(sts, v.section("string to sign"), "{}", v.title);
         assert_eq!(hmac_sha256_hex(SK, &sts), auth.signature, "{}", v.title);
-        assert_eq!(verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed), Ok(()));
+        assert_eq!(
+            verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+            Ok(())
+        );
     }
 }
 
@@ -83,14 +86,23 @@ fn host_comes_from_the_authority_when_there_is_no_host_header() {
         Err(AuthFailure::Malformed(_))
     ));
     req.authority = Some("127.0.0.1:8080".into());
-    assert_eq!(verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed), Ok(()));
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+        Ok(())
+    );
 }
 
 #[test]
 fn wrong_secret_is_a_mismatch() {
     let (req, auth) = post_vector();
     assert_eq!(
-        verify_sdk_hmac(&req.parts(), &auth, b"SKWRONG", NOW, UnsignedPayload::Allowed),
+        verify_sdk_hmac(
+            &req.parts(),
+            &auth,
+            b"SKWRONG",
+            NOW,
+            UnsignedPayload::Allowed
+        ),
         Err(AuthFailure::SignatureMismatch)
     );
 }
@@ -145,7 +157,8 @@ fn signed_headers_must_include_host_and_date() {
     for missing in ["host", "x-sdk-date"] {
         let mut partial = auth.clone();
         partial.signed_headers.retain(|h| h != missing);
-        let err = verify_sdk_hmac(&req.parts(), &partial, SK, NOW, UnsignedPayload::Allowed).unwrap_err();
+        let err =
+            verify_sdk_hmac(&req.parts(), &partial, SK, NOW, UnsignedPayload::Allowed).unwrap_err();
         assert!(
             matches!(err, AuthFailure::Malformed(ref m) if m.contains(missing)),
             "{err}"
@@ -242,7 +255,10 @@ fn unsigned_payload_is_honoured_and_a_pinned_hash_must_match_the_body() {
             .unwrap()
             .ends_with("\nUNSIGNED-PAYLOAD")
     );
-    assert_eq!(verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed), Ok(()));
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+        Ok(())
+    );
 
     // A request signed over the real body hash, replayed with that hash pinned
     // in an (unsigned) X-Sdk-Content-Sha256 and a different body.

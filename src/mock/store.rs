@@ -227,7 +227,12 @@ mod tests {
         ] {
             assert!(is_credential(name), "{name}");
         }
-        for name in ["x-acs-signature-nonce", "x-sdk-date", "content-type", "host"] {
+        for name in [
+            "x-acs-signature-nonce",
+            "x-sdk-date",
+            "content-type",
+            "host",
+        ] {
             assert!(!is_credential(name), "{name}");
         }
     }

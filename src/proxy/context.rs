@@ -205,7 +205,11 @@ pub fn add_resource_keys(c: &mut Context, cloud: Cloud, attrs: Option<&ResourceA
 /// twice, or a value that is not UTF-8, is an error (the upstream may read
 /// either copy).
 fn query_value(query: &str, key: &str) -> Result<Option<String>, RequestKeyError> {
-    let decode = |text: &str| percent_decode_str(text).decode_utf8().map(|t| t.into_owned());
+    let decode = |text: &str| {
+        percent_decode_str(text)
+            .decode_utf8()
+            .map(|t| t.into_owned())
+    };
     let mut found = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

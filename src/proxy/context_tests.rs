@@ -17,7 +17,9 @@ fn tags_in_both_shapes() {
         vec![("team".into(), "blue".into()), ("cost".into(), "".into())]
     );
     assert_eq!(a.enterprise_project_id.as_deref(), Some("ep-1"));
-    let b = body_fields(br#"{"tags":{"team":"blue","n":8}}"#).unwrap().tags;
+    let b = body_fields(br#"{"tags":{"team":"blue","n":8}}"#)
+        .unwrap()
+        .tags;
     assert_eq!(
         b,
         vec![("n".into(), "8".into()), ("team".into(), "blue".into())]
@@ -46,7 +48,11 @@ fn empty_bodies_have_no_fields_and_other_bodies_must_be_an_object() {
         b"{\"enterprise_project_id\":7}",
         b"{\"tags\":[{\"key\":\"a\"}",
     ] {
-        assert!(body_fields(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        assert!(
+            body_fields(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
     assert_eq!(
         body_fields(br#"{"tags":null,"enterprise_project_id":null}"#).unwrap(),
@@ -90,8 +96,14 @@ fn creates_are_recognised_by_the_action_verb() {
 #[test]
 fn the_query_value_is_decoded_and_may_not_repeat() {
     let ep = |q: &str| query_value(q, "enterprise_project_id");
-    assert_eq!(ep("a=1&enterprise_project_id=ep%2Ddev").unwrap().as_deref(), Some("ep-dev"));
-    assert_eq!(ep("enterprise%5Fproject%5Fid=x").unwrap().as_deref(), Some("x"));
+    assert_eq!(
+        ep("a=1&enterprise_project_id=ep%2Ddev").unwrap().as_deref(),
+        Some("ep-dev")
+    );
+    assert_eq!(
+        ep("enterprise%5Fproject%5Fid=x").unwrap().as_deref(),
+        Some("x")
+    );
     assert_eq!(ep("a=1").unwrap(), None);
     assert!(ep("enterprise_project_id=a&enterprise_project_id=a").is_err());
     assert!(ep("enterprise_project_id=%FF").is_err());
@@ -108,10 +120,20 @@ fn sample() -> Snapshot {
     Snapshot::load(&Config::load(&path).unwrap()).unwrap()
 }
 
-fn context_for(snap: &Snapshot, method: http::Method, path: &str, query: &str, body: &[u8]) -> Result<Context, RequestKeyError> {
+fn context_for(
+    snap: &Snapshot,
+    method: http::Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Context, RequestKeyError> {
     let route = snap.routes.lookup(&method, path).unwrap();
     let principal = snap.directory.find_user("alice", None)[0].clone();
-    let who = Authenticated { principal, access_key: None, mfa: false };
+    let who = Authenticated {
+        principal,
+        access_key: None,
+        mfa: false,
+    };
     let headers = HeaderMap::new();
     let facts = RequestFacts {
         peer: "127.0.0.1".parse().unwrap(),
@@ -129,13 +151,40 @@ fn the_client_names_the_enterprise_project_only_on_create() {
     let snap = sample();
     let ep = |c: &Context| c.get("g:enterpriseprojectid").map(|v| v.join(","));
     let nb = "/v1/p-acme-cn4/notebooks";
-    let created = context_for(&snap, http::Method::POST, nb, "", br#"{"enterprise_project_id":"ep-1"}"#).unwrap();
+    let created = context_for(
+        &snap,
+        http::Method::POST,
+        nb,
+        "",
+        br#"{"enterprise_project_id":"ep-1"}"#,
+    )
+    .unwrap();
     assert_eq!(ep(&created).as_deref(), Some("ep-1"));
-    let by_query = context_for(&snap, http::Method::POST, nb, "enterprise_project_id=ep%2D2", b"").unwrap();
+    let by_query = context_for(
+        &snap,
+        http::Method::POST,
+        nb,
+        "enterprise_project_id=ep%2D2",
+        b"",
+    )
+    .unwrap();
     assert_eq!(ep(&by_query).as_deref(), Some("ep-2"));
-    let deleted = context_for(&snap, http::Method::DELETE, &format!("{nb}/nb-1"), "enterprise_project_id=ep-dev", b"").unwrap();
+    let deleted = context_for(
+        &snap,
+        http::Method::DELETE,
+        &format!("{nb}/nb-1"),
+        "enterprise_project_id=ep-dev",
+        b"",
+    )
+    .unwrap();
     assert_eq!(ep(&deleted), None, "never from the client on a delete");
-    let twice = context_for(&snap, http::Method::POST, nb, "enterprise_project_id=a&enterprise_project_id=b", b"");
+    let twice = context_for(
+        &snap,
+        http::Method::POST,
+        nb,
+        "enterprise_project_id=a&enterprise_project_id=b",
+        b"",
+    );
     assert!(twice.is_err());
     let junk = context_for(&snap, http::Method::POST, nb, "", b"  not json");
     assert!(junk.is_err());
