@@ -76,6 +76,8 @@ struct LimitsFile {
     idle_timeout_ms: u64,
     upstream_body_timeout_ms: u64,
     drain_delay_ms: u64,
+    /// Live nonces one access key may hold; default 10% of the capacity.
+    nonce_per_key: Option<usize>,
 }
 
 impl Default for LimitsFile {
@@ -94,6 +96,7 @@ impl Default for LimitsFile {
             idle_timeout_ms: 120_000,
             upstream_body_timeout_ms: 300_000,
             drain_delay_ms: 0,
+            nonce_per_key: None,
         }
     }
 }
@@ -180,6 +183,8 @@ pub struct Limits {
     /// After SIGTERM: readiness fails at once, the listener keeps accepting
     /// for this long (load balancers notice), then connections drain.
     pub drain_delay: Duration,
+    /// Live ACS3 nonces one access key may hold (> 0).
+    pub nonce_per_key: usize,
 }
 
 /// Where decision-log lines go.
@@ -289,6 +294,9 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             "must be at least max_body_bytes (else the largest body could never be read)".into(),
         );
     }
+    if f.limits.nonce_per_key == Some(0) {
+        err("/limits/nonce_per_key", "must be positive".into());
+    }
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
         "stdout" => DecisionLogTarget::Stdout,
@@ -325,6 +333,10 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             idle_timeout: ms(f.limits.idle_timeout_ms),
             upstream_body_timeout: ms(f.limits.upstream_body_timeout_ms),
             drain_delay: ms(f.limits.drain_delay_ms),
+            nonce_per_key: f
+                .limits
+                .nonce_per_key
+                .unwrap_or((f.limits.nonce_capacity / 10).max(1)),
         },
         upstreams,
         regions: f.regions,

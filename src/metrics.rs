@@ -60,6 +60,9 @@ const AUTH_REASONS: &[&str] = &[
     "malformed",
     "unsupported",
     "nonce_reused",
+    "nonce_store_full",
+    "nonce_store_quota",
+    "unsigned_payload",
     "token_expired",
     "token_unknown",
     "project",
@@ -89,6 +92,7 @@ struct Families {
     upstream_duration: HistogramVec,
     upstream_errors: IntCounterVec,
     auth_failures: IntCounterVec,
+    nonce_store_rejections: IntCounterVec,
     reloads: IntCounterVec,
     snapshot_info: GaugeVec,
     snapshot_loaded: Gauge,
@@ -180,10 +184,18 @@ impl Metrics {
     /// A request rejected by authentication; `reason` is one of the bounded
     /// reasons (`signature_mismatch`, `unknown_key`, `expired`, `missing`,
     /// `malformed`, `unsupported`, `nonce_reused`, `token_expired`,
-    /// `token_unknown`, `project`), anything else is counted as `"other"`.
+    /// `token_unknown`, `project`, `nonce_store_full`, `nonce_store_quota`,
+    /// `unsigned_payload`), anything else is counted as `"other"`. The two
+    /// `nonce_store_*` reasons also count in
+    /// `iamgate_nonce_store_rejections_total`, so callers need one call.
     pub fn auth_failure(&self, service: &str, reason: &str) {
         let Some(f) = &self.families else { return };
         inc(&f.auth_failures, &[service, bounded(reason, AUTH_REASONS)]);
+        match reason {
+            "nonce_store_full" => inc(&f.nonce_store_rejections, &["full"]),
+            "nonce_store_quota" => inc(&f.nonce_store_rejections, &["quota"]),
+            _ => {}
+        }
     }
 
     /// One reload attempt, successful or not.
@@ -295,6 +307,11 @@ impl Families {
                 "Requests rejected by authentication, by service and reason.",
                 &["service", "reason"],
             )?,
+            nonce_store_rejections: counter_vec(
+                "iamgate_nonce_store_rejections_total",
+                "ACS3 requests refused (503) because the replay store was full or the access key held its nonce quota.",
+                &["reason"],
+            )?,
             reloads: counter_vec(
                 "iamgate_reloads_total",
                 "Snapshot reload attempts by result (success, failure).",
@@ -344,6 +361,11 @@ impl Families {
         for result in ["success", "failure"] {
             families.reloads.get_metric_with_label_values(&[result])?;
         }
+        for reason in ["full", "quota"] {
+            families
+                .nonce_store_rejections
+                .get_metric_with_label_values(&[reason])?;
+        }
         Ok(families)
     }
 
@@ -356,6 +378,7 @@ impl Families {
         r.register(Box::new(self.upstream_errors.clone()))?;
         r.register(Box::new(self.protocol_errors.clone()))?;
         r.register(Box::new(self.auth_failures.clone()))?;
+        r.register(Box::new(self.nonce_store_rejections.clone()))?;
         r.register(Box::new(self.reloads.clone()))?;
         r.register(Box::new(self.snapshot_info.clone()))?;
         r.register(Box::new(self.snapshot_loaded.clone()))?;
@@ -429,6 +452,7 @@ mod tests {
         "iamgate_upstream_duration_seconds",
         "iamgate_upstream_errors_total",
         "iamgate_auth_failures_total",
+        "iamgate_nonce_store_rejections_total",
         "iamgate_reloads_total",
         "iamgate_snapshot_info",
         "iamgate_snapshot_loaded_timestamp_seconds",
@@ -510,6 +534,27 @@ mod tests {
         assert_eq!(sample(&text, "iamgate_ready"), Some(1.0));
         m.set_ready(false);
         assert_eq!(sample(&m.render(), "iamgate_ready"), Some(0.0));
+    }
+
+    #[test]
+    fn nonce_store_rejections_count_by_reason() {
+        let m = Metrics::new();
+        let full = r#"iamgate_nonce_store_rejections_total{reason="full"}"#;
+        let quota = r#"iamgate_nonce_store_rejections_total{reason="quota"}"#;
+        assert_eq!(sample(&m.render(), full), Some(0.0));
+        m.auth_failure("fc", "nonce_store_quota");
+        m.auth_failure("fc", "nonce_store_quota");
+        m.auth_failure("fc", "nonce_reused");
+        let text = m.render();
+        assert_eq!(sample(&text, quota), Some(2.0));
+        assert_eq!(sample(&text, full), Some(0.0));
+        assert_eq!(
+            sample(
+                &text,
+                r#"iamgate_auth_failures_total{reason="nonce_store_quota",service="fc"}"#
+            ),
+            Some(2.0)
+        );
     }
 
     #[test]

@@ -108,13 +108,25 @@ impl Running {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = http::Request::builder()
+        let mut req = http::Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr))
-            .header("X-Test-Header", "Yes")
-            .body(Full::new(Bytes::from(bytes)))
-            .unwrap();
+            .header("X-Test-Header", "Yes");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(Full::new(Bytes::from(bytes))).unwrap();
         let resp = self.client.request(req).await.unwrap();
         let status = resp.status().as_u16();
         let content_type = resp.headers().get("content-type").cloned();
@@ -221,6 +233,44 @@ async fn other_routes_answer_200_and_unknown_paths_404() {
     assert_eq!(status, 404);
     assert_eq!(body["error_code"], "Mock.0404");
     assert_eq!(body["Code"], "ERR_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn the_request_log_redacts_credentials_one_per_value() {
+    let mock = Running::start().await;
+    let secrets = [
+        (
+            "Authorization",
+            "SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, Signature=abc123",
+        ),
+        ("X-Auth-Token", "token-one"),
+        ("X-Auth-Token", "token-two"),
+        ("X-Security-Token", "secret-sts"),
+        ("X-Acs-Security-Token", "secret-sts2"),
+        ("X-Subject-Token", "secret-subject"),
+        ("X-Acs-Signature", "secret-sig"),
+        ("X-Acs-Signature-Nonce", "nonce-1"),
+    ];
+    mock.call_with("GET", "/v2/p1/workflows", None, &secrets)
+        .await;
+    let (_, log) = mock.call("GET", "/-/requests", None).await;
+    let headers = &log[0]["headers"];
+    assert_eq!(headers["x-auth-token"], "<redacted>, <redacted>");
+    for name in [
+        "authorization",
+        "x-security-token",
+        "x-acs-security-token",
+        "x-subject-token",
+        "x-acs-signature",
+    ] {
+        assert_eq!(headers[name], "<redacted>", "{name}");
+    }
+    assert_eq!(headers["x-acs-signature-nonce"], "nonce-1");
+    assert_eq!(headers["x-test-header"], "Yes");
+    let text = log.to_string();
+    for (_, secret) in &secrets[..7] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
 }
 
 #[tokio::test]

@@ -73,7 +73,9 @@ fn offline_context(
         body: b"",
         raw_query,
     };
-    let mut ctx = base_context(principal.cloud, &who, route, project, &facts);
+    // No body offline; a query naming the enterprise project twice gives
+    // none here, where the gateway would answer 400.
+    let mut ctx = base_context(principal.cloud, &who, route, project, &facts).unwrap_or_default();
     for key in connection_keys(principal.cloud) {
         ctx.remove(&key);
     }

@@ -6,10 +6,10 @@
 //! request with a bad signature cannot burn someone else's nonce.
 //!
 //! Decisions beyond the spec: a signed header absent from the request is
-//! `Malformed`; query keys that do not decode to UTF-8 are `Malformed`;
-//! nonces are remembered per access key (`<AK>\n<nonce>`) so one tenant
-//! cannot pre-empt another's nonces, and longer than
-//! [`MAX_NONCE_LEN`] bytes is `Malformed`.
+//! `Malformed`; query keys that do not decode to UTF-8 are `Malformed`; a
+//! nonce longer than [`MAX_NONCE_LEN`] bytes is `Malformed`; nonces are
+//! remembered per access key so one tenant cannot pre-empt another's, and
+//! each key may hold only a quota of the store (see [`NonceStore`]).
 
 use percent_encoding::percent_decode;
 use time::format_description::BorrowedFormatItem;
@@ -151,13 +151,13 @@ fn check_before_signature(
     req: &HttpParts,
     auth: &Acs3Auth,
     now: OffsetDateTime,
-) -> Result<String, AuthFailure> {
+) -> Result<(String, OffsetDateTime), AuthFailure> {
     if has_header(req, TOKEN_HEADER) {
         return Err(AuthFailure::TemporaryCredentials);
     }
     let required = ["host", DATE_HEADER, CONTENT_SHA256_HEADER, NONCE_HEADER];
     require_signed(&auth.signed_headers, &required)?;
-    check_date(&single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
+    let signed = check_date(&single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
     let declared = single_header(req, CONTENT_SHA256_HEADER)?;
     if !declared.eq_ignore_ascii_case(&sha256_hex(req.body)) {
         return Err(AuthFailure::BodyHashMismatch);
@@ -166,11 +166,13 @@ fn check_before_signature(
     if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
         return Err(malformed("x-acs-signature-nonce is empty or too long"));
     }
-    Ok(nonce)
+    Ok((nonce, signed))
 }
 
 /// Verifies an Alibaba-signed request (see the module comment for the
-/// order); the nonce is recorded only once the signature has verified.
+/// order); the nonce is recorded only once the signature has verified, and
+/// remembered until the later of its signed date and `now`, plus the window.
+/// A full replay store → `ReplayStoreFull` (the edge answers 503).
 pub fn verify_acs3(
     req: &HttpParts,
     auth: &Acs3Auth,
@@ -178,15 +180,10 @@ pub fn verify_acs3(
     now: OffsetDateTime,
     nonces: &NonceStore,
 ) -> Result<(), AuthFailure> {
-    let nonce = check_before_signature(req, auth, now)?;
+    let (nonce, signed) = check_before_signature(req, auth, now)?;
     let canonical = acs3_canonical_request(req, &auth.signed_headers)?;
     verify_signature_hex(secret, &acs3_string_to_sign(&canonical), &auth.signature)?;
-    let key = format!("{}\n{nonce}", auth.access_key);
-    if nonces.check_and_insert(&key, now) {
-        Ok(())
-    } else {
-        Err(AuthFailure::NonceReused)
-    }
+    nonces.check_and_insert(&auth.access_key, &nonce, signed, now)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::identity::crypto::hmac_sha256_hex;
+use crate::identity::reference_signer;
 use crate::identity::test_vectors::{self, headers_from_canonical, OwnedRequest};
 
 const SECRET: &[u8] = b"testsecret";
@@ -64,13 +65,13 @@ fn own_request(nonce: &str) -> (OwnedRequest, Acs3Auth) {
     (req, auth)
 }
 
+/// Signs `req` with the independent reference signer, never with the
+/// verifier's own canonicaliser.
 fn sign(req: &OwnedRequest, signed: &[&str]) -> Acs3Auth {
-    let signed: Vec<String> = signed.iter().map(|s| s.to_string()).collect();
-    let canonical = acs3_canonical_request(&req.parts(), &signed).unwrap();
     Acs3Auth {
         access_key: "testid".into(),
-        signature: hmac_sha256_hex(SECRET, &acs3_string_to_sign(&canonical)),
-        signed_headers: signed,
+        signature: reference_signer::acs3_signature(req, signed, SECRET),
+        signed_headers: signed.iter().map(|s| s.to_string()).collect(),
     }
 }
 
@@ -205,6 +206,42 @@ fn a_bad_signature_does_not_burn_the_nonce() {
     assert_eq!(
         verify_acs3(&req.parts(), &auth, SECRET, NOW, &nonces),
         Ok(())
+    );
+}
+
+#[test]
+fn a_future_dated_request_cannot_be_replayed_fifteen_minutes_later() {
+    let nonces = store();
+    let (mut req, _) = own_request("n-future");
+    let arrival = DATE;
+    let signed_at = "2025-01-01T00:14:50Z";
+    req.set("x-acs-date", signed_at);
+    let auth = sign(&req, &SIGNED);
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, arrival, &nonces),
+        Ok(())
+    );
+    let replay = arrival + time::Duration::minutes(15);
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, replay, &nonces),
+        Err(AuthFailure::NonceReused)
+    );
+}
+
+#[test]
+fn a_full_store_refuses_with_replay_store_full() {
+    let nonces = NonceStore::with_quota(1, 1, Duration::from_secs(900));
+    let (req, auth) = own_request("first");
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, NOW, &nonces),
+        Ok(())
+    );
+    let (req, auth) = own_request("second");
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, NOW, &nonces),
+        Err(AuthFailure::ReplayStoreFull(
+            crate::identity::ReplayLimit::Full
+        ))
     );
 }
 

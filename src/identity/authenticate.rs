@@ -10,7 +10,7 @@ use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
     check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
-    AuthFailure, HttpParts, NonceStore, SignedAuthorization,
+    AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
 
 /// A verified caller.
@@ -50,6 +50,13 @@ impl AuthError {
             AuthError::Verify(AuthFailure::Expired { .. }) => "expired",
             AuthError::Verify(AuthFailure::NonceReused) => "nonce_reused",
             AuthError::Verify(AuthFailure::TemporaryCredentials) => "unsupported",
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Full)) => {
+                "nonce_store_full"
+            }
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Quota)) => {
+                "nonce_store_quota"
+            }
+            AuthError::Verify(AuthFailure::UnsignedPayload) => "unsigned_payload",
             AuthError::UnknownKey => "unknown_key",
             AuthError::UnknownToken => "token_unknown",
             AuthError::TokenExpired { .. } => "token_expired",
@@ -118,7 +125,10 @@ impl Credential<'_> {
             Credential::Signed { cloud, key, auth } => (cloud, key, auth),
         };
         match cloud {
-            Cloud::Huawei => verify_sdk_hmac(req, &auth, &key.secret, now)?,
+            // An unsigned body could be swapped within the date window.
+            Cloud::Huawei => {
+                verify_sdk_hmac(req, &auth, &key.secret, now, UnsignedPayload::Refused)?
+            }
             Cloud::Aliyun => verify_acs3(req, &auth, &key.secret, now, nonces)?,
         }
         Ok(Authenticated {

@@ -48,12 +48,13 @@ pub(crate) fn verify_signature_hex(
 }
 
 /// Parses `value` with `format` as a UTC time and checks that it lies within
-/// ±[`MAX_CLOCK_SKEW`] of `now`; unparsable or outside → `Expired`.
+/// ±[`MAX_CLOCK_SKEW`] of `now`, returning it; unparsable or outside →
+/// `Expired`.
 pub(crate) fn check_date(
     value: &str,
     format: &[BorrowedFormatItem<'_>],
     now: OffsetDateTime,
-) -> Result<(), AuthFailure> {
+) -> Result<OffsetDateTime, AuthFailure> {
     let expired = || AuthFailure::Expired {
         date: snippet(value),
     };
@@ -63,7 +64,7 @@ pub(crate) fn check_date(
     if (now - date).abs() > MAX_CLOCK_SKEW {
         return Err(expired());
     }
-    Ok(())
+    Ok(date)
 }
 
 /// Whether a signature is 64 hex digits (32 bytes), checked at parse time.

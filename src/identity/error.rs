@@ -33,9 +33,43 @@ pub enum AuthFailure {
     /// ACS3: the signature nonce was already used within the window.
     #[error("signature nonce already used")]
     NonceReused,
+    /// ACS3: the replay store cannot remember one more nonce (full, or the
+    /// access key holds its quota), so the request is refused rather than
+    /// an older live nonce forgotten. Mapped to 503.
+    #[error("the replay store is full ({0})")]
+    ReplayStoreFull(ReplayLimit),
+    /// Huawei: `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` with a non-empty body
+    /// on a request whose body must be covered by the signature.
+    #[error("unsigned payload is not accepted: the body must be signed")]
+    UnsignedPayload,
     /// A security token is present: temporary credentials are not supported yet.
     #[error("temporary credentials (security token) are not supported")]
     TemporaryCredentials,
+}
+
+/// Which bound of the nonce store refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayLimit {
+    /// The store holds `nonce_capacity` live nonces.
+    Full,
+    /// The access key holds `nonce_per_key` live nonces.
+    Quota,
+}
+
+impl ReplayLimit {
+    /// The `reason` label of `iamgate_nonce_store_rejections_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReplayLimit::Full => "full",
+            ReplayLimit::Quota => "quota",
+        }
+    }
+}
+
+impl std::fmt::Display for ReplayLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
 }
 
 /// Longest client-supplied text copied into an error message.

@@ -11,6 +11,8 @@ mod authorization;
 mod crypto;
 mod error;
 mod nonce;
+#[cfg(test)]
+mod reference_signer;
 mod request;
 mod sdk_hmac;
 #[cfg(test)]
@@ -23,10 +25,10 @@ pub use acs3::{
 pub use authenticate::{authenticate, identify, AuthError, Authenticated, Credential};
 pub use authorization::SignedAuthorization;
 pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
-pub use error::AuthFailure;
+pub use error::{AuthFailure, ReplayLimit};
 pub use nonce::NonceStore;
 pub use request::HttpParts;
 pub use sdk_hmac::{
     check_sdk_hmac_head, parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign,
-    verify_sdk_hmac, SdkHmacAuth, SDK_HMAC_ALGORITHM,
+    verify_sdk_hmac, SdkHmacAuth, UnsignedPayload, SDK_HMAC_ALGORITHM,
 };

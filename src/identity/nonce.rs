@@ -1,97 +1,121 @@
-//! The bounded, thread-safe memory of ACS3 signature nonces seen within the
-//! replay window. A nonce is remembered from the moment its request verified
-//! until `window` has passed; a second use within that time is a replay.
+//! The bounded, thread-safe memory of ACS3 signature nonces. A nonce is
+//! remembered until `max(signed date, arrival) + window`: the date check
+//! accepts a request up to `window` after its signed date, so a request
+//! dated in the future must be remembered past its arrival + window, or it
+//! could be replayed once more (dated now+14m50s, replayed 15 minutes later).
 //!
-//! The store is bounded: when it holds `capacity` entries the oldest is
-//! evicted to make room. A bounded store trades a tiny replay window under
-//! flood (an evicted nonce could be replayed until its date expires) for
-//! bounded memory; only requests with a valid signature ever reach it, so a
-//! flood needs valid credentials.
+//! The store is bounded and **refuses** rather than evicts: a full store
+//! (`capacity` live nonces) or an access key holding its `per_key` quota
+//! makes the request fail with [`AuthFailure::ReplayStoreFull`] (503), so a
+//! live nonce is never forgotten and one key's flood cannot lock out the
+//! others until the store is full. Only requests with a valid signature ever
+//! reach the store, so a flood needs valid credentials. Expired entries are
+//! evicted, oldest expiry first; every operation is O(log n).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
+use super::error::{AuthFailure, ReplayLimit};
+
 /// Bounded, thread-safe (`&self`, Mutex inside) store of ACS3 nonces seen
-/// within the 15-minute window.
+/// within the replay window, with a per-access-key quota.
 #[derive(Debug)]
 pub struct NonceStore {
     capacity: usize,
+    per_key: usize,
     window: time::Duration,
     inner: Mutex<Inner>,
 }
 
-/// Arrival-ordered entries plus an index. Each entry has a sequence number
-/// so an evicted stale entry never removes a newer record of the same nonce.
+/// The live entries, indexed three ways: by `(access key, nonce)` for the
+/// replay check, by expiry for eviction, and a count per access key for the
+/// quota. The sequence number makes expiry keys unique.
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
-    by_nonce: HashMap<String, (u64, OffsetDateTime)>,
-    order: VecDeque<(u64, OffsetDateTime, String)>,
+    live: HashSet<(String, String)>,
+    by_expiry: BTreeMap<(OffsetDateTime, u64), (String, String)>,
+    per_key: HashMap<String, usize>,
 }
 
 impl Inner {
-    /// Removes the oldest entry (and its index record, if still current).
-    fn pop_oldest(&mut self) {
-        if let Some((seq, _, nonce)) = self.order.pop_front() {
-            if self.by_nonce.get(&nonce).is_some_and(|(s, _)| *s == seq) {
-                self.by_nonce.remove(&nonce);
+    /// Evicts every entry whose expiry is before `now`. An entry is kept
+    /// while `now <= expiry`, matching the inclusive date window.
+    fn evict_expired(&mut self, now: OffsetDateTime) {
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if entry.key().0 >= now {
+                break;
             }
-        }
-    }
-
-    /// Evicts entries, oldest first, whose window has passed at `now`.
-    fn evict_expired(&mut self, now: OffsetDateTime, window: time::Duration) {
-        while self
-            .order
-            .front()
-            .is_some_and(|(_, seen, _)| now - *seen >= window)
-        {
-            self.pop_oldest();
+            let (access_key, nonce) = entry.remove();
+            self.live.remove(&(access_key.clone(), nonce));
+            if let Some(count) = self.per_key.get_mut(&access_key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.per_key.remove(&access_key);
+                }
+            }
         }
     }
 }
 
 impl NonceStore {
-    /// A store holding at most `capacity` nonces (at least 1) for `window`.
+    /// A store holding at most `capacity` nonces (at least 1), each access
+    /// key at most 10% of them (at least 1), remembered for `window`.
     pub fn new(capacity: usize, window: std::time::Duration) -> Self {
+        Self::with_quota(capacity, (capacity / 10).max(1), window)
+    }
+
+    /// A store holding at most `capacity` nonces, at most `per_key` of them
+    /// for one access key (both at least 1), remembered for `window` past
+    /// the later of the signed date and the arrival.
+    pub fn with_quota(capacity: usize, per_key: usize, window: std::time::Duration) -> Self {
         Self {
             capacity: capacity.max(1),
+            per_key: per_key.max(1),
             window: time::Duration::try_from(window).unwrap_or(time::Duration::MAX),
             inner: Mutex::new(Inner::default()),
         }
     }
 
-    /// True if the nonce is fresh (and records it); false if it was seen
-    /// within the window. Expired entries are evicted; when full, the oldest
-    /// is evicted (bounded memory at the price of a tiny replay window under
-    /// flood, see the module comment).
-    pub fn check_and_insert(&self, nonce: &str, now: OffsetDateTime) -> bool {
-        // A poisoned lock still holds a consistent map: no operation here
+    /// Records `nonce` of `access_key`, signed at `signed`, arriving at
+    /// `now`. A nonce still remembered → `NonceReused`; a full store or a
+    /// key at its quota → `ReplayStoreFull` (nothing evicted early).
+    pub fn check_and_insert(
+        &self,
+        access_key: &str,
+        nonce: &str,
+        signed: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthFailure> {
+        // A poisoned lock still holds a consistent store: no operation here
         // can panic half-way through an update.
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.evict_expired(now, self.window);
-        if let Some((_, seen)) = inner.by_nonce.get(nonce) {
-            // Also a replay when `seen` is in the future (clock went back).
-            if now - *seen < self.window {
-                return false;
-            }
+        inner.evict_expired(now);
+        let key = (access_key.to_owned(), nonce.to_owned());
+        if inner.live.contains(&key) {
+            return Err(AuthFailure::NonceReused);
         }
-        while inner.order.len() >= self.capacity {
-            inner.pop_oldest();
+        if inner.live.len() >= self.capacity {
+            return Err(AuthFailure::ReplayStoreFull(ReplayLimit::Full));
         }
+        if inner.per_key.get(access_key).copied().unwrap_or(0) >= self.per_key {
+            return Err(AuthFailure::ReplayStoreFull(ReplayLimit::Quota));
+        }
+        let expiry = signed.max(now).saturating_add(self.window);
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        inner.by_nonce.insert(nonce.to_owned(), (seq, now));
-        inner.order.push_back((seq, now, nonce.to_owned()));
-        true
+        inner.by_expiry.insert((expiry, seq), key.clone());
+        inner.live.insert(key);
+        *inner.per_key.entry(access_key.to_owned()).or_insert(0) += 1;
+        Ok(())
     }
 
     /// Number of nonces currently remembered.
     pub fn len(&self) -> usize {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.by_nonce.len()
+        inner.live.len()
     }
 
     /// Whether no nonce is remembered.
@@ -102,69 +126,5 @@ impl NonceStore {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-    use time::macros::datetime;
-
-    const T0: OffsetDateTime = datetime!(2025-01-01 00:00:00 UTC);
-
-    #[test]
-    fn reuse_within_window_is_refused() {
-        let store = NonceStore::new(10, Duration::from_secs(900));
-        assert!(store.check_and_insert("n1", T0));
-        assert!(!store.check_and_insert("n1", T0 + time::Duration::minutes(14)));
-        assert!(store.check_and_insert("n2", T0));
-        assert_eq!(store.len(), 2);
-    }
-
-    #[test]
-    fn entries_expire_after_the_window() {
-        let store = NonceStore::new(10, Duration::from_secs(900));
-        assert!(store.check_and_insert("n1", T0));
-        let later = T0 + time::Duration::minutes(15);
-        assert!(store.check_and_insert("other", later));
-        assert_eq!(store.len(), 1, "n1 evicted once its window passed");
-        assert!(store.check_and_insert("n1", later));
-    }
-
-    #[test]
-    fn capacity_is_respected_and_the_oldest_goes_first() {
-        let store = NonceStore::new(3, Duration::from_secs(900));
-        for (i, n) in ["a", "b", "c", "d", "e"].iter().enumerate() {
-            let at = T0 + time::Duration::seconds(i64::try_from(i).unwrap());
-            assert!(store.check_and_insert(n, at));
-            assert!(store.len() <= 3);
-        }
-        assert_eq!(store.len(), 3);
-        let at = T0 + time::Duration::seconds(10);
-        assert!(!store.check_and_insert("e", at), "newest kept");
-        assert!(!store.check_and_insert("c", at), "c kept");
-        assert!(store.check_and_insert("a", at), "oldest evicted");
-    }
-
-    #[test]
-    fn zero_capacity_still_works() {
-        let store = NonceStore::new(0, Duration::from_secs(900));
-        assert!(store.check_and_insert("a", T0));
-        assert!(!store.check_and_insert("a", T0));
-        assert_eq!(store.len(), 1);
-    }
-
-    #[test]
-    fn concurrent_use_from_threads() {
-        let store = std::sync::Arc::new(NonceStore::new(1000, Duration::from_secs(900)));
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let s = store.clone();
-                std::thread::spawn(move || {
-                    (0..100)
-                        .filter(|i| s.check_and_insert(&i.to_string(), T0))
-                        .count()
-                })
-            })
-            .collect();
-        let fresh: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
-        assert_eq!(fresh, 100, "each nonce accepted exactly once");
-    }
-}
+#[path = "nonce_tests.rs"]
+mod tests;

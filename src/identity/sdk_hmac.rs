@@ -11,6 +11,14 @@
 //! `X-Sdk-Content-Sha256` other than `UNSIGNED-PAYLOAD` must equal the
 //! body's SHA-256 (else `BodyHashMismatch`), because the header need not be
 //! signed and could otherwise pin an old payload hash onto a new body.
+//!
+//! `X-Sdk-Content-Sha256` need not be in `SignedHeaders`: its value *is*
+//! the last line of the canonical request, so changing or adding it changes
+//! the signature (`UNSIGNED-PAYLOAD` in place of a hash, or the reverse, is
+//! a mismatch), and a hash value must equal the body's. Requiring it signed
+//! would refuse the SDK, which does not sign it. The one hole is
+//! `UNSIGNED-PAYLOAD` itself, which leaves the body unsigned: callers pass
+//! [`UnsignedPayload::Refused`] wherever the body matters.
 
 use percent_encoding::percent_decode_str;
 use time::format_description::BorrowedFormatItem;
@@ -131,9 +139,27 @@ pub fn sdk_hmac_string_to_sign(sdk_date: &str, canonical_request: &str) -> Strin
     )
 }
 
-/// An `X-Sdk-Content-Sha256` other than `UNSIGNED-PAYLOAD` must match the body.
-fn check_declared_body_hash(req: &HttpParts) -> Result<(), AuthFailure> {
+/// Whether `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` may leave a non-empty
+/// body outside the signature. Such a body can be swapped by anyone who
+/// sees the request within the date window (Huawei has no nonce), so any
+/// route whose decision reads the body must pass `Refused`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsignedPayload {
+    Allowed,
+    Refused,
+}
+
+/// An `X-Sdk-Content-Sha256` other than `UNSIGNED-PAYLOAD` must match the
+/// body; `UNSIGNED-PAYLOAD` on a non-empty body only when allowed.
+fn check_declared_body_hash(
+    req: &HttpParts,
+    unsigned_payload: UnsignedPayload,
+) -> Result<(), AuthFailure> {
     match content_sha256_header(req)? {
+        Some(v) if !req.body.is_empty() && v == UNSIGNED_PAYLOAD => match unsigned_payload {
+            UnsignedPayload::Allowed => Ok(()),
+            UnsignedPayload::Refused => Err(AuthFailure::UnsignedPayload),
+        },
         Some(v) if !req.body.is_empty() && v != UNSIGNED_PAYLOAD => {
             if v.eq_ignore_ascii_case(&sha256_hex(req.body)) {
                 Ok(())
@@ -157,17 +183,19 @@ pub fn check_sdk_hmac_head(
         return Err(AuthFailure::TemporaryCredentials);
     }
     require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
-    check_date(&single_header(req, DATE_HEADER)?, SDK_DATE_FORMAT, now)
+    check_date(&single_header(req, DATE_HEADER)?, SDK_DATE_FORMAT, now).map(|_| ())
 }
 
 /// Verifies a Huawei-signed request: no security token, `host` and
 /// `x-sdk-date` signed, date within ±15 minutes of `now`, declared body hash
-/// consistent, then the signature (constant time).
+/// consistent (an unsigned payload only when `unsigned_payload` allows it),
+/// then the signature (constant time).
 pub fn verify_sdk_hmac(
     req: &HttpParts,
     auth: &SdkHmacAuth,
     secret: &[u8],
     now: OffsetDateTime,
+    unsigned_payload: UnsignedPayload,
 ) -> Result<(), AuthFailure> {
     if has_header(req, TOKEN_HEADER) {
         return Err(AuthFailure::TemporaryCredentials);
@@ -175,7 +203,7 @@ pub fn verify_sdk_hmac(
     require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
     let sdk_date = single_header(req, DATE_HEADER)?;
     check_date(&sdk_date, SDK_DATE_FORMAT, now)?;
-    check_declared_body_hash(req)?;
+    check_declared_body_hash(req, unsigned_payload)?;
     let canonical = sdk_hmac_canonical_request(req, &auth.signed_headers)?;
     let string_to_sign = sdk_hmac_string_to_sign(&sdk_date, &canonical);
     verify_signature_hex(secret, &string_to_sign, &auth.signature)

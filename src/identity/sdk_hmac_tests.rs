@@ -7,6 +7,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::identity::crypto::hmac_sha256_hex;
+use crate::identity::reference_signer;
 use crate::identity::test_vectors::{self, headers_from_canonical, OwnedRequest, Vector};
 
 const SK: &[u8] = b"SKEXAMPLE";
@@ -42,15 +43,13 @@ fn post_vector() -> (OwnedRequest, SdkHmacAuth) {
     (request_from(&v), vector_auth(&v))
 }
 
-/// Signs `req` ourselves (for cases the vectors do not cover).
+/// Signs `req` with the independent reference signer (for cases the
+/// vectors do not cover), never with the verifier's own canonicaliser.
 fn sign(req: &OwnedRequest, signed: &[&str]) -> SdkHmacAuth {
-    let signed: Vec<String> = signed.iter().map(|s| s.to_string()).collect();
-    let canonical = sdk_hmac_canonical_request(&req.parts(), &signed).unwrap();
-    let date = req.headers.get("x-sdk-date").unwrap().to_str().unwrap();
     SdkHmacAuth {
         access_key: "AKEXAMPLE".into(),
-        signature: hmac_sha256_hex(SK, &sdk_hmac_string_to_sign(date, &canonical)),
-        signed_headers: signed,
+        signature: reference_signer::huawei_signature(req, signed, SK),
+        signed_headers: signed.iter().map(|s| s.to_string()).collect(),
     }
 }
 
@@ -71,7 +70,10 @@ fn vendor_vectors_rebuild_canonical_request_string_to_sign_and_signature() {
         let sts = sdk_hmac_string_to_sign("20240101T000000Z", &canonical);
         assert_eq!(sts, v.section("string to sign"), "{}", v.title);
         assert_eq!(hmac_sha256_hex(SK, &sts), auth.signature, "{}", v.title);
-        assert_eq!(verify_sdk_hmac(&req.parts(), &auth, SK, NOW), Ok(()));
+        assert_eq!(
+            verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+            Ok(())
+        );
     }
 }
 
@@ -80,18 +82,27 @@ fn host_comes_from_the_authority_when_there_is_no_host_header() {
     let (mut req, auth) = post_vector();
     req.headers.remove("host");
     assert!(matches!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::Malformed(_))
     ));
     req.authority = Some("127.0.0.1:8080".into());
-    assert_eq!(verify_sdk_hmac(&req.parts(), &auth, SK, NOW), Ok(()));
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+        Ok(())
+    );
 }
 
 #[test]
 fn wrong_secret_is_a_mismatch() {
     let (req, auth) = post_vector();
     assert_eq!(
-        verify_sdk_hmac(&req.parts(), &auth, b"SKWRONG", NOW),
+        verify_sdk_hmac(
+            &req.parts(),
+            &auth,
+            b"SKWRONG",
+            NOW,
+            UnsignedPayload::Allowed
+        ),
         Err(AuthFailure::SignatureMismatch)
     );
 }
@@ -101,7 +112,7 @@ fn tampered_signed_header_is_a_mismatch() {
     let (mut req, auth) = post_vector();
     req.set("x-project-id", "otherproj");
     assert_eq!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::SignatureMismatch)
     );
 }
@@ -111,7 +122,7 @@ fn body_changed_after_signing_is_a_mismatch() {
     let (mut req, auth) = post_vector();
     req.body = br#"{"name":"nb2"}"#.to_vec();
     assert_eq!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::SignatureMismatch)
     );
 }
@@ -119,7 +130,7 @@ fn body_changed_after_signing_is_a_mismatch() {
 #[test]
 fn date_window_is_fifteen_minutes_either_way() {
     let (req, auth) = post_vector();
-    let verify = |now| verify_sdk_hmac(&req.parts(), &auth, SK, now);
+    let verify = |now| verify_sdk_hmac(&req.parts(), &auth, SK, now, UnsignedPayload::Allowed);
     let expired = Err(AuthFailure::Expired {
         date: "20240101T000000Z".into(),
     });
@@ -135,7 +146,7 @@ fn unparsable_date_is_expired() {
     req.set("x-sdk-date", "2024-01-01T00:00:00Z");
     let auth = sign(&req, &["host", "x-sdk-date"]);
     assert!(matches!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::Expired { .. })
     ));
 }
@@ -146,7 +157,8 @@ fn signed_headers_must_include_host_and_date() {
     for missing in ["host", "x-sdk-date"] {
         let mut partial = auth.clone();
         partial.signed_headers.retain(|h| h != missing);
-        let err = verify_sdk_hmac(&req.parts(), &partial, SK, NOW).unwrap_err();
+        let err =
+            verify_sdk_hmac(&req.parts(), &partial, SK, NOW, UnsignedPayload::Allowed).unwrap_err();
         assert!(
             matches!(err, AuthFailure::Malformed(ref m) if m.contains(missing)),
             "{err}"
@@ -159,14 +171,14 @@ fn absent_or_repeated_signed_header_is_malformed() {
     let (mut req, auth) = post_vector();
     req.headers.remove("user-agent");
     assert!(matches!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::Malformed(_))
     ));
     let (mut req, auth) = post_vector();
     req.headers
         .append("x-project-id", "proj123".parse().unwrap());
     assert!(matches!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::Malformed(_))
     ));
 }
@@ -177,7 +189,7 @@ fn security_token_means_temporary_credentials() {
     req.set("x-security-token", "token");
     let auth = sign(&req, &["host", "x-sdk-date", "x-security-token"]);
     assert_eq!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::TemporaryCredentials)
     );
 }
@@ -243,7 +255,10 @@ fn unsigned_payload_is_honoured_and_a_pinned_hash_must_match_the_body() {
             .unwrap()
             .ends_with("\nUNSIGNED-PAYLOAD")
     );
-    assert_eq!(verify_sdk_hmac(&req.parts(), &auth, SK, NOW), Ok(()));
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+        Ok(())
+    );
 
     // A request signed over the real body hash, replayed with that hash pinned
     // in an (unsigned) X-Sdk-Content-Sha256 and a different body.
@@ -252,8 +267,44 @@ fn unsigned_payload_is_honoured_and_a_pinned_hash_must_match_the_body() {
     req.set("x-sdk-content-sha256", &original_hash);
     req.body = br#"{"name":"evil"}"#.to_vec();
     assert_eq!(
-        verify_sdk_hmac(&req.parts(), &auth, SK, NOW),
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
         Err(AuthFailure::BodyHashMismatch)
+    );
+}
+
+#[test]
+fn unsigned_payload_with_a_body_is_refused_when_asked() {
+    let (mut req, _) = post_vector();
+    req.set("x-sdk-content-sha256", "UNSIGNED-PAYLOAD");
+    let auth = sign(&req, &["host", "x-sdk-date"]);
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Refused),
+        Err(AuthFailure::UnsignedPayload)
+    );
+    // The body was never signed: any body verifies when allowed.
+    req.body = br#"{"name":"swapped"}"#.to_vec();
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+        Ok(())
+    );
+    // Without a body nothing is unsigned: the header is ignored.
+    req.body.clear();
+    let auth = sign(&req, &["host", "x-sdk-date"]);
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Refused),
+        Ok(())
+    );
+}
+
+#[test]
+fn an_unsigned_content_sha256_header_cannot_be_added_or_changed() {
+    // Signed over the body hash, then UNSIGNED-PAYLOAD added by a relay.
+    let (mut req, auth) = post_vector();
+    req.set("x-sdk-content-sha256", "UNSIGNED-PAYLOAD");
+    req.body = br#"{"name":"evil"}"#.to_vec();
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed),
+        Err(AuthFailure::SignatureMismatch)
     );
 }
 
@@ -301,6 +352,6 @@ proptest! {
         let _ = sdk_hmac_canonical_request(&req.parts(), &auth.signed_headers);
         let signed = vec![header.to_lowercase()];
         let _ = sdk_hmac_canonical_request(&req.parts(), &signed);
-        let _ = verify_sdk_hmac(&req.parts(), &auth, SK, NOW);
+        let _ = verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed);
     }
 }

@@ -8,6 +8,8 @@
 //! is a 404 with a JSON error body. Every request is recorded
 //! (`GET /-/requests`, cleared by `DELETE /-/requests`; these two are never
 //! recorded) so tests can prove the upstream saw nothing after a denial.
+//! The log is unauthenticated, so credential headers (`Authorization`,
+//! tokens, signatures) are recorded as `<redacted>`, one per value.
 //!
 //! Ids: the client's own when the body carries the item key (`sandboxId`),
 //! or its name when the SDK addresses the resource by name (item parameter
@@ -171,11 +173,18 @@ fn split_item(path: &str) -> (&str, String) {
     (parent, id)
 }
 
+/// Header names lower-cased, repeated values joined with `", "`, every
+/// credential value replaced by `<redacted>` (so two tokens still show as
+/// two: `"<redacted>, <redacted>"`).
 fn lowercase_headers(headers: &HeaderMap) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::<String, String>::new();
     for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(name.as_str().to_ascii_lowercase())
+        let name = name.as_str().to_ascii_lowercase();
+        let value = match store::is_credential(&name) {
+            true => store::REDACTED.to_string(),
+            false => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        out.entry(name)
             .and_modify(|v| {
                 v.push_str(", ");
                 v.push_str(&value);

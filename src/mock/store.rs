@@ -93,6 +93,27 @@ fn merge(target: &mut Value, patch: Value) {
     }
 }
 
+/// What the log shows instead of a credential.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Headers that carry a credential: the unauthenticated `GET /-/requests`
+/// must not hand them out (a captured signature replays for 15 minutes).
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-auth-token",
+    "x-security-token",
+    "x-acs-security-token",
+    "x-subject-token",
+];
+
+/// Whether a (lower-cased) header name carries a credential: the list
+/// above, or any name mentioning a signature (a signature *nonce* is not
+/// one, and tests need to see it).
+pub(crate) fn is_credential(name: &str) -> bool {
+    CREDENTIAL_HEADERS.contains(&name) || (name.contains("signature") && !name.ends_with("nonce"))
+}
+
 /// One request as the mock saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordedRequest {
@@ -100,7 +121,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// The raw query string, without `?`; empty when there was none.
     pub query: String,
-    /// Header names lower-cased; repeated headers joined with `", "`.
+    /// Header names lower-cased; repeated headers joined with `", "`;
+    /// credentials replaced by [`REDACTED`], one per value.
     pub headers: BTreeMap<String, String>,
     pub body_len: usize,
 }
@@ -190,6 +212,29 @@ mod tests {
         let all = r.all();
         assert_eq!(all.len(), LOG_CAPACITY);
         assert_eq!(all[0].path, "/5");
+    }
+
+    #[test]
+    fn credential_headers_are_recognised() {
+        for name in [
+            "authorization",
+            "x-auth-token",
+            "x-security-token",
+            "x-acs-security-token",
+            "x-subject-token",
+            "x-acs-signature",
+            "x-amz-signature",
+        ] {
+            assert!(is_credential(name), "{name}");
+        }
+        for name in [
+            "x-acs-signature-nonce",
+            "x-sdk-date",
+            "content-type",
+            "host",
+        ] {
+            assert!(!is_credential(name), "{name}");
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The request context: the condition keys the gateway supplies
 //! (huawei-iam.md and aliyun-ram.md, "keys supplied"), gathered from the
 //! principal, the route, the connection, the body and the resources file.
+//! Every input is read so that the policy sees exactly what the upstream
+//! will: the whole body or nothing (a 400), no key given twice.
 
 use std::net::IpAddr;
 
 use http::HeaderMap;
 use ipnet::IpNet;
-use serde_json::Value;
+use percent_encoding::percent_decode_str;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -15,6 +17,9 @@ use crate::directory::{Project, ResourceAttrs};
 use crate::identity::Authenticated;
 use crate::policy::Context;
 use crate::routes::RouteMatch;
+
+#[path = "context_body.rs"]
+mod body;
 
 /// Facts about the connection and the request that feed condition keys.
 pub struct RequestFacts<'a> {
@@ -26,33 +31,67 @@ pub struct RequestFacts<'a> {
     pub raw_query: Option<&'a str>,
 }
 
-/// `g:SourceIp`: the TCP peer, or the right-most `X-Forwarded-For` hop that
-/// is not itself a trusted proxy, when the peer is a trusted proxy.
+/// `g:SourceIp`: the TCP peer, or, when the peer is a trusted proxy, the
+/// `X-Forwarded-For` entry reached by walking right to left over trusted
+/// hops: the first untrusted entry, else the last trusted hop reached. The
+/// walk stops at the first entry that is not a bare IP address (`ip:port`,
+/// `unknown`, garbage) and uses the last trusted hop: skipping it would let
+/// a client hide behind junk. IPv4-mapped IPv6 (`::ffff:1.2.3.4`, how a
+/// `[::]` listener sees IPv4 peers) is read as IPv4 so IPv4 CIDRs match.
 pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    if !trusted.iter().any(|n| n.contains(&peer)) {
-        return peer;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut reached = peer.to_canonical();
+    if !is_trusted(&reached) {
+        return reached;
     }
-    let hops: Vec<IpAddr> = headers
+    let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .map(|v| v.to_str().unwrap_or(""))
         .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !trusted.iter().any(|n| n.contains(ip)))
-        .unwrap_or(peer)
+    // Repeated headers are one list, in order (RFC 9110 §5.3).
+    let entries = values.iter().flat_map(|v| v.split(',')).collect::<Vec<_>>();
+    for entry in entries.into_iter().rev() {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            return reached;
+        };
+        reached = ip.to_canonical();
+        if !is_trusted(&reached) {
+            return reached;
+        }
+    }
+    reached
 }
 
-/// Keys common to every action of the request.
+/// A request whose request keys cannot be read unambiguously: the handler
+/// answers 400 (a body the policy cannot see is a body it cannot judge).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RequestKeyError(pub String);
+
+fn bad(message: impl Into<String>) -> RequestKeyError {
+    RequestKeyError(message.into())
+}
+
+/// Whether an action creates a resource (`…:create`, `agentrun:Create…`):
+/// only then may the client name the enterprise project. `createTags` tags
+/// an existing resource and is not a create.
+pub fn is_create(action: &str) -> bool {
+    let verb = action.rsplit(':').next().unwrap_or(action);
+    verb == "create" || (verb.starts_with("Create") && verb != "CreateTags")
+}
+
+/// Keys common to every action of the request. The body and the query are
+/// read whole; an unreadable or ambiguous one is a [`RequestKeyError`].
+/// `g:EnterpriseProjectId` comes from the client only when one of the
+/// route's actions [creates](is_create) a resource.
 pub fn base_context(
     cloud: Cloud,
     who: &Authenticated,
     route: &RouteMatch<'_>,
     project: Option<&Project>,
     facts: &RequestFacts<'_>,
-) -> Context {
+) -> Result<Context, RequestKeyError> {
     let mut c = Context::new();
     let ua = facts
         .headers
@@ -60,7 +99,12 @@ pub fn base_context(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let now = facts.now.format(&Rfc3339).unwrap_or_default();
-    let body = body_fields(facts.body);
+    let body = body_fields(facts.body)?;
+    let creates = route.actions().any(|a| is_create(&a.name));
+    let enterprise_project = match creates {
+        true => client_enterprise_project(body.enterprise_project_id, facts.raw_query)?,
+        false => None,
+    };
     let tags = body.tags;
     let g = match cloud {
         Cloud::Huawei => "g",
@@ -84,22 +128,37 @@ pub fn base_context(
         }
     }
     match cloud {
-        Cloud::Huawei => huawei_keys(&mut c, who, project, body.enterprise_project_id, facts),
+        Cloud::Huawei => huawei_keys(&mut c, who, project, enterprise_project),
         Cloud::Aliyun => {
             if let Some(ak) = &who.access_key {
                 c.set("acs:AccessId", ak.clone());
             }
         }
     }
-    c
+    Ok(c)
+}
+
+/// The enterprise project a create names, in the body or the query
+/// (percent-decoded); a repeated query key, or body and query disagreeing,
+/// is refused rather than guessed.
+fn client_enterprise_project(
+    from_body: Option<String>,
+    raw_query: Option<&str>,
+) -> Result<Option<String>, RequestKeyError> {
+    let from_query = query_value(raw_query.unwrap_or(""), "enterprise_project_id")?;
+    match (from_body, from_query) {
+        (Some(b), Some(q)) if b != q => Err(bad(
+            "enterprise_project_id differs between the body and the query",
+        )),
+        (b, q) => Ok(b.or(q)),
+    }
 }
 
 fn huawei_keys(
     c: &mut Context,
     who: &Authenticated,
     project: Option<&Project>,
-    body_enterprise_project: Option<String>,
-    facts: &RequestFacts<'_>,
+    enterprise_project: Option<String>,
 ) {
     let p = &who.principal;
     c.set("g:PrincipalUrn", p.urn.clone());
@@ -121,8 +180,7 @@ fn huawei_keys(
         c.set("g:ProjectName", proj.name.clone());
         c.set("g:RequestedRegion", proj.region.clone());
     }
-    let from_query = || query_value(facts.raw_query?, "enterprise_project_id");
-    if let Some(ep) = body_enterprise_project.or_else(from_query) {
+    if let Some(ep) = enterprise_project {
         c.set("g:EnterpriseProjectId", ep);
     }
 }
@@ -143,12 +201,28 @@ pub fn add_resource_keys(c: &mut Context, cloud: Cloud, attrs: Option<&ResourceA
     }
 }
 
-/// The first value of `key` in a raw query string.
-fn query_value(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| v.to_string())
-    })
+/// The percent-decoded value of `key` in a raw query string; a key given
+/// twice, or a value that is not UTF-8, is an error (the upstream may read
+/// either copy).
+fn query_value(query: &str, key: &str) -> Result<Option<String>, RequestKeyError> {
+    let decode = |text: &str| {
+        percent_decode_str(text)
+            .decode_utf8()
+            .map(|t| t.into_owned())
+    };
+    let mut found = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if decode(k).ok().as_deref() != Some(key) {
+            continue;
+        }
+        if found.is_some() {
+            return Err(bad(format!("query parameter `{key}` is repeated")));
+        }
+        let value = decode(v).map_err(|_| bad(format!("query parameter `{key}` is not UTF-8")))?;
+        found = Some(value);
+    }
+    Ok(found)
 }
 
 /// What the JSON request body says about condition keys, parsed once.
@@ -156,79 +230,24 @@ fn query_value(query: &str, key: &str) -> Option<String> {
 pub struct BodyFields {
     /// `"tags": [{"key","value"}]` or `"tags": {k: v}`.
     pub tags: Vec<(String, String)>,
-    /// `"enterprise_project_id"` (on create).
+    /// `"enterprise_project_id"` (used on create only).
     pub enterprise_project_id: Option<String>,
 }
 
-/// Parse the body once; anything that is not a JSON object yields nothing.
-pub fn body_fields(body: &[u8]) -> BodyFields {
-    if body.is_empty() || !body.iter().take(64).any(|b| *b == b'{') {
-        return BodyFields::default();
+/// Parses the whole body. Empty (or only whitespace) → no fields; anything
+/// else must be one JSON object, with no repeated `tags` or
+/// `enterprise_project_id` member and no repeated tag key, else
+/// [`RequestKeyError`]: the policy must see exactly what the upstream reads.
+pub fn body_fields(body: &[u8]) -> Result<BodyFields, RequestKeyError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(BodyFields::default());
     }
-    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(body) else {
-        return BodyFields::default();
-    };
-    let text = |v: &Value| {
-        v.as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string())
-    };
-    let tags = match o.get("tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    text(t.get("key")?),
-                    t.get("value").map(text).unwrap_or_default(),
-                ))
-            })
-            .collect(),
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
-        _ => Vec::new(),
-    };
-    let enterprise_project_id = o
-        .get("enterprise_project_id")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    BodyFields {
-        tags,
-        enterprise_project_id,
-    }
+    serde_json::from_slice::<body::TopLevel>(body)
+        .map(|t| t.0)
+        .map_err(|e| bad(format!("request body: {e}")))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_in_both_shapes() {
-        let a =
-            body_fields(br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}],"enterprise_project_id":"ep-1"}"#);
-        assert_eq!(
-            a.tags,
-            vec![("team".into(), "blue".into()), ("cost".into(), "".into())]
-        );
-        assert_eq!(a.enterprise_project_id.as_deref(), Some("ep-1"));
-        let b = body_fields(br#"{"tags":{"team":"blue","n":8}}"#).tags;
-        assert_eq!(
-            b,
-            vec![("n".into(), "8".into()), ("team".into(), "blue".into())]
-        );
-        assert_eq!(body_fields(b"not json"), BodyFields::default());
-    }
-
-    #[test]
-    fn forwarded_for_only_from_trusted_proxies() {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", "203.0.113.9, 10.0.0.5".parse().unwrap());
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!(
-            source_ip(proxy, &h, &trusted),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
-        );
-        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(source_ip(stranger, &h, &trusted), stranger);
-    }
-}
+#[path = "context_tests.rs"]
+mod tests;

@@ -266,7 +266,9 @@ fn authorize(
         Cloud::Huawei => project.map_or("*", |p| p.region.as_str()),
         Cloud::Aliyun => gw.config.region(&route.service.name).unwrap_or("*"),
     };
-    let base = base_context(cloud, who, route, project, facts);
+    // A body or query the policy cannot read unambiguously is refused.
+    let base = base_context(cloud, who, route, project, facts)
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let needs: Vec<_> = route
         .actions()
         .map(|a| {

@@ -225,6 +225,10 @@ fn auth_parts(
         AuthError::Verify(AuthFailure::TemporaryCredentials) => {
             "temporary security credentials are not supported".into()
         }
+        AuthError::Verify(AuthFailure::UnsignedPayload) => {
+            "verify aksk signature fail: UNSIGNED-PAYLOAD is not accepted, the body must be signed"
+                .into()
+        }
         AuthError::Verify(_) => "verify aksk signature fail".into(),
         AuthError::UnknownKey => "ak not found".into(),
         AuthError::UnknownToken => "decrypt token fail".into(),
@@ -249,13 +253,22 @@ fn auth_parts(
             "SignatureNonceUsed",
             "Specified signature nonce was used already.",
         ),
+        AuthError::Verify(AuthFailure::ReplayStoreFull(_)) => (
+            "ServiceUnavailable",
+            "The replay-protection store is full; retry later.",
+        ),
         _ => (
             "IncompleteSignature",
             "The request signature does not conform to Aliyun standards.",
         ),
     };
+    // A full replay store is the gateway's limit, not the caller's fault.
+    let status = match a {
+        AuthError::Verify(AuthFailure::ReplayStoreFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
     (
-        StatusCode::UNAUTHORIZED,
+        status,
         "APIGW.0301",
         format!("{iam}: {detail}"),
         ali_code,
@@ -266,6 +279,7 @@ fn auth_parts(
 fn aliyun_auth_status(a: &AuthError) -> StatusCode {
     match a {
         AuthError::UnknownKey => StatusCode::NOT_FOUND,
+        AuthError::Verify(AuthFailure::ReplayStoreFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }

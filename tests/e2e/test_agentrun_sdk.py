@@ -99,10 +99,11 @@ def test_runner_exact_grant_list_star_and_get_star_are_forwarded(gw):
         ("GET", f"{API}/templates"),
         ("GET", f"{API}/templates/{name}"),
     ]
-    # The SDK's own ACS3 headers reach the upstream unchanged.
-    assert gw.upstream_requests()[0]["headers"]["authorization"].startswith(
-        f"ACS3-HMAC-SHA256 Credential={RUNNER[0]},"
-    )
+    # The SDK's own ACS3 headers reach the upstream (the mock's log redacts
+    # the credential itself, so the signed ACS3 headers prove the dialect).
+    forwarded = gw.upstream_requests()[0]["headers"]
+    assert forwarded["authorization"] == "<redacted>"
+    assert forwarded["x-acs-signature-nonce"] and forwarded["x-acs-date"]
 
 
 def test_runner_deletes_its_runtime_outside_fd_prod(gw):

@@ -1,0 +1,251 @@
+//! Tests of the request context: the whole body read strictly (padding,
+//! repeated members and tag keys), the enterprise project from the client
+//! on creates only, and the `X-Forwarded-For` walk.
+
+use super::*;
+use crate::config::Config;
+use crate::snapshot::Snapshot;
+
+#[test]
+fn tags_in_both_shapes() {
+    let a = body_fields(
+        br#"{"name":"x","tags":[{"key":"team","value":"blue"},{"key":"cost"}],"enterprise_project_id":"ep-1"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        a.tags,
+        vec![("team".into(), "blue".into()), ("cost".into(), "".into())]
+    );
+    assert_eq!(a.enterprise_project_id.as_deref(), Some("ep-1"));
+    let b = body_fields(br#"{"tags":{"team":"blue","n":8}}"#)
+        .unwrap()
+        .tags;
+    assert_eq!(
+        b,
+        vec![("n".into(), "8".into()), ("team".into(), "blue".into())]
+    );
+}
+
+#[test]
+fn padding_does_not_hide_the_json() {
+    let mut body = vec![b' '; 4096];
+    body.extend_from_slice(b"\n\t\r");
+    body.extend_from_slice(br#"{"tags":[{"key":"team","value":"red"}]}"#);
+    let fields = body_fields(&body).unwrap();
+    assert_eq!(fields.tags, vec![("team".into(), "red".into())]);
+}
+
+#[test]
+fn empty_bodies_have_no_fields_and_other_bodies_must_be_an_object() {
+    assert_eq!(body_fields(b"").unwrap(), BodyFields::default());
+    assert_eq!(body_fields(b"  \n").unwrap(), BodyFields::default());
+    for bad in [
+        &b"not json"[..],
+        b"[1,2]",
+        b"\"text\"",
+        b"{\"tags\":[]} trailing",
+        b"{\"tags\":\"team\"}",
+        b"{\"enterprise_project_id\":7}",
+        b"{\"tags\":[{\"key\":\"a\"}",
+    ] {
+        assert!(
+            body_fields(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    assert_eq!(
+        body_fields(br#"{"tags":null,"enterprise_project_id":null}"#).unwrap(),
+        BodyFields::default()
+    );
+}
+
+#[test]
+fn a_repeated_tag_key_or_member_is_refused() {
+    for bad in [
+        &br#"{"tags":[{"key":"team","value":"blue"},{"key":"team","value":"red"}]}"#[..],
+        br#"{"tags":{"team":"blue","team":"red"}}"#,
+        br#"{"tags":[{"key":"team","value":"blue","value":"red"}]}"#,
+        br#"{"tags":[{"key":"team","key":"cost","value":"x"}]}"#,
+        br#"{"tags":[],"tags":[{"key":"team","value":"red"}]}"#,
+        br#"{"enterprise_project_id":"ep-dev","enterprise_project_id":"ep-prod"}"#,
+    ] {
+        let err = body_fields(bad).unwrap_err();
+        assert!(err.0.contains("repeated"), "{err}");
+    }
+    // Other members may repeat: they feed no key.
+    assert!(body_fields(br#"{"name":"a","name":"b"}"#).is_ok());
+}
+
+#[test]
+fn creates_are_recognised_by_the_action_verb() {
+    for yes in ["modelarts:notebook:create", "agentrun:CreateBrowser"] {
+        assert!(is_create(yes), "{yes}");
+    }
+    for no in [
+        "modelarts:notebook:delete",
+        "modelarts:devserver:createTags",
+        "agentrun:DeleteBrowser",
+        "agentrun:CreateTags",
+        "modelarts:image:register",
+    ] {
+        assert!(!is_create(no), "{no}");
+    }
+}
+
+#[test]
+fn the_query_value_is_decoded_and_may_not_repeat() {
+    let ep = |q: &str| query_value(q, "enterprise_project_id");
+    assert_eq!(
+        ep("a=1&enterprise_project_id=ep%2Ddev").unwrap().as_deref(),
+        Some("ep-dev")
+    );
+    assert_eq!(
+        ep("enterprise%5Fproject%5Fid=x").unwrap().as_deref(),
+        Some("x")
+    );
+    assert_eq!(ep("a=1").unwrap(), None);
+    assert!(ep("enterprise_project_id=a&enterprise_project_id=a").is_err());
+    assert!(ep("enterprise_project_id=%FF").is_err());
+    assert!(client_enterprise_project(Some("a".into()), Some("enterprise_project_id=b")).is_err());
+    assert_eq!(
+        client_enterprise_project(Some("a".into()), Some("enterprise_project_id=a")).unwrap(),
+        Some("a".into())
+    );
+}
+
+/// The repository's sample snapshot and alice (account acme0001).
+fn sample() -> Snapshot {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("iamgate.toml");
+    Snapshot::load(&Config::load(&path).unwrap()).unwrap()
+}
+
+fn context_for(
+    snap: &Snapshot,
+    method: http::Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<Context, RequestKeyError> {
+    let route = snap.routes.lookup(&method, path).unwrap();
+    let principal = snap.directory.find_user("alice", None)[0].clone();
+    let who = Authenticated {
+        principal,
+        access_key: None,
+        mfa: false,
+    };
+    let headers = HeaderMap::new();
+    let facts = RequestFacts {
+        peer: "127.0.0.1".parse().unwrap(),
+        tls: false,
+        now: OffsetDateTime::UNIX_EPOCH,
+        headers: &headers,
+        body,
+        raw_query: Some(query),
+    };
+    base_context(Cloud::Huawei, &who, &route, None, &facts)
+}
+
+#[test]
+fn the_client_names_the_enterprise_project_only_on_create() {
+    let snap = sample();
+    let ep = |c: &Context| c.get("g:enterpriseprojectid").map(|v| v.join(","));
+    let nb = "/v1/p-acme-cn4/notebooks";
+    let created = context_for(
+        &snap,
+        http::Method::POST,
+        nb,
+        "",
+        br#"{"enterprise_project_id":"ep-1"}"#,
+    )
+    .unwrap();
+    assert_eq!(ep(&created).as_deref(), Some("ep-1"));
+    let by_query = context_for(
+        &snap,
+        http::Method::POST,
+        nb,
+        "enterprise_project_id=ep%2D2",
+        b"",
+    )
+    .unwrap();
+    assert_eq!(ep(&by_query).as_deref(), Some("ep-2"));
+    let deleted = context_for(
+        &snap,
+        http::Method::DELETE,
+        &format!("{nb}/nb-1"),
+        "enterprise_project_id=ep-dev",
+        b"",
+    )
+    .unwrap();
+    assert_eq!(ep(&deleted), None, "never from the client on a delete");
+    let twice = context_for(
+        &snap,
+        http::Method::POST,
+        nb,
+        "enterprise_project_id=a&enterprise_project_id=b",
+        b"",
+    );
+    assert!(twice.is_err());
+    let junk = context_for(&snap, http::Method::POST, nb, "", b"  not json");
+    assert!(junk.is_err());
+}
+
+fn xff(values: &[&str]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for v in values {
+        h.append("x-forwarded-for", v.parse().unwrap());
+    }
+    h
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+fn ten() -> Vec<IpNet> {
+    vec!["10.0.0.0/8".parse().unwrap()]
+}
+
+#[test]
+fn forwarded_for_only_from_trusted_proxies() {
+    let h = xff(&["203.0.113.9, 10.0.0.5"]);
+    assert_eq!(source_ip(ip("10.0.0.1"), &h, &ten()), ip("203.0.113.9"));
+    let stranger = ip("198.51.100.1");
+    assert_eq!(source_ip(stranger, &h, &ten()), stranger);
+}
+
+#[test]
+fn the_walk_stops_at_an_unparsable_entry() {
+    let peer = ip("10.0.0.1");
+    for bad in ["203.0.113.9:4711", "unknown", "garbage", ""] {
+        let h = xff(&[&format!("198.51.100.7, {bad}, 10.0.0.5")]);
+        assert_eq!(source_ip(peer, &h, &ten()), ip("10.0.0.5"), "{bad:?}");
+    }
+    // Right behind the peer: the peer is the last trusted hop.
+    let h = xff(&["198.51.100.7, unknown"]);
+    assert_eq!(source_ip(peer, &h, &ten()), peer);
+}
+
+#[test]
+fn repeated_headers_are_one_list_and_all_trusted_ends_at_the_leftmost() {
+    let h = xff(&["203.0.113.9", "10.0.0.7, 10.0.0.5"]);
+    assert_eq!(source_ip(ip("10.0.0.1"), &h, &ten()), ip("203.0.113.9"));
+    let h = xff(&["10.0.0.9, 10.0.0.5"]);
+    assert_eq!(source_ip(ip("10.0.0.1"), &h, &ten()), ip("10.0.0.9"));
+    assert_eq!(source_ip(ip("10.0.0.1"), &xff(&[]), &ten()), ip("10.0.0.1"));
+}
+
+#[test]
+fn ipv4_mapped_addresses_are_read_as_ipv4() {
+    let mapped_peer = ip("::ffff:10.0.0.1");
+    let h = xff(&["::ffff:203.0.113.9, ::ffff:10.0.0.5"]);
+    assert_eq!(source_ip(mapped_peer, &h, &ten()), ip("203.0.113.9"));
+    assert_eq!(
+        source_ip(ip("::ffff:198.51.100.1"), &h, &ten()),
+        ip("198.51.100.1"),
+        "an untrusted mapped peer is reported as IPv4"
+    );
+    let v6: Vec<IpNet> = vec!["2001:db8::/32".parse().unwrap()];
+    let h = xff(&["2001:db8::9, 203.0.113.9"]);
+    assert_eq!(source_ip(ip("2001:db8::1"), &h, &v6), ip("203.0.113.9"));
+}
