@@ -69,6 +69,7 @@ struct LimitsFile {
     upstream_timeout_ms: u64,
     shutdown_grace_ms: u64,
     nonce_capacity: usize,
+    resource_state_capacity: usize,
 }
 
 impl Default for LimitsFile {
@@ -80,6 +81,7 @@ impl Default for LimitsFile {
             upstream_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             nonce_capacity: 100_000,
+            resource_state_capacity: 100_000,
         }
     }
 }
@@ -151,6 +153,9 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     pub shutdown_grace: Duration,
     pub nonce_capacity: usize,
+    /// Most resources the resource state tracks (`crate::state`); a create
+    /// beyond it is refused rather than left untracked.
+    pub resource_state_capacity: usize,
 }
 
 /// Where decision-log lines go.
@@ -240,10 +245,13 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             Err(e) => err(&format!("/upstreams/{name}"), e),
         }
     }
-    if f.limits.max_body_bytes == 0 || f.limits.nonce_capacity == 0 {
+    if f.limits.max_body_bytes == 0
+        || f.limits.nonce_capacity == 0
+        || f.limits.resource_state_capacity == 0
+    {
         err(
             "/limits",
-            "max_body_bytes and nonce_capacity must be positive".into(),
+            "max_body_bytes, nonce_capacity and resource_state_capacity must be positive".into(),
         );
     }
     let decision_log = match f.decision_log.target.as_str() {
@@ -275,6 +283,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             upstream_timeout: ms(f.limits.upstream_timeout_ms),
             shutdown_grace: ms(f.limits.shutdown_grace_ms),
             nonce_capacity: f.limits.nonce_capacity,
+            resource_state_capacity: f.limits.resource_state_capacity,
         },
         upstreams,
         regions: f.regions,
