@@ -304,3 +304,32 @@ fn parse_upstream(u: &str) -> Result<Upstream, String> {
         _ => Err(format!("`{u}`: expected builtin:mock or http://host:port")),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn load_with(limits: &str) -> Result<Config, Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iamgate.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[limits]\n{limits}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn resource_state_capacity_defaults_and_must_be_positive() {
+        let default = load_with("").unwrap();
+        assert_eq!(default.limits.resource_state_capacity, 100_000);
+        let set = load_with("resource_state_capacity = 7").unwrap();
+        assert_eq!(set.limits.resource_state_capacity, 7);
+        let errors = load_with("resource_state_capacity = 0").unwrap_err();
+        assert!(
+            format!("{errors:?}").contains("resource_state_capacity"),
+            "{errors:?}"
+        );
+    }
+}

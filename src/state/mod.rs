@@ -15,6 +15,8 @@
 
 mod canonical;
 mod effect;
+#[cfg(test)]
+mod effect_tests;
 mod resources;
 mod seed;
 #[cfg(test)]
