@@ -251,3 +251,73 @@ fn aliyun_names_are_per_account() {
     assert_eq!(w.decide(&s, Method::GET, path, &a), "explicit_deny");
     assert_eq!(w.decide(&s, Method::GET, path, &b), "allow");
 }
+
+#[test]
+fn answers_to_tag_untag_update_and_delete_routes_change_the_state() {
+    let w = world();
+    let acme = owner("acme0001", "cn-north-4");
+    let s = subject(Cloud::Huawei, HUAWEI_POLICY);
+    let id = w.create(&acme, "/v1/p-acme-cn4/notebooks", json!({}), &[]);
+    let item = format!("/v1/p-acme-cn4/notebooks/{id}");
+    let red = [("team".to_string(), "red".to_string())];
+    let put = w.routes.lookup(&Method::PUT, &item).unwrap();
+    assert!(w.state.record_answer(&put, &acme, &red));
+    assert_eq!(w.decide(&s, Method::GET, &item, &acme), "explicit_deny");
+    // An update without tags keeps them; another account's answer changes nothing.
+    assert!(w.state.record_answer(&put, &acme, &[]));
+    assert!(!w
+        .state
+        .record_answer(&put, &owner("solo0002", "cn-north-4"), &[]));
+    assert_eq!(w.decide(&s, Method::GET, &item, &acme), "explicit_deny");
+    let get = w.routes.lookup(&Method::GET, &item).unwrap();
+    assert!(
+        !w.state.record_answer(&get, &acme, &red),
+        "a read changes nothing"
+    );
+    let delete = w.routes.lookup(&Method::DELETE, &item).unwrap();
+    assert!(w.state.record_answer(&delete, &acme, &[]));
+    let key = addressed(&get).unwrap().unwrap();
+    assert!(matches!(
+        w.state.lookup(&key, "acme0001", "cn-north-4"),
+        Lookup::Unknown
+    ));
+}
+
+#[test]
+fn modelarts_service_tag_routes_add_and_remove_tags() {
+    let w = world();
+    let acme = owner("acme0001", "cn-north-4");
+    let id = w.create(
+        &acme,
+        "/v1/p-acme-cn4/services",
+        json!({"service_name": "s"}),
+        &[],
+    );
+    let tags = |path: &str, method: Method, body: &[(String, String)]| {
+        let m = w.routes.lookup(&method, path).unwrap();
+        assert!(w.state.record_answer(&m, &acme, body), "{method} {path}");
+    };
+    let base = format!("/v1/p-acme-cn4/services/{id}/tags");
+    let two = [
+        ("team".to_string(), "red".to_string()),
+        ("env".to_string(), "dev".to_string()),
+    ];
+    tags(&format!("{base}/create"), Method::POST, &two);
+    tags(
+        &format!("{base}/delete"),
+        Method::DELETE,
+        &[("team".to_string(), String::new())],
+    );
+    let get = w
+        .routes
+        .lookup(&Method::GET, &format!("/v1/p-acme-cn4/services/{id}"))
+        .unwrap();
+    let key = addressed(&get).unwrap().unwrap();
+    match w.state.lookup(&key, "acme0001", "cn-north-4") {
+        Lookup::Own(attrs) => assert_eq!(
+            attrs.tags.into_iter().collect::<Vec<_>>(),
+            vec![("env".to_string(), "dev".to_string())]
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -24,6 +24,8 @@ mod tests;
 
 use serde_json::{json, Value};
 
+use crate::routes::RouteMatch;
+
 pub use canonical::{canonical_id, Ambiguous, MAX_ID_BYTES};
 pub use effect::{addressed, created_id, effect_of, Effect};
 pub use resources::{Lookup, Origin, Owner, Reservation, ResourceKey, ResourceState, StateFull};
@@ -34,6 +36,36 @@ pub use resources::{Lookup, Origin, Owner, Reservation, ResourceKey, ResourceSta
 pub const ACCOUNT_HEADER: &str = "x-iamgate-account";
 
 impl ResourceState {
+    /// After the upstream answered 2xx to a request on an existing resource:
+    /// apply its [`Effect`] to `owner`'s record. `body_tags` are the request
+    /// body's tags: added by a tag answer, removed (by key) by an untag
+    /// answer, and replacing the set on an update that carries any. Creates
+    /// go through [`ResourceState::reserve`] and
+    /// [`ResourceState::record_created`] instead. `false` when nothing changed
+    /// (no effect, no record of `owner`, or an id that is not canonical).
+    pub fn record_answer(
+        &self,
+        route: &RouteMatch<'_>,
+        owner: &Owner,
+        body_tags: &[(String, String)],
+    ) -> bool {
+        let Ok(Some(key)) = addressed(route) else {
+            return false;
+        };
+        match effect_of(route) {
+            Effect::Tag { .. } => self.record_tags(&key, owner, body_tags, &[]),
+            Effect::Untag { .. } => {
+                let keys: Vec<String> = body_tags.iter().map(|(k, _)| k.clone()).collect();
+                self.record_tags(&key, owner, &[], &keys)
+            }
+            Effect::Update { .. } => {
+                self.record_updated(&key, owner, (!body_tags.is_empty()).then_some(body_tags))
+            }
+            Effect::Delete { .. } => self.record_deleted(&key, owner),
+            Effect::Create { .. } | Effect::None => false,
+        }
+    }
+
     /// `GET /-/resources` on the admin API: at most `limit` records, sorted
     /// by service, type, id and owner, with the totals.
     pub fn to_json(&self, limit: usize) -> Value {
