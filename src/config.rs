@@ -78,6 +78,7 @@ struct LimitsFile {
     drain_delay_ms: u64,
     /// Live nonces one access key may hold; default 10% of the capacity.
     nonce_per_key: Option<usize>,
+    resource_state_capacity: usize,
 }
 
 impl Default for LimitsFile {
@@ -97,6 +98,7 @@ impl Default for LimitsFile {
             upstream_body_timeout_ms: 300_000,
             drain_delay_ms: 0,
             nonce_per_key: None,
+            resource_state_capacity: 100_000,
         }
     }
 }
@@ -185,6 +187,9 @@ pub struct Limits {
     pub drain_delay: Duration,
     /// Live ACS3 nonces one access key may hold (> 0).
     pub nonce_per_key: usize,
+    /// Most resources the resource state tracks (`crate::state`); a create
+    /// beyond it is refused rather than left untracked.
+    pub resource_state_capacity: usize,
 }
 
 /// Where decision-log lines go.
@@ -280,12 +285,13 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         l.nonce_capacity,
         l.max_body_bytes_in_flight,
         l.max_connections,
+        l.resource_state_capacity,
     ]
     .contains(&0)
     {
         err(
             "/limits",
-            "max_body_bytes, nonce_capacity, max_body_bytes_in_flight and max_connections must be positive".into(),
+            "max_body_bytes, nonce_capacity, max_body_bytes_in_flight, max_connections and resource_state_capacity must be positive".into(),
         );
     }
     if l.max_body_bytes_in_flight < l.max_body_bytes {
@@ -337,6 +343,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
                 .limits
                 .nonce_per_key
                 .unwrap_or((f.limits.nonce_capacity / 10).max(1)),
+            resource_state_capacity: f.limits.resource_state_capacity,
         },
         upstreams,
         regions: f.regions,
@@ -355,5 +362,34 @@ fn parse_upstream(u: &str) -> Result<Upstream, String> {
     match (uri.scheme_str(), uri.authority(), uri.path()) {
         (Some("http"), Some(_), "/" | "") => Ok(Upstream::Url(uri)),
         _ => Err(format!("`{u}`: expected builtin:mock or http://host:port")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn load_with(limits: &str) -> Result<Config, Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iamgate.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[limits]\n{limits}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn resource_state_capacity_defaults_and_must_be_positive() {
+        let default = load_with("").unwrap();
+        assert_eq!(default.limits.resource_state_capacity, 100_000);
+        let set = load_with("resource_state_capacity = 7").unwrap();
+        assert_eq!(set.limits.resource_state_capacity, 7);
+        let errors = load_with("resource_state_capacity = 0").unwrap_err();
+        assert!(
+            format!("{errors:?}").contains("resource_state_capacity"),
+            "{errors:?}"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`directory`]: accounts, org trees, users, groups, credentials and resources files.
 //! - [`identity`]: SDK-HMAC-SHA256, ACS3-HMAC-SHA256 and token verification.
 //! - [`snapshot`]: the one immutable snapshot behind one `ArcSwap`; [`reload`] is its only writer.
+//! - [`state`]: state made by traffic that outlives a snapshot: the resource state (owners, tags).
 //! - [`proxy`]: server, request pipeline, upstream client, error bodies.
 //! - [`admin`], [`metrics`], [`decision_log`]: what operators see.
 //! - [`mock`]: the bundled mock cloud upstream.
@@ -33,3 +34,4 @@ pub mod routes;
 pub mod serve;
 pub mod signals;
 pub mod snapshot;
+pub mod state;

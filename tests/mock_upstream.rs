@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use iamgate::mock::{load_route_dir, serve, MockUpstream};
+use iamgate::mock::{load_route_dir, serve, MockUpstream, ACCOUNT_HEADER};
 use iamgate::routes::file::ServiceFile;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -77,6 +77,22 @@ actions = ["agentrun:GetTemplate"]
 method = "DELETE"
 path = "/2025-09-10/templates/{template_name}"
 actions = ["agentrun:DeleteTemplate"]
+[[route]]
+method = "POST"
+path = "/2025-09-10/agents/runtimes"
+actions = ["agentrun:CreateAgentRuntime"]
+[[route]]
+method = "GET"
+path = "/2025-09-10/agents/runtimes"
+actions = ["agentrun:ListAgentRuntimes"]
+[[route]]
+method = "GET"
+path = "/2025-09-10/agents/runtimes/{agent_runtime_id}"
+actions = ["agentrun:GetAgentRuntime"]
+[[route]]
+method = "DELETE"
+path = "/2025-09-10/agents/runtimes/{agent_runtime_id}"
+actions = ["agentrun:DeleteAgentRuntime"]
 "#;
 
 /// A mock served on 127.0.0.1:0; dropping it stops the server.
@@ -109,6 +125,20 @@ impl Running {
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call_with(method, path, body, &[]).await
+    }
+
+    /// A call as the gateway makes it for a caller of `account`.
+    async fn call_as(
+        &self,
+        account: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        match account {
+            Some(a) => self.call_with(method, path, body, &[(ACCOUNT_HEADER, a)]).await,
+            None => self.call_with(method, path, body, &[]).await,
+        }
     }
 
     async fn call_with(
@@ -219,6 +249,80 @@ async fn aliyun_resources_addressed_by_name() {
         .await;
     let (status, err) = mock.call("GET", "/2025-09-10/templates/tpl-1", None).await;
     assert_eq!((status, &err["code"]), (404, &json!("ERR_NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn collections_are_namespaced_by_the_callers_account() {
+    let mock = Running::start().await;
+    let runtimes = "/2025-09-10/agents/runtimes";
+    let (status, created) = mock
+        .call_as(
+            Some("A"),
+            "POST",
+            runtimes,
+            Some(json!({"agentRuntimeName": "r"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = created["data"]["agentRuntimeId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item = format!("{runtimes}/{id}");
+    // Account B: not by id, not in its list, cannot delete it.
+    for method in ["GET", "DELETE"] {
+        let (status, err) = mock.call_as(Some("B"), method, &item, None).await;
+        assert_eq!(
+            (status, &err["code"]),
+            (404, &json!("ERR_NOT_FOUND")),
+            "{method}"
+        );
+    }
+    let (_, list) = mock.call_as(Some("B"), "GET", runtimes, None).await;
+    assert_eq!(list["data"]["total"], 0);
+    // No header is a namespace of its own ("").
+    let (status, _) = mock.call("GET", &item, None).await;
+    assert_eq!(status, 404);
+    // Account A still has it, and names are per account too.
+    let (status, got) = mock.call_as(Some("A"), "GET", &item, None).await;
+    assert_eq!(
+        (status, got["data"]["agentRuntimeId"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    let tpl = json!({"templateName": "same"});
+    for account in ["A", "B"] {
+        let (status, _) = mock
+            .call_as(
+                Some(account),
+                "POST",
+                "/2025-09-10/templates",
+                Some(tpl.clone()),
+            )
+            .await;
+        assert_eq!(status, 200, "{account} creates its own template named same");
+    }
+    let (status, _) = mock.call_as(Some("B"), "DELETE", &item, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = mock.call_as(Some("A"), "DELETE", &item, None).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn huawei_items_are_namespaced_too() {
+    let mock = Running::start().await;
+    let (_, wf) = mock
+        .call_as(
+            Some("acme0001"),
+            "POST",
+            "/v2/p1/workflows",
+            Some(json!({"name": "w"})),
+        )
+        .await;
+    let item = format!("/v2/p1/workflows/{}", wf["workflow_id"].as_str().unwrap());
+    let (status, err) = mock.call_as(Some("solo0002"), "GET", &item, None).await;
+    assert_eq!((status, &err["error_code"]), (404, &json!("Mock.0404")));
+    let (status, _) = mock.call_as(Some("acme0001"), "GET", &item, None).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 //! Built from the route files ([`MockUpstream::new`]): every *collection* — a
 //! path `P` with a `POST` route and a sibling item route `P/{x}` — gets an
 //! in-memory create / list / get / update (deep merge) / delete, with items
-//! stored per concrete collection path. Every other route of the files,
+//! stored per caller account and concrete collection path: the account is
+//! the [`ACCOUNT_HEADER`] the gateway sets (`""` when absent), so one
+//! account never reaches another's items, even by id. Every other route of the files,
 //! mapped or unmapped, answers 200 with a small JSON object; anything else
 //! is a 404 with a JSON error body. Every request is recorded
 //! (`GET /-/requests`, cleared by `DELETE /-/requests`; these two are never
@@ -40,6 +42,7 @@ use crate::cloud::Cloud;
 use crate::routes::file::ServiceFile;
 use table::{Kind, Lookup, RouteTable};
 
+pub use crate::state::ACCOUNT_HEADER;
 pub use server::{load_route_dir, run_standalone, serve};
 pub use store::RecordedRequest;
 
@@ -88,8 +91,12 @@ impl MockUpstream {
             headers: lowercase_headers(headers),
             body_len: body.len(),
         });
+        let account = headers
+            .get(ACCOUNT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         match self.table.lookup(method, path) {
-            Lookup::Found(cloud, kind) => self.dispatch(cloud, kind, path, body),
+            Lookup::Found(cloud, kind) => self.dispatch(cloud, kind, account, path, body),
             Lookup::NotFound(cloud) => {
                 not_found(cloud, &format!("no mock route for {method} {path}"))
             }
@@ -108,19 +115,26 @@ impl MockUpstream {
         }
     }
 
-    fn dispatch(&self, cloud: Cloud, kind: &Kind, path: &str, body: &[u8]) -> (StatusCode, Value) {
+    fn dispatch(
+        &self,
+        cloud: Cloud,
+        kind: &Kind,
+        account: &str,
+        path: &str,
+        body: &[u8],
+    ) -> (StatusCode, Value) {
         match kind {
             Kind::Other(operation) => (StatusCode::OK, shapes::other(cloud, operation)),
             Kind::List(coll) => (
                 StatusCode::OK,
-                shapes::list(cloud, coll, self.store.list(path)),
+                shapes::list(cloud, coll, self.store.list(account, path)),
             ),
             Kind::Create(coll) => {
                 let mut item = body_object(body);
                 let id = shapes::choose_id(coll, &item);
                 shapes::decorate(cloud, coll, &id, &mut item);
                 let item = Value::Object(item);
-                if !self.store.insert(path, &id, item.clone()) {
+                if !self.store.insert(account, path, &id, item.clone()) {
                     let message = format!("{} {id} already exists", coll.list_key);
                     return (
                         StatusCode::CONFLICT,
@@ -132,13 +146,15 @@ impl MockUpstream {
             Kind::Get(coll) | Kind::Update(coll) | Kind::Delete(coll) => {
                 let (parent, id) = split_item(path);
                 let found = match kind {
-                    Kind::Get(_) => self.store.get(parent, &id),
-                    Kind::Delete(_) => self.store.remove(parent, &id),
-                    _ => self
-                        .store
-                        .update(parent, &id, Value::Object(body_object(body)), |item| {
-                            shapes::decorate(cloud, coll, &id, item)
-                        }),
+                    Kind::Get(_) => self.store.get(account, parent, &id),
+                    Kind::Delete(_) => self.store.remove(account, parent, &id),
+                    _ => self.store.update(
+                        account,
+                        parent,
+                        &id,
+                        Value::Object(body_object(body)),
+                        |item| shapes::decorate(cloud, coll, &id, item),
+                    ),
                 };
                 match found {
                     Some(item) => (StatusCode::OK, shapes::single(cloud, item)),

@@ -1,9 +1,12 @@
-//! The mock's memory: items per concrete collection path, and the log of
-//! every request it served.
+//! The mock's memory: items per account and concrete collection path, and
+//! the log of every request it served.
 //!
-//! Items are keyed by the request's own collection path, so
-//! `/v2/p1/workflows/w1/executions` and `/v2/p1/workflows/w2/executions` are
-//! two collections. A poisoned lock is taken over: the data is plain JSON
+//! Items are keyed by the caller's account (the `X-Iamgate-Account` header
+//! the gateway sets, `""` when absent) and the request's own collection
+//! path, so `/v2/p1/workflows/w1/executions` and
+//! `/v2/p1/workflows/w2/executions` are two collections, and account B never
+//! sees, by list or by id, an item account A created: AgentRun paths carry
+//! no account, so without this a runtime id would be global. A poisoned lock is taken over: the data is plain JSON
 //! and stays consistent whatever a panicking writer left behind.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -12,23 +15,30 @@ use std::sync::{Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Items of every concrete collection, in creation order.
+/// (account, concrete collection path).
+type Scope = (String, String);
+
+fn scope(account: &str, path: &str) -> Scope {
+    (account.to_string(), path.to_string())
+}
+
+/// Items of every concrete collection of every account, in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    collections: Mutex<HashMap<String, Vec<(String, Value)>>>,
+    collections: Mutex<HashMap<Scope, Vec<(String, Value)>>>,
 }
 
 impl Store {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<(String, Value)>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Scope, Vec<(String, Value)>>> {
         self.collections
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Store a new item; `false` when the id is taken.
-    pub(crate) fn insert(&self, path: &str, id: &str, item: Value) -> bool {
+    pub(crate) fn insert(&self, account: &str, path: &str, id: &str, item: Value) -> bool {
         let mut all = self.lock();
-        let items = all.entry(path.to_string()).or_default();
+        let items = all.entry(scope(account, path)).or_default();
         if items.iter().any(|(k, _)| k == id) {
             return false;
         }
@@ -37,16 +47,16 @@ impl Store {
     }
 
     /// Every item of the collection at `path`.
-    pub(crate) fn list(&self, path: &str) -> Vec<Value> {
+    pub(crate) fn list(&self, account: &str, path: &str) -> Vec<Value> {
         self.lock()
-            .get(path)
+            .get(&scope(account, path))
             .map(|items| items.iter().map(|(_, v)| v.clone()).collect())
             .unwrap_or_default()
     }
 
-    pub(crate) fn get(&self, path: &str, id: &str) -> Option<Value> {
+    pub(crate) fn get(&self, account: &str, path: &str, id: &str) -> Option<Value> {
         let all = self.lock();
-        let items = all.get(path)?;
+        let items = all.get(&scope(account, path))?;
         items.iter().find(|(k, _)| k == id).map(|(_, v)| v.clone())
     }
 
@@ -54,13 +64,17 @@ impl Store {
     /// (its id keys), and return the result.
     pub(crate) fn update(
         &self,
+        account: &str,
         path: &str,
         id: &str,
         patch: Value,
         fix: impl FnOnce(&mut Map<String, Value>),
     ) -> Option<Value> {
         let mut all = self.lock();
-        let (_, item) = all.get_mut(path)?.iter_mut().find(|(k, _)| k == id)?;
+        let (_, item) = all
+            .get_mut(&scope(account, path))?
+            .iter_mut()
+            .find(|(k, _)| k == id)?;
         merge(item, patch);
         if let Value::Object(map) = item {
             fix(map);
@@ -68,9 +82,9 @@ impl Store {
         Some(item.clone())
     }
 
-    pub(crate) fn remove(&self, path: &str, id: &str) -> Option<Value> {
+    pub(crate) fn remove(&self, account: &str, path: &str, id: &str) -> Option<Value> {
         let mut all = self.lock();
-        let items = all.get_mut(path)?;
+        let items = all.get_mut(&scope(account, path))?;
         let at = items.iter().position(|(k, _)| k == id)?;
         Some(items.remove(at).1)
     }
@@ -174,27 +188,41 @@ mod tests {
     #[test]
     fn crud_per_concrete_path() {
         let store = Store::default();
-        assert!(store.insert("/w/1/e", "a", json!({"id": "a"})));
-        assert!(!store.insert("/w/1/e", "a", json!({})));
-        assert!(store.insert("/w/2/e", "a", json!({"id": "a2"})));
-        assert_eq!(store.list("/w/1/e"), vec![json!({"id": "a"})]);
-        assert_eq!(store.get("/w/2/e", "a"), Some(json!({"id": "a2"})));
-        assert_eq!(store.remove("/w/1/e", "a"), Some(json!({"id": "a"})));
-        assert_eq!(store.get("/w/1/e", "a"), None);
-        assert!(store.list("/w/1/e").is_empty());
+        assert!(store.insert("", "/w/1/e", "a", json!({"id": "a"})));
+        assert!(!store.insert("", "/w/1/e", "a", json!({})));
+        assert!(store.insert("", "/w/2/e", "a", json!({"id": "a2"})));
+        assert_eq!(store.list("", "/w/1/e"), vec![json!({"id": "a"})]);
+        assert_eq!(store.get("", "/w/2/e", "a"), Some(json!({"id": "a2"})));
+        assert_eq!(store.remove("", "/w/1/e", "a"), Some(json!({"id": "a"})));
+        assert_eq!(store.get("", "/w/1/e", "a"), None);
+        assert!(store.list("", "/w/1/e").is_empty());
+    }
+
+    #[test]
+    fn accounts_never_see_each_others_items() {
+        let store = Store::default();
+        assert!(store.insert("A", "/c", "x", json!({"owner": "A"})));
+        assert!(store.insert("B", "/c", "x", json!({"owner": "B"})));
+        assert_eq!(store.get("B", "/c", "x"), Some(json!({"owner": "B"})));
+        assert_eq!(store.list("A", "/c"), vec![json!({"owner": "A"})]);
+        assert!(store.list("", "/c").is_empty());
+        assert!(store.update("C", "/c", "x", json!({}), |_| {}).is_none());
+        assert_eq!(store.remove("B", "/c", "x"), Some(json!({"owner": "B"})));
+        assert_eq!(store.get("A", "/c", "x"), Some(json!({"owner": "A"})));
+        assert_eq!(store.remove("B", "/c", "x"), None);
     }
 
     #[test]
     fn update_merges_deeply_and_keeps_ids() {
         let store = Store::default();
-        store.insert("/c", "a", json!({"id": "a", "spec": {"x": 1, "y": 2}}));
+        store.insert("", "/c", "a", json!({"id": "a", "spec": {"x": 1, "y": 2}}));
         let updated = store
-            .update("/c", "a", json!({"id": "b", "spec": {"y": 3}}), |m| {
+            .update("", "/c", "a", json!({"id": "b", "spec": {"y": 3}}), |m| {
                 m.insert("id".into(), json!("a"));
             })
             .unwrap();
         assert_eq!(updated, json!({"id": "a", "spec": {"x": 1, "y": 3}}));
-        assert!(store.update("/c", "zz", json!({}), |_| {}).is_none());
+        assert!(store.update("", "/c", "zz", json!({}), |_| {}).is_none());
     }
 
     #[test]
