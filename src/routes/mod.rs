@@ -10,6 +10,7 @@
 //! back as [`RouteError::Unmapped`] so no parameter route can capture them.
 
 mod build;
+pub mod canonical;
 mod check;
 pub mod file;
 mod load;
@@ -230,7 +231,7 @@ impl RouteTable {
             self.check_decoded_route(method, raw_path, entry)?;
         }
         for (name, value) in &params {
-            path::check_param(value)
+            canonical::canonical_id(value)
                 .map_err(|why| RouteError::BadPath(format!("parameter {{{name}}}: {why}")))?;
         }
         let service = &self.services[entry.service];

@@ -16,7 +16,7 @@
 
 use serde_json::Value;
 
-use super::canonical::{canonical_id, Ambiguous};
+use crate::routes::canonical::{canonical_id, Ambiguous};
 use super::resources::ResourceKey;
 use crate::cloud::Cloud;
 use crate::routes::RouteMatch;

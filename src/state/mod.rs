@@ -13,7 +13,6 @@
 //! (`[limits] resource_state_capacity`). The policy engine never sees it:
 //! the handler turns a [`Lookup`] into plain context keys.
 
-mod canonical;
 mod effect;
 #[cfg(test)]
 mod effect_tests;
@@ -26,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::routes::RouteMatch;
 
-pub use canonical::{canonical_id, Ambiguous, MAX_ID_BYTES};
+pub use crate::routes::canonical::{canonical_id, Ambiguous, MAX_ID_BYTES};
 pub use effect::{addressed, created_id, effect_of, Effect};
 pub use resources::{Lookup, Origin, Owner, Reservation, ResourceKey, ResourceState, StateFull};
 

@@ -1,4 +1,5 @@
-//! Canonical resource ids: the only ids the gateway looks up, builds
+//! Canonical path parameters (resource ids and names): the only ids the
+//! router lets through, and so the only ones the gateway looks up, builds
 //! resource names from, and records.
 //!
 //! The rule is an allow-list: 1 to 256 bytes of `A-Z a-z 0-9 - _ . ~` (the
