@@ -41,6 +41,15 @@ struct ConfigFile {
     decision_log: DecisionLogFile,
     #[serde(default)]
     reload: ReloadFile,
+    #[serde(default)]
+    admin: AdminFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    /// A file holding the bearer token of the protected admin endpoints.
+    token_file: Option<PathBuf>,
 }
 
 fn default_admin() -> String {
@@ -68,6 +77,7 @@ struct LimitsFile {
     header_read_timeout_ms: u64,
     upstream_timeout_ms: u64,
     shutdown_grace_ms: u64,
+    drain_delay_ms: u64,
     nonce_capacity: usize,
 }
 
@@ -79,6 +89,7 @@ impl Default for LimitsFile {
             header_read_timeout_ms: 10_000,
             upstream_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            drain_delay_ms: 0,
             nonce_capacity: 100_000,
         }
     }
@@ -106,6 +117,7 @@ impl Default for DecisionLogFile {
 struct ReloadFile {
     watch: bool,
     debounce_ms: u64,
+    max_wait_ms: u64,
 }
 
 impl Default for ReloadFile {
@@ -113,6 +125,7 @@ impl Default for ReloadFile {
         ReloadFile {
             watch: true,
             debounce_ms: 150,
+            max_wait_ms: 1000,
         }
     }
 }
@@ -150,6 +163,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub upstream_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// After SIGTERM: readiness is off but the listener still accepts.
+    pub drain_delay: Duration,
     pub nonce_capacity: usize,
 }
 
@@ -180,6 +195,12 @@ pub struct Config {
     pub decision_log_capacity: usize,
     pub watch: bool,
     pub debounce: Duration,
+    /// The watcher reloads at most this long after the first change, even
+    /// while changes keep coming.
+    pub max_wait: Duration,
+    /// `[admin] token_file`: the bearer token of the protected admin
+    /// endpoints (`None`: those endpoints answer only on a loopback listener).
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -246,6 +267,13 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             "max_body_bytes and nonce_capacity must be positive".into(),
         );
     }
+    let admin_token_file = f.admin.token_file.as_ref().map(|p| base.join(p));
+    if let Some(p) = &admin_token_file {
+        match crate::admin::read_token(p) {
+            Ok(_) => {}
+            Err(e) => err("/admin/token_file", e),
+        }
+    }
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
         "stdout" => DecisionLogTarget::Stdout,
@@ -274,6 +302,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             header_read_timeout: ms(f.limits.header_read_timeout_ms),
             upstream_timeout: ms(f.limits.upstream_timeout_ms),
             shutdown_grace: ms(f.limits.shutdown_grace_ms),
+            drain_delay: ms(f.limits.drain_delay_ms),
             nonce_capacity: f.limits.nonce_capacity,
         },
         upstreams,
@@ -282,6 +311,8 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         decision_log_capacity: f.decision_log.capacity.max(1),
         watch: f.reload.watch,
         debounce: ms(f.reload.debounce_ms),
+        max_wait: ms(f.reload.max_wait_ms.max(f.reload.debounce_ms)),
+        admin_token_file,
     })
 }
 
