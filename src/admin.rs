@@ -64,7 +64,10 @@ impl Guard {
         match token_file {
             Some(p) => Guard::Token(p.to_path_buf()),
             None if listen.ip().is_loopback() => Guard::Loopback,
-            None => Guard::Refuse,
+            None => {
+                tracing::warn!(%listen, "admin listener beyond loopback without [admin] token_file: /-/ endpoints are refused (403)");
+                Guard::Refuse
+            }
         }
     }
 
@@ -93,13 +96,18 @@ impl Guard {
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer);
         match given {
             Some(given) if same_secret(given, &expected) => None,
             _ => Some(unauthorized()),
         }
     }
+}
+
+/// The credentials of `Bearer <token>` (the scheme is case-insensitive).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Read a token file: its content without surrounding whitespace, non-empty.
@@ -266,6 +274,14 @@ mod tests {
         let f = Path::new("/run/secrets/token");
         assert_eq!(Guard::new(local, Some(f)), Guard::Token(f.into()));
         assert_eq!(Guard::new(any, Some(f)), Guard::Token(f.into()));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearerabc"), None);
     }
 
     #[test]

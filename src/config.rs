@@ -326,3 +326,50 @@ fn parse_upstream(u: &str) -> Result<Upstream, String> {
         _ => Err(format!("`{u}`: expected builtin:mock or http://host:port")),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str) -> (tempfile::TempDir, Result<Config, Vec<Diagnostic>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iamgate.toml");
+        std::fs::write(&path, format!("listen = \"127.0.0.1:0\"\n{extra}")).unwrap();
+        let config = Config::load(&path);
+        (dir, config)
+    }
+
+    #[test]
+    fn reload_admin_and_drain_defaults() {
+        let (_dir, config) = load("");
+        let config = config.unwrap();
+        assert_eq!(config.max_wait, Duration::from_millis(1000));
+        assert_eq!(config.limits.drain_delay, Duration::ZERO);
+        assert_eq!(config.admin_token_file, None);
+    }
+
+    #[test]
+    fn new_keys_are_read() {
+        let (dir, config) = load(
+            "[reload]\ndebounce_ms = 100\nmax_wait_ms = 700\n[limits]\ndrain_delay_ms = 2500\n",
+        );
+        let config = config.unwrap();
+        assert_eq!(config.max_wait, Duration::from_millis(700));
+        assert_eq!(config.limits.drain_delay, Duration::from_millis(2500));
+        drop(dir);
+        // max_wait never undercuts the debounce.
+        let (_dir, config) = load("[reload]\ndebounce_ms = 300\nmax_wait_ms = 10\n");
+        assert_eq!(config.unwrap().max_wait, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn the_token_file_must_be_readable_and_non_empty() {
+        let (dir, config) = load("[admin]\ntoken_file = \"token\"\n");
+        let errors = config.unwrap_err();
+        assert!(errors[0].to_string().contains("token"), "{}", errors[0]);
+        std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
+        let config = Config::load(&dir.path().join("iamgate.toml")).unwrap();
+        assert_eq!(config.admin_token_file, Some(dir.path().join("token")));
+    }
+}
