@@ -58,7 +58,12 @@ pub fn watch_files(reloader: Arc<Reloader>) -> notify::Result<FileWatch> {
     let relink = move |e: &notify::Event| e.paths.iter().any(|p| links.contains(p));
     let mut parent_watcher = notify::recommended_watcher(forward_parent(tx, relink))?;
     for parent in &parents {
-        parent_watcher.watch(parent, RecursiveMode::NonRecursive)?;
+        // Best effort: without it a swapped symlinked root is missed, but
+        // changes inside the roots are still seen.
+        if let Err(e) = parent_watcher.watch(parent, RecursiveMode::NonRecursive) {
+            tracing::error!(parent = %parent.display(), error = %e, "cannot watch a root's parent folder");
+            reloader.metrics().watch_error();
+        }
     }
     let roots_watcher = Arc::new(Mutex::new(root_watcher));
     tokio::spawn(run(reloader, rx, roots_watcher.clone(), roots));

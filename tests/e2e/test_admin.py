@@ -45,6 +45,8 @@ FAMILIES = [
     "iamgate_auth_failures_total",
     "iamgate_decision_log_dropped_total",
     "iamgate_ready",
+    "iamgate_accept_errors_total",
+    "iamgate_watch_errors_total",
 ]
 
 
