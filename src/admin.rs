@@ -2,9 +2,20 @@
 //! `/readyz` (false before the first snapshot and while draining),
 //! `/-/snapshot` (digest, load time, counts, last reload errors) and
 //! `POST /-/reload`.
+//!
+//! Probes and `/metrics` are open: the kubelet and Prometheus must reach
+//! them without secrets. Everything under `/-/` changes state or reveals it
+//! (file paths and load errors), so it is guarded: with `[admin] token_file`
+//! it needs `Authorization: Bearer <token>` (401 otherwise), on any address;
+//! without a token file it answers only when the admin listener is bound to
+//! a loopback address (only local processes can connect) and is refused 403
+//! on any other address. The guard runs before routing, so an unauthorised
+//! caller cannot even learn which `/-/` endpoints exist.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,8 +26,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+use crate::accept::Acceptor;
 use crate::diag::Diagnostic;
 use crate::metrics::Metrics;
 use crate::proxy::respond::json_response;
@@ -30,6 +43,109 @@ pub struct Admin {
     pub metrics: Metrics,
     pub reloader: Arc<Reloader>,
     pub ready: AtomicBool,
+    pub guard: Guard,
+}
+
+/// Who may call the `/-/` endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    /// A bearer token, read from this file on every guarded request (so a
+    /// rotated Secret takes effect without a restart).
+    Token(PathBuf),
+    /// No token configured, loopback listener: open to local callers.
+    Loopback,
+    /// No token configured, listener reachable from the network: refused.
+    Refuse,
+}
+
+impl Guard {
+    /// The guard for a listener address and an optional token file.
+    pub fn new(listen: SocketAddr, token_file: Option<&Path>) -> Guard {
+        match token_file {
+            Some(p) => Guard::Token(p.to_path_buf()),
+            None if listen.ip().is_loopback() => Guard::Loopback,
+            None => {
+                tracing::warn!(%listen, "admin listener beyond loopback without [admin] token_file: /-/ endpoints are refused (403)");
+                Guard::Refuse
+            }
+        }
+    }
+
+    /// `None` when the request may go on, else the refusal.
+    fn check(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+        let path = match self {
+            Guard::Loopback => return None,
+            Guard::Refuse => {
+                return Some(refusal(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "the admin listener is not on loopback and [admin] token_file is not set",
+                ))
+            }
+            Guard::Token(path) => path,
+        };
+        let expected = match read_token(path) {
+            Ok(t) => t,
+            Err(e) => {
+                // Fail closed: a token we cannot read admits nobody.
+                tracing::error!("admin token: {e}");
+                return Some(unauthorized());
+            }
+        };
+        let given = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer);
+        match given {
+            Some(given) if same_secret(given, &expected) => None,
+            _ => Some(unauthorized()),
+        }
+    }
+}
+
+/// The credentials of `Bearer <token>` (the scheme is case-insensitive).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Read a token file: its content without surrounding whitespace, non-empty.
+pub fn read_token(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read token file {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(format!("token file {} is empty", path.display()));
+    }
+    Ok(token.to_owned())
+}
+
+/// Compare in constant time: hash both (equal lengths whatever the input),
+/// then fold the XOR of every byte.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_response(status, &json!({"error": code, "message": message}))
+}
+
+fn unauthorized() -> Response<Body> {
+    let mut r = refusal(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this endpoint needs Authorization: Bearer <token> ([admin] token_file)",
+    );
+    r.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    r
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -69,6 +185,11 @@ impl Admin {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        if req.uri().path().starts_with("/-/") {
+            if let Some(refused) = self.guard.check(&req) {
+                return refused;
+            }
+        }
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/metrics") => {
                 let mut r = text(StatusCode::OK, self.metrics.render());
@@ -118,12 +239,10 @@ pub async fn serve_admin(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let mut acceptor = Acceptor::new("admin", Some(admin.metrics.clone()));
     loop {
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((s, _)) => s,
-                Err(_) => continue,
-            },
+            (s, _) = acceptor.accept(&listener) => s,
             () = &mut shutdown => return,
         };
         let admin = admin.clone();
@@ -136,5 +255,51 @@ pub async fn serve_admin(
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_follows_the_address_and_the_token_file() {
+        let local: SocketAddr = "127.0.0.1:9090".parse().unwrap();
+        let local6: SocketAddr = "[::1]:9090".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:9090".parse().unwrap();
+        assert_eq!(Guard::new(local, None), Guard::Loopback);
+        assert_eq!(Guard::new(local6, None), Guard::Loopback);
+        assert_eq!(Guard::new(any, None), Guard::Refuse);
+        let f = Path::new("/run/secrets/token");
+        assert_eq!(Guard::new(local, Some(f)), Guard::Token(f.into()));
+        assert_eq!(Guard::new(any, Some(f)), Guard::Token(f.into()));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearerabc"), None);
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("s3cret-token", "s3cret-token"));
+        assert!(!same_secret("s3cret-tokem", "s3cret-token"));
+        assert!(!same_secret("s3cret-token ", "s3cret-token"));
+        assert!(!same_secret("", "s3cret-token"));
+    }
+
+    #[test]
+    fn token_files_are_trimmed_and_never_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("token");
+        std::fs::write(&p, "abc\n").unwrap();
+        assert_eq!(read_token(&p).unwrap(), "abc");
+        std::fs::write(&p, " \n").unwrap();
+        assert!(read_token(&p).unwrap_err().contains("empty"));
+        assert!(read_token(&dir.path().join("missing")).is_err());
     }
 }

@@ -41,6 +41,15 @@ struct ConfigFile {
     decision_log: DecisionLogFile,
     #[serde(default)]
     reload: ReloadFile,
+    #[serde(default)]
+    admin: AdminFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    /// A file holding the bearer token of the protected admin endpoints.
+    token_file: Option<PathBuf>,
 }
 
 fn default_admin() -> String {
@@ -68,6 +77,7 @@ struct LimitsFile {
     header_read_timeout_ms: u64,
     upstream_timeout_ms: u64,
     shutdown_grace_ms: u64,
+    drain_delay_ms: u64,
     nonce_capacity: usize,
     body_read_timeout_ms: u64,
     max_body_bytes_in_flight: usize,
@@ -75,7 +85,6 @@ struct LimitsFile {
     tls_handshake_timeout_ms: u64,
     idle_timeout_ms: u64,
     upstream_body_timeout_ms: u64,
-    drain_delay_ms: u64,
     /// Live nonces one access key may hold; default 10% of the capacity.
     nonce_per_key: Option<usize>,
     resource_state_capacity: usize,
@@ -89,6 +98,7 @@ impl Default for LimitsFile {
             header_read_timeout_ms: 10_000,
             upstream_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            drain_delay_ms: 0,
             nonce_capacity: 100_000,
             body_read_timeout_ms: 30_000,
             max_body_bytes_in_flight: 64 * 1024 * 1024,
@@ -96,7 +106,6 @@ impl Default for LimitsFile {
             tls_handshake_timeout_ms: 10_000,
             idle_timeout_ms: 120_000,
             upstream_body_timeout_ms: 300_000,
-            drain_delay_ms: 0,
             nonce_per_key: None,
             resource_state_capacity: 100_000,
         }
@@ -125,6 +134,7 @@ impl Default for DecisionLogFile {
 struct ReloadFile {
     watch: bool,
     debounce_ms: u64,
+    max_wait_ms: u64,
 }
 
 impl Default for ReloadFile {
@@ -132,6 +142,7 @@ impl Default for ReloadFile {
         ReloadFile {
             watch: true,
             debounce_ms: 150,
+            max_wait_ms: 1000,
         }
     }
 }
@@ -169,6 +180,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub upstream_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// After SIGTERM: readiness is off but the listener still accepts.
+    pub drain_delay: Duration,
     pub nonce_capacity: usize,
     /// A body must arrive completely within this time (408).
     pub body_read_timeout: Duration,
@@ -182,9 +195,6 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// The whole upstream response body must be streamed within this time.
     pub upstream_body_timeout: Duration,
-    /// After SIGTERM: readiness fails at once, the listener keeps accepting
-    /// for this long (load balancers notice), then connections drain.
-    pub drain_delay: Duration,
     /// Live ACS3 nonces one access key may hold (> 0).
     pub nonce_per_key: usize,
     /// Most resources the resource state tracks (`crate::state`); a create
@@ -219,6 +229,12 @@ pub struct Config {
     pub decision_log_capacity: usize,
     pub watch: bool,
     pub debounce: Duration,
+    /// The watcher reloads at most this long after the first change, even
+    /// while changes keep coming.
+    pub max_wait: Duration,
+    /// `[admin] token_file`: the bearer token of the protected admin
+    /// endpoints (`None`: those endpoints answer only on a loopback listener).
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -303,6 +319,13 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     if f.limits.nonce_per_key == Some(0) {
         err("/limits/nonce_per_key", "must be positive".into());
     }
+    let admin_token_file = f.admin.token_file.as_ref().map(|p| base.join(p));
+    if let Some(p) = &admin_token_file {
+        match crate::admin::read_token(p) {
+            Ok(_) => {}
+            Err(e) => err("/admin/token_file", e),
+        }
+    }
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
         "stdout" => DecisionLogTarget::Stdout,
@@ -331,6 +354,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             header_read_timeout: ms(f.limits.header_read_timeout_ms),
             upstream_timeout: ms(f.limits.upstream_timeout_ms),
             shutdown_grace: ms(f.limits.shutdown_grace_ms),
+            drain_delay: ms(f.limits.drain_delay_ms),
             nonce_capacity: f.limits.nonce_capacity,
             body_read_timeout: ms(f.limits.body_read_timeout_ms),
             max_body_bytes_in_flight: f.limits.max_body_bytes_in_flight,
@@ -338,7 +362,6 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             tls_handshake_timeout: ms(f.limits.tls_handshake_timeout_ms),
             idle_timeout: ms(f.limits.idle_timeout_ms),
             upstream_body_timeout: ms(f.limits.upstream_body_timeout_ms),
-            drain_delay: ms(f.limits.drain_delay_ms),
             nonce_per_key: f
                 .limits
                 .nonce_per_key
@@ -351,6 +374,8 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         decision_log_capacity: f.decision_log.capacity.max(1),
         watch: f.reload.watch,
         debounce: ms(f.reload.debounce_ms),
+        max_wait: ms(f.reload.max_wait_ms.max(f.reload.debounce_ms)),
+        admin_token_file,
     })
 }
 
@@ -391,5 +416,46 @@ mod tests {
             format!("{errors:?}").contains("resource_state_capacity"),
             "{errors:?}"
         );
+    }
+
+    fn load(extra: &str) -> (tempfile::TempDir, Result<Config, Vec<Diagnostic>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iamgate.toml");
+        std::fs::write(&path, format!("listen = \"127.0.0.1:0\"\n{extra}")).unwrap();
+        let config = Config::load(&path);
+        (dir, config)
+    }
+
+    #[test]
+    fn reload_admin_and_drain_defaults() {
+        let (_dir, config) = load("");
+        let config = config.unwrap();
+        assert_eq!(config.max_wait, Duration::from_millis(1000));
+        assert_eq!(config.limits.drain_delay, Duration::ZERO);
+        assert_eq!(config.admin_token_file, None);
+    }
+
+    #[test]
+    fn new_keys_are_read() {
+        let (dir, config) = load(
+            "[reload]\ndebounce_ms = 100\nmax_wait_ms = 700\n[limits]\ndrain_delay_ms = 2500\n",
+        );
+        let config = config.unwrap();
+        assert_eq!(config.max_wait, Duration::from_millis(700));
+        assert_eq!(config.limits.drain_delay, Duration::from_millis(2500));
+        drop(dir);
+        // max_wait never undercuts the debounce.
+        let (_dir, config) = load("[reload]\ndebounce_ms = 300\nmax_wait_ms = 10\n");
+        assert_eq!(config.unwrap().max_wait, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn the_token_file_must_be_readable_and_non_empty() {
+        let (dir, config) = load("[admin]\ntoken_file = \"token\"\n");
+        let errors = config.unwrap_err();
+        assert!(errors[0].to_string().contains("token"), "{}", errors[0]);
+        std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
+        let config = Config::load(&dir.path().join("iamgate.toml")).unwrap();
+        assert_eq!(config.admin_token_file, Some(dir.path().join("token")));
     }
 }

@@ -16,9 +16,11 @@
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring.
 
+pub mod accept;
 pub mod admin;
 pub mod check;
 pub mod cloud;
+pub mod coalesce;
 pub mod config;
 pub mod decision_log;
 pub mod diag;
@@ -35,3 +37,4 @@ pub mod serve;
 pub mod signals;
 pub mod snapshot;
 pub mod state;
+pub mod watch;

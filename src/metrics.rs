@@ -48,7 +48,6 @@ const PROTOCOL_ERROR_KINDS: &[&str] = &[
     "tls_handshake",
     "h2",
     "incomplete",
-    "accept",
 ];
 
 /// Values accepted for the `reason` label of `iamgate_auth_failures_total`.
@@ -67,6 +66,9 @@ const AUTH_REASONS: &[&str] = &[
     "token_unknown",
     "project",
 ];
+
+/// Values accepted for the `listener` label of `iamgate_accept_errors_total`.
+const LISTENERS: &[&str] = &["gateway", "admin", "mock"];
 
 /// Values accepted for the `kind` label of `iamgate_upstream_errors_total`.
 const UPSTREAM_ERROR_KINDS: &[&str] = &["connect", "timeout", "other"];
@@ -102,6 +104,8 @@ struct Families {
     decision_log_dropped: IntCounter,
     protocol_errors: IntCounterVec,
     ready: IntGauge,
+    accept_errors: IntCounterVec,
+    watch_errors: IntCounter,
     /// The digest currently exported by `iamgate_snapshot_info`. Held while
     /// swapping digests and while rendering, so a scrape sees exactly one.
     live_digest: Mutex<Option<String>>,
@@ -248,6 +252,19 @@ impl Metrics {
         inc(&f.protocol_errors, &[bounded(kind, PROTOCOL_ERROR_KINDS)]);
     }
 
+    /// A failed `accept` on `listener` (`gateway`, `admin`, `mock`, else
+    /// `"other"`).
+    pub fn accept_error(&self, listener: &str) {
+        let Some(f) = &self.families else { return };
+        inc(&f.accept_errors, &[bounded(listener, LISTENERS)]);
+    }
+
+    /// An error reported by the file watcher.
+    pub fn watch_error(&self) {
+        let Some(f) = &self.families else { return };
+        f.watch_errors.inc();
+    }
+
     /// Whether the gateway is ready to serve (mirrors `/readyz`).
     pub fn set_ready(&self, ready: bool) {
         let Some(f) = &self.families else { return };
@@ -353,6 +370,15 @@ impl Families {
                 "iamgate_ready",
                 "1 when the gateway is ready to serve, else 0.",
             )?,
+            accept_errors: counter_vec(
+                "iamgate_accept_errors_total",
+                "Failed accept calls (e.g. out of file descriptors), by listener.",
+                &["listener"],
+            )?,
+            watch_errors: IntCounter::new(
+                "iamgate_watch_errors_total",
+                "Errors reported by the routes/policies file watcher.",
+            )?,
             live_digest: Mutex::new(None),
             registry,
         };
@@ -365,6 +391,11 @@ impl Families {
             families
                 .nonce_store_rejections
                 .get_metric_with_label_values(&[reason])?;
+        }
+        for listener in ["gateway", "admin"] {
+            families
+                .accept_errors
+                .get_metric_with_label_values(&[listener])?;
         }
         Ok(families)
     }
@@ -387,6 +418,8 @@ impl Families {
         r.register(Box::new(self.snapshot_principals.clone()))?;
         r.register(Box::new(self.decision_log_dropped.clone()))?;
         r.register(Box::new(self.ready.clone()))?;
+        r.register(Box::new(self.accept_errors.clone()))?;
+        r.register(Box::new(self.watch_errors.clone()))?;
         Ok(())
     }
 }
@@ -461,6 +494,8 @@ mod tests {
         "iamgate_snapshot_principals",
         "iamgate_decision_log_dropped_total",
         "iamgate_ready",
+        "iamgate_accept_errors_total",
+        "iamgate_watch_errors_total",
     ];
 
     fn exercised() -> Metrics {
@@ -474,6 +509,8 @@ mod tests {
         m.snapshot_loaded("abc123", 1_700_000_000.0, 3, 10, 5);
         m.decision_log_dropped();
         m.set_ready(true);
+        m.accept_error("admin");
+        m.watch_error();
         m
     }
 

@@ -1,27 +1,29 @@
-//! The only writer of the live snapshot. Triggers: file changes under the
-//! routes and policies folders (notify, debounced; Kubernetes ConfigMap
-//! `..data` symlink swaps and editors that write via rename both show up as
-//! events in the watched folders), SIGHUP, and `POST /-/reload`. The same
+//! The only writer of the live snapshot. Triggers: file changes (see
+//! [`crate::watch`]), SIGHUP, and `POST /-/reload`; concurrent triggers
+//! coalesce into one follow-up reload ([`crate::coalesce`]). The same
 //! load → parse → compile → validate path as start-up runs each time; a
 //! failure keeps the old snapshot and records every error.
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
-use notify::{RecursiveMode, Watcher};
-use tokio::sync::{mpsc, Mutex};
-
+use crate::coalesce::{Coalescer, Load};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::metrics::Metrics;
 use crate::snapshot::{Snapshot, SnapshotHolder};
 
-/// Serialises reloads so two triggers never race on the holder.
+/// The only writer of the holder. Reloads run one at a time and coalesce
+/// (see [`crate::coalesce`]).
 pub struct Reloader {
+    inner: Arc<Inner>,
+    coalescer: Arc<Coalescer<ReloadOutcome>>,
+}
+
+struct Inner {
     config: Config,
     holder: Arc<SnapshotHolder>,
     metrics: Metrics,
-    lock: Mutex<()>,
 }
 
 /// What a reload did.
@@ -35,17 +37,40 @@ pub enum ReloadOutcome {
 
 impl Reloader {
     pub fn new(config: Config, holder: Arc<SnapshotHolder>, metrics: Metrics) -> Reloader {
-        Reloader {
+        let inner = Arc::new(Inner {
             config,
             holder,
             metrics,
-            lock: Mutex::new(()),
+        });
+        let loader = inner.clone();
+        let load: Load<ReloadOutcome> = Arc::new(move |triggers| {
+            let inner = loader.clone();
+            Box::pin(async move { inner.reload(&triggers).await })
+        });
+        Reloader {
+            inner,
+            coalescer: Coalescer::new(load),
         }
     }
 
-    /// Load everything again; publish on success, keep the old on failure.
+    /// Ask for a reload; returns the outcome of the first reload that
+    /// started after this call (one shared by every concurrent caller).
     pub async fn reload(&self, trigger: &str) -> ReloadOutcome {
-        let _guard = self.lock.lock().await;
+        self.coalescer.request(trigger).await
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+impl Inner {
+    /// Load everything again; publish on success, keep the old on failure.
+    async fn reload(&self, trigger: &str) -> ReloadOutcome {
         let config = self.config.clone();
         let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&config)).await;
         let loaded =
@@ -95,47 +120,4 @@ pub fn publish_metrics(metrics: &Metrics, snap: &Snapshot) {
         snap.routes.route_count(),
         snap.principal_count(),
     );
-}
-
-/// Watch the routes and policies folders; reload after `debounce` of quiet.
-/// Returns the watcher, which must be kept alive.
-pub fn watch_files(
-    reloader: Arc<Reloader>,
-    debounce: Duration,
-) -> notify::Result<notify::RecommendedWatcher> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            let _ = tx.send(());
-        }
-    })?;
-    for dir in [&reloader.config.routes_dir, &reloader.config.policies_dir] {
-        watcher.watch(dir, RecursiveMode::Recursive)?;
-    }
-    tokio::spawn(async move {
-        while rx.recv().await.is_some() {
-            // Debounce: wait until the folder has been quiet for `debounce`.
-            loop {
-                tokio::select! {
-                    more = rx.recv() => if more.is_none() { return },
-                    () = tokio::time::sleep(debounce) => break,
-                }
-            }
-            reloader.reload("file change").await;
-        }
-    });
-    Ok(watcher)
-}
-
-/// Reload on every SIGHUP.
-#[cfg(unix)]
-pub fn reload_on_sighup(reloader: Arc<Reloader>) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = signal(SignalKind::hangup())?;
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            reloader.reload("SIGHUP").await;
-        }
-    });
-    Ok(())
 }

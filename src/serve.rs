@@ -12,7 +12,7 @@ use http::uri::Authority;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin::{serve_admin, Admin};
+use crate::admin::{serve_admin, Admin, Guard};
 use crate::config::{Config, DecisionLogTarget, Upstream};
 use crate::decision_log::{DecisionLog, LogTarget};
 use crate::diag::Diagnostic;
@@ -20,9 +20,10 @@ use crate::metrics::Metrics;
 use crate::mock::{self, MockUpstream};
 use crate::proxy::server::{serve_gateway, tls_acceptor};
 use crate::proxy::Gateway;
-use crate::reload::{publish_metrics, reload_on_sighup, watch_files, Reloader};
+use crate::reload::{publish_metrics, Reloader};
 use crate::signals::shutdown_signal;
 use crate::snapshot::{Snapshot, SnapshotHolder};
+use crate::watch::{reload_on_sighup, watch_files};
 
 /// Print diagnostics as `iamgate check` does and turn them into one message.
 pub fn report(diags: &[Diagnostic]) -> String {
@@ -133,7 +134,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         metrics.clone(),
     ));
     let _watcher = if config.watch {
-        Some(watch_files(reloader.clone(), config.debounce).map_err(|e| format!("watch: {e}"))?)
+        Some(watch_files(reloader.clone()).map_err(|e| format!("watch: {e}"))?)
     } else {
         None
     };
@@ -144,6 +145,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         metrics: metrics.clone(),
         reloader,
         ready: true.into(),
+        guard: Guard::new(config.admin_listen, config.admin_token_file.as_deref()),
     });
     announce(
         "listening on",

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::MockUpstream;
+use crate::accept::Acceptor;
 use crate::routes::file::ServiceFile;
 
 /// How long open connections may take to finish after shutdown.
@@ -38,19 +39,13 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
+    let mut acceptor = Acceptor::new("mock", None);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, mock.clone(), stop_rx.clone()));
-                }
-                Err(e) => {
-                    // Usually out of file descriptors: back off, keep serving.
-                    tracing::warn!(error = %e, "mock upstream: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+            (stream, _) = acceptor.accept(&listener) => {
+                connections.spawn(serve_connection(stream, mock.clone(), stop_rx.clone()));
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }

@@ -97,6 +97,7 @@ pub async fn serve_gateway(
         tls,
         stop,
     });
+    let mut acceptor = crate::accept::Acceptor::new("gateway", Some(shared.gw.metrics.clone()));
     let stop_accepting = async {
         shutdown.await;
         tracing::info!(
@@ -112,7 +113,7 @@ pub async fn serve_gateway(
             () = &mut stop_accepting => break,
         };
         let (stream, peer) = tokio::select! {
-            accepted = accept(&listener, &shared) => accepted,
+            accepted = acceptor.accept(&listener) => accepted,
             () = &mut stop_accepting => break,
         };
         let shared = shared.clone();
@@ -207,27 +208,6 @@ where
     if let Err(e) = result {
         let kind = classify(e.as_ref());
         protocol_error(shared, peer, kind, &e.to_string());
-    }
-}
-
-/// Accept the next connection; on errors (usually out of file descriptors)
-/// back off instead of spinning, and log at most once a second.
-async fn accept(listener: &TcpListener, shared: &Shared) -> (TcpStream, SocketAddr) {
-    let mut backoff = Duration::from_millis(10);
-    let mut last_log: Option<Instant> = None;
-    loop {
-        match listener.accept().await {
-            Ok(accepted) => return accepted,
-            Err(e) => {
-                shared.gw.metrics.protocol_error("accept");
-                if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    tracing::warn!("accept failed: {e}; backing off {} ms", backoff.as_millis());
-                    last_log = Some(Instant::now());
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
     }
 }
 

@@ -20,6 +20,7 @@ from conftest import (
     metric_samples,
     signed_call,
     start_process,
+    stop_process,
     start_stack,
     stop_stack,
     write_config,
@@ -44,6 +45,8 @@ FAMILIES = [
     "iamgate_auth_failures_total",
     "iamgate_decision_log_dropped_total",
     "iamgate_ready",
+    "iamgate_accept_errors_total",
+    "iamgate_watch_errors_total",
 ]
 
 
@@ -282,3 +285,116 @@ def test_broken_policy_exits_before_binding(tmp_path, iamgate_bin):
     assert re.search(r"NotebookReadOnly\.json:4:\d+: error: ", proc.stderr), proc.stderr
     assert "bind" not in proc.stderr
     assert "error(s) in the configuration" in proc.stderr
+
+
+# --- The admin split: open probes, guarded /-/ endpoints ---------------------
+
+TOKEN = "7d0c1f5e-admin-token-for-tests"
+
+
+def admin_call(url, method, path, token=None):
+    """→ (status, lower-cased headers, parsed JSON or text)."""
+    import urllib.request
+
+    req = urllib.request.Request(f"{url}{path}", method=method, data=b"" if method == "POST" else None)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status, headers, raw = resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        status, headers, raw = err.code, dict(err.headers), err.read().decode()
+    headers = {k.lower(): v for k, v in headers.items()}
+    try:
+        return status, headers, json.loads(raw)
+    except ValueError:
+        return status, headers, raw
+
+
+def reload_count(url):
+    _, _, text = admin_call(url, "GET", "/metrics")
+    return sum(v for _, v in metric_samples(text, "iamgate_reloads_total"))
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, iamgate_bin):
+    work = tmp_path_factory.mktemp("guarded")
+    (work / "admin.token").write_text(TOKEN + "\n")
+    s = start_stack(work, iamgate_bin, extra='[admin]\ntoken_file = "admin.token"')
+    yield s
+    stop_stack(s)
+
+
+def test_probes_and_metrics_need_no_token(guarded):
+    for path in ("/healthz", "/readyz", "/metrics"):
+        status, _, _ = admin_call(guarded.admin_url, "GET", path)
+        assert status == 200, path
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", TOKEN + "x", TOKEN[:-1]])
+def test_guarded_endpoints_refuse_a_missing_or_wrong_token(guarded, token):
+    before = reload_count(guarded.admin_url)
+    for method, path in (("POST", "/-/reload"), ("GET", "/-/snapshot"), ("GET", "/-/no-such")):
+        status, headers, body = admin_call(guarded.admin_url, method, path, token)
+        assert status == 401, (method, path, body)
+        assert body["error"] == "unauthorized", body
+        assert headers.get("www-authenticate") == "Bearer"
+        assert "digest" not in body and "errors" not in body
+    assert reload_count(guarded.admin_url) == before  # nothing reloaded
+
+
+def test_the_token_opens_reload_and_snapshot(guarded):
+    before = reload_count(guarded.admin_url)
+    status, _, body = admin_call(guarded.admin_url, "POST", "/-/reload", TOKEN)
+    assert status == 200 and body["ok"] is True, body
+    assert reload_count(guarded.admin_url) == before + 1
+    status, _, doc = admin_call(guarded.admin_url, "GET", "/-/snapshot", TOKEN)
+    assert status == 200 and doc["digest"] == body["digest"]
+    # Unknown endpoints are 404 only once authenticated.
+    assert admin_call(guarded.admin_url, "GET", "/-/no-such", TOKEN)[0] == 404
+
+
+def test_no_token_on_a_public_admin_address_refuses(tmp_path, iamgate_bin):
+    mock = start_process([iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes"])
+    config = write_config(tmp_path, mock.url)
+    config.write_text(config.read_text().replace('admin_listen = "127.0.0.1:0"', 'admin_listen = "0.0.0.0:0"'))
+    gateway = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
+    try:
+        url = f"http://127.0.0.1:{gateway.addresses[1][1]}"
+        assert admin_call(url, "GET", "/healthz")[0] == 200
+        before = reload_count(url)
+        for method, path in (("POST", "/-/reload"), ("GET", "/-/snapshot")):
+            status, _, body = admin_call(url, method, path, "anything")
+            assert status == 403 and body["error"] == "forbidden", body
+        assert reload_count(url) == before
+    finally:
+        stop_process(gateway)
+        stop_process(mock)
+
+
+def test_an_unreadable_token_file_stops_start_up(tmp_path, iamgate_bin):
+    config = write_config(tmp_path, "http://127.0.0.1:9", extra='[admin]\ntoken_file = "missing.token"')
+    proc = subprocess.run([iamgate_bin, "serve", "--config", config], capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 1
+    assert "token_file" in proc.stderr and "missing.token" in proc.stderr, proc.stderr
+    assert "listening on" not in proc.stdout
+
+
+def test_concurrent_reloads_coalesce(stack):
+    """50 simultaneous POST /-/reload: all answered 200 with one digest, and
+    far fewer than 50 reloads run (they join one pending follow-up)."""
+    before = reload_count(stack.admin_url)
+    results = []
+
+    def post():
+        results.append(http_json("POST", f"{stack.admin_url}/-/reload"))
+
+    threads = [threading.Thread(target=post) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 50 and all(s == 200 and b["ok"] for s, b in results), results[:3]
+    ran = reload_count(stack.admin_url) - before
+    print(f"\n{ran} reloads for 50 concurrent requests")
+    assert 1 <= ran <= 10, f"{ran} reloads for 50 requests"

@@ -333,3 +333,90 @@ def test_configmap_symlink_swap(tmp_path, iamgate_bin):
         assert snapshot(s)["digest"] == before["digest"]  # same content, same digest
     finally:
         stop_stack(s)
+
+
+def test_symlinked_root_swap(tmp_path, iamgate_bin):
+    """`policies -> releases/r1` replaced by `policies -> releases/r2`
+    (`os.replace` of a symlink, as deploy tools do): the watcher sees the
+    swap in the parent folder, reloads, and then follows the *new* target
+    (an edit inside r2 is picked up too)."""
+    work = tmp_path / "stack"
+    releases = work / "releases"
+    releases.mkdir(parents=True)
+    shutil.copytree(REPO / "policies", releases / "r1")
+    shutil.copytree(REPO / "policies", releases / "r2")
+    (releases / "r2" / POLICY.removeprefix("policies/")).write_text(policy_text(True))
+    os.symlink("releases/r1", work / "policies")
+    mock = start_process([iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes"])
+    config = write_config(work, mock.url, extra="debug_headers = true")
+    gateway = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
+    from conftest import Stack
+
+    s = Stack(mock, gateway, work)
+    try:
+        assert expected("deny", *create(s)[:2])
+        tmp = work / "policies.tmp"
+        os.symlink("releases/r2", tmp)
+        swapped = time.monotonic()
+        os.replace(tmp, work / "policies")
+        ok = wait_for(lambda: expected("allow", *create(s)[:2]), 3.0)
+        elapsed = time.monotonic() - swapped
+        assert ok, f"the symlink swap was not picked up: {snapshot(s)}"
+        assert elapsed < DEADLINE, elapsed
+        # The watch moved to r2: editing r2 reloads; editing r1 does not matter.
+        write_atomic(releases / "r2" / POLICY.removeprefix("policies/"), policy_text(False))
+        assert wait_for(lambda: expected("deny", *create(s)[:2]), 3.0), "edit inside the new target missed"
+        # Files next to the root (config, logs) do not trigger reloads.
+        at = snapshot(s)["last_reload"]["at"]
+        (work / "unrelated.txt").write_text("x")
+        time.sleep(0.5)
+        assert snapshot(s)["last_reload"]["at"] == at
+    finally:
+        stop_stack(s)
+
+
+def test_continuous_writes_still_reload_within_max_wait(tmp_path, iamgate_bin):
+    """A write every 50 ms for 3 s never leaves the 300 ms of quiet the
+    debounce waits for; `max_wait_ms = 800` still forces a reload at least
+    every 800 ms (plus the reload itself)."""
+    mock = start_process([iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes"])
+    work = tmp_path / "stack"
+    work.mkdir()
+    config = write_config(work, mock.url)
+    config.write_text(config.read_text().replace("debounce_ms = 100", "debounce_ms = 300\nmax_wait_ms = 800"))
+    gateway = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
+    from conftest import Stack
+
+    s = Stack(mock, gateway, work)
+    stop = threading.Event()
+
+    def churn():
+        i = 0
+        while not stop.is_set():
+            write_atomic(work / POLICY, policy_text(i % 2 == 0, variant=i % 7))
+            i += 1
+            time.sleep(0.05)
+
+    try:
+        start = time.monotonic()
+        writer = threading.Thread(target=churn)
+        writer.start()
+        seen, reload_times = None, []
+        while time.monotonic() - start < 3.0:
+            at = snapshot(s)["last_reload"]["at"]
+            if at is not None and at != seen:
+                seen = at
+                reload_times.append(time.monotonic() - start)
+            time.sleep(0.05)
+        stop.set()
+        writer.join()
+        print(f"\nreloads seen at {[round(t, 2) for t in reload_times]} s during 3 s of writes")
+        # Without max_wait there is no reload at all while the writes go on.
+        # With it, one every 0.8 s plus the reload itself (a debug build on a
+        # busy machine: allow slack, the point is "some", "early", "again").
+        assert reload_times, "no reload during 3 s of continuous writes"
+        assert reload_times[0] < 2.0, reload_times
+        assert len(reload_times) >= 2, reload_times
+    finally:
+        stop.set()
+        stop_stack(s)
