@@ -81,6 +81,7 @@ struct Families {
     snapshot_routes: IntGauge,
     snapshot_principals: IntGauge,
     decision_log_dropped: IntCounter,
+    decision_log_write_errors: IntCounter,
     ready: IntGauge,
     /// The digest currently exported by `iamgate_snapshot_info`. Held while
     /// swapping digests and while rendering, so a scrape sees exactly one.
@@ -211,6 +212,12 @@ impl Metrics {
         f.decision_log_dropped.inc();
     }
 
+    /// A decision-log write (or reopen) failed; the writer retries.
+    pub fn decision_log_write_error(&self) {
+        let Some(f) = &self.families else { return };
+        f.decision_log_write_errors.inc();
+    }
+
     /// Whether the gateway is ready to serve (mirrors `/readyz`).
     pub fn set_ready(&self, ready: bool) {
         let Some(f) = &self.families else { return };
@@ -302,6 +309,10 @@ impl Families {
                 "iamgate_decision_log_dropped_total",
                 "Decision-log lines dropped because the writer could not keep up or failed.",
             )?,
+            decision_log_write_errors: IntCounter::new(
+                "iamgate_decision_log_write_errors_total",
+                "Failed decision-log writes or reopens (retried after a backoff).",
+            )?,
             ready: IntGauge::new(
                 "iamgate_ready",
                 "1 when the gateway is ready to serve, else 0.",
@@ -332,6 +343,7 @@ impl Families {
         r.register(Box::new(self.snapshot_routes.clone()))?;
         r.register(Box::new(self.snapshot_principals.clone()))?;
         r.register(Box::new(self.decision_log_dropped.clone()))?;
+        r.register(Box::new(self.decision_log_write_errors.clone()))?;
         r.register(Box::new(self.ready.clone()))?;
         Ok(())
     }
@@ -405,6 +417,7 @@ mod tests {
         "iamgate_snapshot_routes",
         "iamgate_snapshot_principals",
         "iamgate_decision_log_dropped_total",
+        "iamgate_decision_log_write_errors_total",
         "iamgate_ready",
     ];
 
@@ -418,6 +431,7 @@ mod tests {
         m.reload(true);
         m.snapshot_loaded("abc123", 1_700_000_000.0, 3, 10, 5);
         m.decision_log_dropped();
+        m.decision_log_write_error();
         m.set_ready(true);
         m
     }
