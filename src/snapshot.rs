@@ -113,6 +113,12 @@ fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagno
     }
 }
 
+/// Files read for compiling, each as (path, bytes).
+type Sources = Vec<(PathBuf, Vec<u8>)>;
+
+/// (label, root folder, the files read under it) for [`digest`].
+type SourceRoot<'a> = (&'a str, &'a Path, Sources);
+
 /// A source file's name for the digest: `<root label>/<path under its root>`
 /// with `/` separators, so the same tree at another absolute location hashes
 /// the same while a file moved to another folder does not.
@@ -129,7 +135,7 @@ fn source_name(label: &str, root: &Path, path: &Path) -> String {
 /// SHA-256 over (name length, name, byte length, bytes) of every compiled
 /// source, in name order (first 16 hex). The bytes are those read for
 /// compiling; nothing is read again here.
-fn digest<const N: usize>(roots: [(&str, &Path, Vec<(PathBuf, Vec<u8>)>); N]) -> String {
+fn digest<const N: usize>(roots: [SourceRoot<'_>; N]) -> String {
     let mut named: Vec<(String, Vec<u8>)> = roots
         .into_iter()
         .flat_map(|(label, root, files)| {

@@ -35,7 +35,10 @@ fn serve(dir: &Path) -> (Child, String) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let addr = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
         if let Some(addr) = line.strip_prefix("listening on ") {
             break addr.to_string();
         }
@@ -52,15 +55,20 @@ fn request(addr: &str, path: &str) -> String {
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
-    let id = answer
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("x-request-id: ").map(str::to_string));
+    let id = answer.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("x-request-id: ")
+            .map(str::to_string)
+    });
     id.expect("an X-Request-Id")
 }
 
 fn wait_for(path: &Path, needle: &str) {
     for _ in 0..300 {
-        if std::fs::read_to_string(path).unwrap_or_default().contains(needle) {
+        if std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .contains(needle)
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -92,7 +100,10 @@ fn sigusr1_reopens_the_decision_log_after_logrotate_moved_it() {
     let after = request(&addr, "/after-rotation");
     wait_for(&log, &after);
     signal(&child, "TERM");
-    assert!(child.wait().unwrap().success(), "SIGUSR1 did not kill the gateway");
+    assert!(
+        child.wait().unwrap().success(),
+        "SIGUSR1 did not kill the gateway"
+    );
     let old = std::fs::read_to_string(&moved).unwrap();
     assert!(old.contains(&before) && !old.contains(&after), "{old}");
 }

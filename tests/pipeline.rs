@@ -215,7 +215,10 @@ async fn every_request_is_one_json_line_in_the_decision_log() {
     assert_eq!(l["status"], 403);
     assert_eq!(l["snapshot"].as_str().unwrap().len(), 16);
     let l = &lines[1];
-    assert_eq!((l["decision"].as_str(), l["status"].as_u64()), (Some("not_found"), Some(404)));
+    assert_eq!(
+        (l["decision"].as_str(), l["status"].as_u64()),
+        (Some("not_found"), Some(404))
+    );
     assert_eq!(l["principal"], Value::Null);
 }
 

@@ -38,7 +38,10 @@ fn identical_trees_at_different_locations_have_the_same_digest() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     sample_at(a.path());
     sample_at(&b.path().join("deeper/still"));
-    assert_eq!(digest_of(a.path()), digest_of(&b.path().join("deeper/still")));
+    assert_eq!(
+        digest_of(a.path()),
+        digest_of(&b.path().join("deeper/still"))
+    );
 }
 
 #[test]

@@ -85,7 +85,11 @@ async fn writes_json_lines_to_file() {
         assert_eq!(v["schema"], SCHEMA_VERSION);
         assert_eq!(v["request_id"], format!("req-{n}"));
         assert_eq!(v["latency_us"], 42 + n as u64);
-        assert_eq!(v["query"], serde_json::Value::Null, "absent fields are null");
+        assert_eq!(
+            v["query"],
+            serde_json::Value::Null,
+            "absent fields are null"
+        );
         let time = v["time"].as_str().unwrap();
         let format = time::format_description::well_known::Rfc3339;
         assert!(time::OffsetDateTime::parse(time, &format).is_ok(), "{time}");
@@ -156,13 +160,16 @@ async fn reopen_after_the_file_was_moved_writes_to_a_new_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("decisions.log");
     let moved = dir.path().join("decisions.log.old");
-    let log = DecisionLog::start_with(LogTarget::File(path.clone()), quick(None), || {}, || {})
-        .unwrap();
+    let log =
+        DecisionLog::start_with(LogTarget::File(path.clone()), quick(None), || {}, || {}).unwrap();
     log.record(sample(0));
     until("first line", || read(&path).contains("req-0")).await;
     std::fs::rename(&path, &moved).unwrap();
     log.record(sample(1)); // still the open (moved) file
-    until("second line in the moved file", || read(&moved).contains("req-1")).await;
+    until("second line in the moved file", || {
+        read(&moved).contains("req-1")
+    })
+    .await;
     log.reopen();
     log.record(sample(2));
     log.close().await;
@@ -178,15 +185,24 @@ async fn a_write_error_is_counted_and_lines_resume_once_fixed() {
     let path = dir.path().join("decisions.log");
     let (drops, on_drop) = counter();
     let (errors, on_error) = counter();
-    let log = DecisionLog::start_with(LogTarget::File(path.clone()), quick(None), on_drop, on_error)
-        .unwrap();
+    let log = DecisionLog::start_with(
+        LogTarget::File(path.clone()),
+        quick(None),
+        on_drop,
+        on_error,
+    )
+    .unwrap();
     // The target turns into a directory: reopening it fails.
     std::fs::remove_file(&path).unwrap();
     std::fs::create_dir(&path).unwrap();
     log.reopen();
     log.record(sample(0));
     until("a write error", || errors.load(Ordering::SeqCst) == 1).await;
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "the failed line is a drop too");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the failed line is a drop too"
+    );
     // Fixed: after the backoff, the next line lands.
     std::fs::remove_dir(&path).unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -217,8 +233,8 @@ async fn max_bytes_rotates_to_dot_one() {
     let path = dir.path().join("decisions.log");
     let one_line = serde_json::to_vec(&sample(0)).unwrap().len() as u64 + 1;
     let options = quick(Some(one_line * 2));
-    let log = DecisionLog::start_with(LogTarget::File(path.clone()), options, || {}, || {})
-        .unwrap();
+    let log =
+        DecisionLog::start_with(LogTarget::File(path.clone()), options, || {}, || {}).unwrap();
     for n in 0..3 {
         log.record(sample(n));
         let want = format!("req-{n}");

@@ -134,6 +134,12 @@ mod tests {
                 ("g:sourceip".to_string(), Some(vec!["10.0.0.1".to_string()])),
             ]
         );
-        assert_eq!(copy, Context { reads: ReadKeys::default(), ..c.clone() });
+        assert_eq!(
+            copy,
+            Context {
+                reads: ReadKeys::default(),
+                ..c.clone()
+            }
+        );
     }
 }

@@ -111,7 +111,11 @@ impl Record {
         result: &Result<Permit, Box<Denial>>,
     ) {
         let decisions: Vec<Option<Decision>> = match result {
-            Ok(permit) => permit.grants().iter().map(|g| Some(g.decision.clone())).collect(),
+            Ok(permit) => permit
+                .grants()
+                .iter()
+                .map(|g| Some(g.decision.clone()))
+                .collect(),
             Err(denial) => {
                 let denied_at = needs.iter().position(|n| n.0 == denial.action);
                 let denied_at = denied_at.unwrap_or(needs.len());
@@ -263,7 +267,9 @@ fn action_records(
             ActionRecord {
                 action: action.clone(),
                 resource: resource.clone(),
-                decision: decision.as_ref().map_or("not_evaluated", |d| d.kind.as_str()),
+                decision: decision
+                    .as_ref()
+                    .map_or("not_evaluated", |d| d.kind.as_str()),
                 reason: decision.map(|d| d.reason),
                 context: own,
             }
@@ -288,8 +294,12 @@ fn claimed_credentials(headers: &HeaderMap) -> (Option<&'static str>, Option<Str
     } else {
         return (Some("other"), None);
     };
-    let key = value.split([',', ' ']).find_map(|part| part.trim().strip_prefix(field));
-    let key = key.filter(|k| !k.is_empty()).map(|k| k.chars().take(MAX_KEY_ID).collect());
+    let key = value
+        .split([',', ' '])
+        .find_map(|part| part.trim().strip_prefix(field));
+    let key = key
+        .filter(|k| !k.is_empty())
+        .map(|k| k.chars().take(MAX_KEY_ID).collect());
     (Some(scheme), key)
 }
 

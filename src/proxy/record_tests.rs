@@ -86,7 +86,10 @@ async fn a_404_before_any_decision_gets_a_full_line() {
     assert_eq!(l["method"], "GET");
     assert_eq!(l["path"], "/v1/p-acme-cn4/nothing");
     assert_eq!(l["query"], "limit=2&x-auth-token=REDACTED&marker=a%2Fb");
-    assert_eq!((l["peer"].clone(), l["source_ip"].clone()), (json!("10.1.2.3"), json!("10.1.2.3")));
+    assert_eq!(
+        (l["peer"].clone(), l["source_ip"].clone()),
+        (json!("10.1.2.3"), json!("10.1.2.3"))
+    );
     assert_eq!(l["tls"], true);
     assert_eq!(l["auth"], "token");
     assert_eq!(l["principal"], Value::Null);
@@ -95,12 +98,16 @@ async fn a_404_before_any_decision_gets_a_full_line() {
     assert_eq!(l["decision"], "not_found");
     assert_eq!(l["error"]["code"], "not_found");
     assert_eq!(l["status"], 404);
-    assert!(!text.contains(ALICE_TOKEN) && !text.contains("abc"), "{text}");
+    assert!(
+        !text.contains(ALICE_TOKEN) && !text.contains("abc"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn an_auth_failure_names_the_claimed_key_and_never_the_signature() {
-    let auth = "SDK-HMAC-SHA256 Access=HWUNKNOWNAK, SignedHeaders=host;x-sdk-date, Signature=deadbeef01";
+    let auth =
+        "SDK-HMAC-SHA256 Access=HWUNKNOWNAK, SignedHeaders=host;x-sdk-date, Signature=deadbeef01";
     let req = Request::post("/v1/p-acme-cn4/notebooks")
         .header("authorization", auth)
         .body(())
@@ -136,7 +143,10 @@ fn claimed_credentials_of_each_scheme() {
         claimed_credentials(&h)
     };
     let acs3 = "ACS3-HMAC-SHA256 Credential=LTAIkey,SignedHeaders=host,Signature=00";
-    assert_eq!(with("authorization", acs3), (Some("acs3"), Some("LTAIkey".into())));
+    assert_eq!(
+        with("authorization", acs3),
+        (Some("acs3"), Some("LTAIkey".into()))
+    );
     assert_eq!(with("authorization", "Bearer x"), (Some("other"), None));
     assert_eq!(with("x-auth-token", "t"), (Some("token"), None));
     assert_eq!(claimed_credentials(&HeaderMap::new()), (None, None));
@@ -151,9 +161,21 @@ async fn a_denial_logs_every_action_with_its_structured_reason() {
         let who = &snap.directory.tokens[ALICE_TOKEN];
         let res = |t: &str| format!("modelarts:cn-north-4:acme0001:{t}");
         let needs = vec![
-            ("modelarts:notebook:list".to_string(), res("notebook:*"), Context::new()),
-            ("modelarts:pool:delete".to_string(), res("pool:p1"), Context::new()),
-            ("modelarts:notebook:get".to_string(), res("notebook:n1"), Context::new()),
+            (
+                "modelarts:notebook:list".to_string(),
+                res("notebook:*"),
+                Context::new(),
+            ),
+            (
+                "modelarts:pool:delete".to_string(),
+                res("pool:p1"),
+                Context::new(),
+            ),
+            (
+                "modelarts:notebook:get".to_string(),
+                res("notebook:n1"),
+                Context::new(),
+            ),
         ];
         let result = crate::policy::authorize(&who.principal.subject, &needs);
         rec.principal = who.principal.urn.clone();
@@ -167,7 +189,10 @@ async fn a_denial_logs_every_action_with_its_structured_reason() {
     assert_eq!(actions[0]["reason"]["source"]["type"], "identity");
     assert_eq!(actions[0]["reason"]["policy"], "NotebookFullAccess");
     assert_eq!(actions[1]["action"], "modelarts:pool:delete");
-    assert_eq!(actions[1]["resource"], "modelarts:cn-north-4:acme0001:pool:p1");
+    assert_eq!(
+        actions[1]["resource"],
+        "modelarts:cn-north-4:acme0001:pool:p1"
+    );
     assert_eq!(actions[1]["decision"], "explicit_deny");
     assert_eq!(actions[1]["reason"]["source"]["type"], "org");
     assert_eq!(actions[1]["reason"]["policy"], "DenyPoolDelete");
@@ -176,7 +201,10 @@ async fn a_denial_logs_every_action_with_its_structured_reason() {
     assert_eq!(actions[2]["reason"], Value::Null);
     assert_eq!(l["decision"], "explicit_deny");
     assert_eq!(l["principal"], "iam::acme0001:user:alice");
-    assert!(l["deciding"].as_str().unwrap().contains("DenyPoolDelete"), "{l}");
+    assert!(
+        l["deciding"].as_str().unwrap().contains("DenyPoolDelete"),
+        "{l}"
+    );
 }
 
 #[test]
@@ -201,7 +229,11 @@ fn keys_read_go_to_the_line_and_differences_to_the_action() {
         reason: crate::policy::Reason::NoIdentityAllow,
     };
     let mut top = ContextValues::new();
-    let actions = action_records(&needs, vec![Some(allow.clone()), Some(allow), None], &mut top);
+    let actions = action_records(
+        &needs,
+        vec![Some(allow.clone()), Some(allow), None],
+        &mut top,
+    );
     let top = serde_json::to_value(&top).unwrap();
     assert_eq!(
         top,
@@ -210,7 +242,11 @@ fn keys_read_go_to_the_line_and_differences_to_the_action() {
     assert_eq!(actions[0].context, ContextValues::new());
     let own = serde_json::to_value(&actions[1].context).unwrap();
     assert_eq!(own, json!({"g:resourcetag/team": ["red"]}));
-    assert_eq!(actions[2].context, ContextValues::new(), "not evaluated: nothing read");
+    assert_eq!(
+        actions[2].context,
+        ContextValues::new(),
+        "not evaluated: nothing read"
+    );
 }
 
 #[tokio::test]
