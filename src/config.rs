@@ -118,6 +118,8 @@ struct DecisionLogFile {
     /// `off`, `stdout`, or a file path.
     target: String,
     capacity: usize,
+    /// Rotate a file target to `<file>.1` past this size; 0 = never.
+    max_bytes: u64,
 }
 
 impl Default for DecisionLogFile {
@@ -125,6 +127,7 @@ impl Default for DecisionLogFile {
         DecisionLogFile {
             target: "off".into(),
             capacity: 10_000,
+            max_bytes: 0,
         }
     }
 }
@@ -227,6 +230,8 @@ pub struct Config {
     pub regions: BTreeMap<String, String>,
     pub decision_log: DecisionLogTarget,
     pub decision_log_capacity: usize,
+    /// `[decision_log] max_bytes`; `None` when 0 (no size-based rotation).
+    pub decision_log_max_bytes: Option<u64>,
     pub watch: bool,
     pub debounce: Duration,
     /// The watcher reloads at most this long after the first change, even
@@ -372,6 +377,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         regions: f.regions,
         decision_log,
         decision_log_capacity: f.decision_log.capacity.max(1),
+        decision_log_max_bytes: Some(f.decision_log.max_bytes).filter(|&n| n > 0),
         watch: f.reload.watch,
         debounce: ms(f.reload.debounce_ms),
         max_wait: ms(f.reload.max_wait_ms.max(f.reload.debounce_ms)),

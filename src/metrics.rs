@@ -103,6 +103,7 @@ struct Families {
     snapshot_principals: IntGauge,
     decision_log_dropped: IntCounter,
     protocol_errors: IntCounterVec,
+    decision_log_write_errors: IntCounter,
     ready: IntGauge,
     accept_errors: IntCounterVec,
     watch_errors: IntCounter,
@@ -265,6 +266,12 @@ impl Metrics {
         f.watch_errors.inc();
     }
 
+    /// A decision-log write (or reopen) failed; the writer retries.
+    pub fn decision_log_write_error(&self) {
+        let Some(f) = &self.families else { return };
+        f.decision_log_write_errors.inc();
+    }
+
     /// Whether the gateway is ready to serve (mirrors `/readyz`).
     pub fn set_ready(&self, ready: bool) {
         let Some(f) = &self.families else { return };
@@ -366,6 +373,10 @@ impl Families {
                 "Connections or requests refused before the request pipeline (malformed request line or headers, oversize head, timeouts, TLS), by kind.",
                 &["kind"],
             )?,
+            decision_log_write_errors: IntCounter::new(
+                "iamgate_decision_log_write_errors_total",
+                "Failed decision-log writes or reopens (retried after a backoff).",
+            )?,
             ready: IntGauge::new(
                 "iamgate_ready",
                 "1 when the gateway is ready to serve, else 0.",
@@ -417,6 +428,7 @@ impl Families {
         r.register(Box::new(self.snapshot_routes.clone()))?;
         r.register(Box::new(self.snapshot_principals.clone()))?;
         r.register(Box::new(self.decision_log_dropped.clone()))?;
+        r.register(Box::new(self.decision_log_write_errors.clone()))?;
         r.register(Box::new(self.ready.clone()))?;
         r.register(Box::new(self.accept_errors.clone()))?;
         r.register(Box::new(self.watch_errors.clone()))?;
@@ -493,6 +505,7 @@ mod tests {
         "iamgate_snapshot_routes",
         "iamgate_snapshot_principals",
         "iamgate_decision_log_dropped_total",
+        "iamgate_decision_log_write_errors_total",
         "iamgate_ready",
         "iamgate_accept_errors_total",
         "iamgate_watch_errors_total",
@@ -508,6 +521,7 @@ mod tests {
         m.reload(true);
         m.snapshot_loaded("abc123", 1_700_000_000.0, 3, 10, 5);
         m.decision_log_dropped();
+        m.decision_log_write_error();
         m.set_ready(true);
         m.accept_error("admin");
         m.watch_error();

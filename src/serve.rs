@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::admin::{serve_admin, Admin, Guard};
 use crate::config::{Config, DecisionLogTarget, Upstream};
-use crate::decision_log::{DecisionLog, LogTarget};
+use crate::decision_log::{DecisionLog, LogOptions, LogTarget};
 use crate::diag::Diagnostic;
 use crate::metrics::Metrics;
 use crate::mock::{self, MockUpstream};
@@ -94,11 +94,23 @@ fn decision_log(config: &Config, metrics: &Metrics) -> Result<DecisionLog, Strin
         DecisionLogTarget::Stdout => LogTarget::Stdout,
         DecisionLogTarget::File(p) => LogTarget::File(p.clone()),
     };
-    let m = metrics.clone();
-    DecisionLog::start(target, config.decision_log_capacity, move || {
-        m.decision_log_dropped()
-    })
-    .map_err(|e| format!("decision log: {e}"))
+    let options = LogOptions {
+        capacity: config.decision_log_capacity,
+        max_bytes: config.decision_log_max_bytes,
+        ..LogOptions::default()
+    };
+    let (dropped, failed) = (metrics.clone(), metrics.clone());
+    let log = DecisionLog::start_with(
+        target,
+        options,
+        move || dropped.decision_log_dropped(),
+        move || failed.decision_log_write_error(),
+    )
+    .map_err(|e| format!("decision log: {e}"))?;
+    // logrotate's `postrotate kill -USR1 <pid>` makes the writer reopen.
+    log.reopen_on_sigusr1()
+        .map_err(|e| format!("SIGUSR1: {e}"))?;
+    Ok(log)
 }
 
 /// Run the gateway until SIGTERM or SIGINT.

@@ -41,9 +41,10 @@ impl Snapshot {
         policies_dir: &Path,
         config: Option<&Config>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
-        let mut sources = Vec::new();
-        let routes = RouteTable::load_dir(routes_dir);
-        let dir = directory::load(policies_dir, &mut sources);
+        let mut route_sources = Vec::new();
+        let mut policy_sources = Vec::new();
+        let routes = RouteTable::load_dir_collecting(routes_dir, &mut route_sources);
+        let dir = directory::load(policies_dir, &mut policy_sources);
         let ((routes, mut warnings), (directory, dir_warnings)) = match (routes, dir) {
             (Ok(r), Ok(d)) => (r, d),
             (r, d) => {
@@ -56,9 +57,12 @@ impl Snapshot {
         if let Some(config) = config {
             check_services(config, &routes)?;
         }
-        add_route_sources(routes_dir, &mut sources);
+        let roots = [
+            ("routes", routes_dir, route_sources),
+            ("policies", policies_dir, policy_sources),
+        ];
         Ok(Snapshot {
-            digest: digest(&mut sources),
+            digest: digest(roots),
             loaded_at: SystemTime::now(),
             routes,
             directory,
@@ -109,27 +113,41 @@ fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagno
     }
 }
 
-fn add_route_sources(dir: &Path, sources: &mut Vec<(PathBuf, Vec<u8>)>) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if p.extension().is_some_and(|x| x == "toml") {
-                if let Ok(bytes) = std::fs::read(&p) {
-                    sources.push((p, bytes));
-                }
-            }
-        }
+/// Files read for compiling, each as (path, bytes).
+type Sources = Vec<(PathBuf, Vec<u8>)>;
+
+/// (label, root folder, the files read under it) for [`digest`].
+type SourceRoot<'a> = (&'a str, &'a Path, Sources);
+
+/// A source file's name for the digest: `<root label>/<path under its root>`
+/// with `/` separators, so the same tree at another absolute location hashes
+/// the same while a file moved to another folder does not.
+fn source_name(label: &str, root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut name = label.to_string();
+    for part in rel.components() {
+        name.push('/');
+        name.push_str(&part.as_os_str().to_string_lossy());
     }
+    name
 }
 
-/// SHA-256 over (file name, length, bytes) of every source, in path order.
-fn digest(sources: &mut [(PathBuf, Vec<u8>)]) -> String {
-    sources.sort();
+/// SHA-256 over (name length, name, byte length, bytes) of every compiled
+/// source, in name order (first 16 hex). The bytes are those read for
+/// compiling; nothing is read again here.
+fn digest<const N: usize>(roots: [SourceRoot<'_>; N]) -> String {
+    let mut named: Vec<(String, Vec<u8>)> = roots
+        .into_iter()
+        .flat_map(|(label, root, files)| {
+            files
+                .into_iter()
+                .map(move |(path, bytes)| (source_name(label, root, &path), bytes))
+        })
+        .collect();
+    named.sort();
     let mut h = Sha256::new();
-    for (path, bytes) in sources.iter() {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+    for (name, bytes) in &named {
+        h.update((name.len() as u64).to_be_bytes());
         h.update(name.as_bytes());
         h.update((bytes.len() as u64).to_be_bytes());
         h.update(bytes);
@@ -194,4 +212,50 @@ pub fn uses_builtin_mock(config: &Config) -> bool {
         .upstreams
         .values()
         .any(|u| *u == Upstream::BuiltinMock)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn one_root(root: &str, files: &[(&str, &str)]) -> String {
+        let root = Path::new(root);
+        let files = files
+            .iter()
+            .map(|(p, b)| (root.join(p), b.as_bytes().to_vec()))
+            .collect();
+        digest([("policies", root, files)])
+    }
+
+    #[test]
+    fn the_same_names_in_other_folders_hash_differently() {
+        let a = one_root("/t", &[("huawei/identity/P.json", "{}")]);
+        let b = one_root("/t", &[("huawei/scp/P.json", "{}")]);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_same_tree_elsewhere_hashes_the_same() {
+        let files = [("huawei/identity/P.json", "{}"), ("accounts.toml", "x")];
+        assert_eq!(one_root("/a/b", &files), one_root("/c", &files));
+    }
+
+    #[test]
+    fn the_root_label_keeps_routes_and_policies_apart() {
+        let root = Path::new("/t");
+        let file = || vec![(root.join("x.toml"), b"x".to_vec())];
+        let as_route = digest([("routes", root, file()), ("policies", root, Vec::new())]);
+        let as_policy = digest([("routes", root, Vec::new()), ("policies", root, file())]);
+        assert_ne!(as_route, as_policy);
+    }
+
+    #[test]
+    fn names_and_bytes_cannot_be_shifted_into_each_other() {
+        // Length prefixes: "ab" + "c" must differ from "a" + "bc".
+        let a = one_root("/t", &[("ab", "c")]);
+        let b = one_root("/t", &[("a", "bc")]);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 16);
+    }
 }

@@ -136,7 +136,10 @@ impl Running {
         body: Option<Value>,
     ) -> (u16, Value) {
         match account {
-            Some(a) => self.call_with(method, path, body, &[(ACCOUNT_HEADER, a)]).await,
+            Some(a) => {
+                self.call_with(method, path, body, &[(ACCOUNT_HEADER, a)])
+                    .await
+            }
             None => self.call_with(method, path, body, &[]).await,
         }
     }

@@ -190,13 +190,13 @@ async fn alibaba_paths_answer_in_the_alibaba_shape() {
 }
 
 #[tokio::test]
-async fn every_decision_is_one_json_line_in_the_decision_log() {
+async fn every_request_is_one_json_line_in_the_decision_log() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("decisions.jsonl");
     let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
     let gw = gateway(dir.path(), "", log.clone());
     send(&gw, get("/v2/p-acme-cn4/pools", Some(ALICE))).await;
-    send(&gw, get("/nothing", Some(ALICE))).await; // no decision: no line
+    send(&gw, get("/nothing", Some(ALICE))).await; // refused before any decision
     drop(gw);
     log.close().await;
     let text = std::fs::read_to_string(&path).unwrap();
@@ -204,14 +204,20 @@ async fn every_decision_is_one_json_line_in_the_decision_log() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 1);
+    assert_eq!(lines.len(), 2, "every request gets a line: {text}");
     let l = &lines[0];
+    assert_eq!(l["schema"], 1);
     assert_eq!(l["principal"], "iam::acme0001:user:alice");
-    assert_eq!(l["action"], "modelarts:pool:list");
-    assert_eq!(l["resource"], "modelarts:cn-north-4:acme0001:pool:*");
+    assert_eq!(l["service"], "modelarts");
     assert_eq!(l["decision"], "implicit_deny");
     assert_eq!(l["status"], 403);
     assert_eq!(l["snapshot"].as_str().unwrap().len(), 16);
+    let l = &lines[1];
+    assert_eq!(
+        (l["decision"].as_str(), l["status"].as_u64()),
+        (Some("not_found"), Some(404))
+    );
+    assert_eq!(l["principal"], Value::Null);
 }
 
 #[tokio::test]

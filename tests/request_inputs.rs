@@ -51,7 +51,13 @@ fn gateway(dir: &std::path::Path, nonces: NonceStore) -> Arc<Gateway> {
         ("agentrun".to_string(), "127.0.0.1:9".parse().unwrap()),
     ]);
     let snapshots = Arc::new(SnapshotHolder::new(snapshot));
-    let mut gw = Gateway::new(config, snapshots, targets, Metrics::new(), DecisionLog::disabled());
+    let mut gw = Gateway::new(
+        config,
+        snapshots,
+        targets,
+        Metrics::new(),
+        DecisionLog::disabled(),
+    );
     gw.nonces = nonces;
     Arc::new(gw)
 }

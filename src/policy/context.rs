@@ -2,15 +2,47 @@
 //!
 //! Key names are case-insensitive, but tag keys inside them are compared as
 //! written: `g:ResourceTag/Team` is stored as `g:resourcetag/Team`.
+//!
+//! A context remembers which keys were looked up ([`Context::read_keys`]), so
+//! the decision log can record the keys a decision actually read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 /// Condition key → values. A single-valued key holds one value; multi-valued
 /// keys (`g:TagKeys`, `g:CalledVia`) hold any number, possibly none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     values: HashMap<String, Vec<String>>,
+    reads: ReadKeys,
 }
+
+/// The normalised keys looked up through [`Context::get`]. A `Mutex` rather
+/// than a `Cell` keeps `Context` `Sync`; it is never contended (one request,
+/// one thread at a time). Not part of equality: two contexts with the same
+/// values are the same context whatever was read from them.
+#[derive(Debug, Default)]
+struct ReadKeys(Mutex<BTreeSet<String>>);
+
+impl ReadKeys {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Clone for ReadKeys {
+    fn clone(&self) -> Self {
+        ReadKeys(Mutex::new(self.lock().clone()))
+    }
+}
+
+impl PartialEq for ReadKeys {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ReadKeys {}
 
 /// Lower-case the key name up to the first `/`, keep the rest as written.
 pub fn normalize_key(key: &str) -> String {
@@ -40,8 +72,23 @@ impl Context {
     }
 
     /// Values of an already normalised key; `None` when the key is absent.
+    /// The lookup is remembered (see [`Context::read_keys`]).
     pub fn get(&self, normalized_key: &str) -> Option<&[String]> {
+        let mut reads = self.reads.lock();
+        if !reads.contains(normalized_key) {
+            reads.insert(normalized_key.to_string());
+        }
         self.values.get(normalized_key).map(Vec::as_slice)
+    }
+
+    /// Every key looked up so far, sorted, with its values (`None`: the key
+    /// was read and is absent — also a fact a decision depended on).
+    pub fn read_keys(&self) -> Vec<(String, Option<Vec<String>>)> {
+        let reads = self.reads.lock();
+        reads
+            .iter()
+            .map(|k| (k.clone(), self.values.get(k).cloned()))
+            .collect()
     }
 
     /// Every key and its values, sorted, for explanations.
@@ -68,5 +115,31 @@ mod tests {
         assert_eq!(c.get("g:resourcetag/Team"), Some(&["blue".to_string()][..]));
         assert_eq!(c.get("g:resourcetag/team"), None);
         assert_eq!(normalize_key("g:SourceIp"), "g:sourceip");
+    }
+
+    #[test]
+    fn lookups_are_remembered_with_their_values_absent_ones_too() {
+        let mut c = Context::new();
+        c.set("g:SourceIp", "10.0.0.1");
+        c.set("g:UserName", "alice");
+        assert!(c.read_keys().is_empty());
+        c.get("g:sourceip");
+        c.get("g:mfapresent");
+        c.get("g:sourceip");
+        let copy = c.clone();
+        assert_eq!(
+            copy.read_keys(),
+            vec![
+                ("g:mfapresent".to_string(), None),
+                ("g:sourceip".to_string(), Some(vec!["10.0.0.1".to_string()])),
+            ]
+        );
+        assert_eq!(
+            copy,
+            Context {
+                reads: ReadKeys::default(),
+                ..c.clone()
+            }
+        );
     }
 }

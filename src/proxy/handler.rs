@@ -20,7 +20,7 @@ use crate::config::UnmappedPolicy;
 use crate::directory::Project;
 use crate::identity::{identify, AuthError, Authenticated, HttpParts};
 use crate::policy::explain::{trace, Outcome};
-use crate::policy::{Decision, Denial, Grant, Permit};
+use crate::policy::{Denial, Permit};
 use crate::proxy::context::{add_resource_keys, base_context, source_ip, RequestFacts};
 use crate::proxy::outgoing::{upstream_headers, Origin};
 use crate::proxy::record::{Record, Recorder};
@@ -57,10 +57,18 @@ pub async fn handle<B: RequestBody>(
 ) -> Response<Body> {
     let snap = gw.snapshots.load();
     let (mut parts, body) = req.into_parts();
-    let rec = Record {
+    // Headers named by `Connection` are hop-by-hop: gone before anything reads them.
+    hygiene::strip_connection_named(&mut parts.headers);
+    let mut rec = Record {
         cloud: snap.routes.cloud_for_path(parts.uri.path()),
         ..Record::default()
     };
+    rec.set_request(&parts, conn.peer, conn.tls);
+    rec.set_source_ip(source_ip(
+        conn.peer,
+        &parts.headers,
+        &gw.config.trusted_proxies,
+    ));
     let mut recorder = Recorder {
         started: Instant::now(),
         request_id: uuid::Uuid::new_v4().simple().to_string(),
@@ -70,8 +78,6 @@ pub async fn handle<B: RequestBody>(
         done: false,
     };
     let request_id = recorder.request_id.clone();
-    // Headers named by `Connection` are hop-by-hop: gone before anything reads them.
-    hygiene::strip_connection_named(&mut parts.headers);
     let request = Incoming {
         parts: &parts,
         conn,
@@ -83,6 +89,7 @@ pub async fn handle<B: RequestBody>(
         Err(e) => {
             let rec = &mut recorder.rec;
             rec.decision = rec.decision.or(Some(e.decision_label()));
+            rec.set_error(&e);
             let close = e.closes_connection() && parts.version < Version::HTTP_2;
             let mut resp = e.into_response(rec.cloud, &request_id);
             if close {
@@ -137,7 +144,7 @@ async fn pipeline<B: RequestBody>(
     let who = credential
         .verify(&req.http(&body.bytes), now, &gw.nonces)
         .map_err(|e| auth_failed(gw, rec, e))?;
-    rec.principal = who.principal.urn.clone();
+    rec.set_authenticated(&who);
     let project = project_of(snap, routed.project_id(), &who, parts)?;
     let (upstream, permit) = match routed {
         Routed::Mapped(route) => {
@@ -205,6 +212,10 @@ fn route<'a>(
     let service = routed.service();
     rec.cloud = Some(service.cloud);
     rec.service = Some(service.name.clone());
+    rec.set_operation(match &routed {
+        Routed::Mapped(m) => m.route.operation.as_deref(),
+        Routed::Unmapped(u) => Some(u.route.operation.as_str()),
+    });
     match routed {
         Routed::Unmapped(op) if gw.config.unmapped != UnmappedPolicy::Forward => {
             Err(GatewayError::Unmapped {
@@ -279,31 +290,11 @@ fn authorize(
         })
         .collect();
     let result = crate::policy::authorize(&who.principal.subject, &needs);
-    match result {
-        Ok(permit) => {
-            if let Some(Grant {
-                action,
-                resource,
-                decision,
-            }) = permit.grants().first()
-            {
-                note(rec, action, resource, decision);
-            }
-            Ok(permit)
-        }
-        Err(denial) => {
-            note(rec, &denial.action, &denial.resource, &denial.decision);
-            let ctx = needs.iter().find(|n| n.0 == denial.action).map(|n| &n.2);
-            Err(denied(snap, who, *denial, ctx))
-        }
-    }
-}
-
-fn note(rec: &mut Record, action: &str, resource: &str, decision: &Decision) {
-    rec.action = Some(action.to_string());
-    rec.resource = resource.to_string();
-    rec.decision = Some(decision.kind.as_str());
-    rec.deciding = reason_summary(&decision.reason);
+    rec.note_authorization(&who.principal.subject, &needs, &result);
+    result.map_err(|denial| {
+        let ctx = needs.iter().find(|n| n.0 == denial.action).map(|n| &n.2);
+        denied(snap, who, *denial, ctx)
+    })
 }
 
 /// The denial body's details, with the JSON explanation (base64 in the body).

@@ -12,8 +12,18 @@ impl RouteTable {
     /// Load every `*.toml` file in `dir` (sorted). Ok carries warnings; Err
     /// carries every error found (with file + place).
     pub fn load_dir(dir: &Path) -> Result<(RouteTable, Vec<Diagnostic>), Vec<Diagnostic>> {
+        RouteTable::load_dir_collecting(dir, &mut Vec::new())
+    }
+
+    /// [`RouteTable::load_dir`], also handing every file's (path, bytes) to
+    /// `sources` at the moment it is read, so the snapshot digest describes
+    /// exactly what was compiled (no second read that could see a newer file).
+    pub fn load_dir_collecting(
+        dir: &Path,
+        sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<(RouteTable, Vec<Diagnostic>), Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let files = read_dir(dir, &mut diags)?;
+        let files = read_dir(dir, &mut diags, sources)?;
         match RouteTable::from_files(files) {
             Ok((table, warnings)) if !diag::has_errors(&diags) => {
                 diags.extend(warnings);
@@ -31,6 +41,7 @@ impl RouteTable {
 fn read_dir(
     dir: &Path,
     diags: &mut Vec<Diagnostic>,
+    sources: &mut Vec<(PathBuf, Vec<u8>)>,
 ) -> Result<Vec<(PathBuf, ServiceFile)>, Vec<Diagnostic>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![Diagnostic::error(
@@ -64,6 +75,7 @@ fn read_dir(
                 continue;
             }
         };
+        sources.push((path.clone(), source.clone().into_bytes()));
         match toml::from_str::<ServiceFile>(&source) {
             Ok(file) => files.push((path, file)),
             Err(e) => diags.push(diag::from_toml_error(&path, &source, &e)),

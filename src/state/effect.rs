@@ -16,9 +16,9 @@
 
 use serde_json::Value;
 
-use crate::routes::canonical::{canonical_id, Ambiguous};
 use super::resources::ResourceKey;
 use crate::cloud::Cloud;
+use crate::routes::canonical::{canonical_id, Ambiguous};
 use crate::routes::RouteMatch;
 
 /// What a successful answer to this route changes.

@@ -1,0 +1,270 @@
+//! The decision-log line a request leaves, built through the setters the
+//! handler calls, against the repository's routes and sample policies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use http::{Request, StatusCode};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::config::Config;
+use crate::decision_log::{DecisionLog, LogTarget};
+use crate::identity::{AuthError, AuthFailure};
+use crate::metrics::Metrics;
+use crate::snapshot::SnapshotHolder;
+
+const ALICE_TOKEN: &str = "example-token-alice-not-real";
+
+fn gateway(dir: &Path, log: DecisionLog) -> Arc<Gateway> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config_path = dir.join("iamgate.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
+        repo.join("routes"),
+        repo.join("policies"),
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let config = Config::load(&config_path).unwrap();
+    let snapshot = Snapshot::load(&config).unwrap();
+    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
+    Arc::new(Gateway::new(
+        config,
+        snapshots,
+        HashMap::new(),
+        Metrics::new(),
+        log,
+    ))
+}
+
+/// Runs `fill` on a fresh recorder, finishes with `status`, returns the
+/// single line written and its raw text.
+async fn line(status: StatusCode, fill: impl FnOnce(&mut Record, &Gateway)) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let gw = gateway(dir.path(), log.clone());
+    let mut recorder = Recorder {
+        snap: gw.snapshots.load(),
+        gw: gw.clone(),
+        request_id: "req-1".into(),
+        started: Instant::now(),
+        rec: Record::default(),
+        done: false,
+    };
+    fill(&mut recorder.rec, &gw);
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = status;
+    recorder.finish(resp);
+    drop(gw);
+    log.close().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    (serde_json::from_str(text.trim()).unwrap(), text)
+}
+
+fn parts(req: Request<()>) -> Parts {
+    req.into_parts().0
+}
+
+#[tokio::test]
+async fn a_404_before_any_decision_gets_a_full_line() {
+    let req = Request::get("/v1/p-acme-cn4/nothing?limit=2&x-auth-token=abc&marker=a%2Fb")
+        .header("x-auth-token", ALICE_TOKEN)
+        .body(())
+        .unwrap();
+    let (l, text) = line(StatusCode::NOT_FOUND, |rec, _| {
+        rec.set_request(&parts(req), "10.1.2.3".parse().unwrap(), true);
+        rec.decision = Some("not_found");
+        rec.set_error(&GatewayError::NotFound);
+    })
+    .await;
+    assert_eq!(l["schema"], 1);
+    assert_eq!(l["method"], "GET");
+    assert_eq!(l["path"], "/v1/p-acme-cn4/nothing");
+    assert_eq!(l["query"], "limit=2&x-auth-token=REDACTED&marker=a%2Fb");
+    assert_eq!(
+        (l["peer"].clone(), l["source_ip"].clone()),
+        (json!("10.1.2.3"), json!("10.1.2.3"))
+    );
+    assert_eq!(l["tls"], true);
+    assert_eq!(l["auth"], "token");
+    assert_eq!(l["principal"], Value::Null);
+    assert_eq!(l["access_key_id"], Value::Null);
+    assert_eq!(l["actions"], json!([]));
+    assert_eq!(l["decision"], "not_found");
+    assert_eq!(l["error"]["code"], "not_found");
+    assert_eq!(l["status"], 404);
+    assert!(
+        !text.contains(ALICE_TOKEN) && !text.contains("abc"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_auth_failure_names_the_claimed_key_and_never_the_signature() {
+    let auth =
+        "SDK-HMAC-SHA256 Access=HWUNKNOWNAK, SignedHeaders=host;x-sdk-date, Signature=deadbeef01";
+    let req = Request::post("/v1/p-acme-cn4/notebooks")
+        .header("authorization", auth)
+        .body(())
+        .unwrap();
+    let failure = GatewayError::Auth(AuthError::Verify(AuthFailure::SignatureMismatch));
+    let (l, text) = line(StatusCode::UNAUTHORIZED, |rec, _| {
+        rec.set_request(&parts(req), "127.0.0.1".parse().unwrap(), false);
+        rec.service = Some("modelarts".into());
+        rec.set_operation(Some("CreateNotebook"));
+        rec.set_source_ip("192.0.2.7".parse().unwrap());
+        rec.decision = Some("unauthenticated");
+        rec.set_error(&failure);
+    })
+    .await;
+    assert_eq!(l["auth"], "sdk-hmac");
+    assert_eq!(l["access_key_id"], "HWUNKNOWNAK");
+    assert_eq!(l["source_ip"], "192.0.2.7");
+    assert_eq!(l["peer"], "127.0.0.1");
+    assert_eq!(l["operation"], "CreateNotebook");
+    assert_eq!(l["error"]["code"], "unauthenticated");
+    assert_eq!(l["error"]["kind"], "signature_mismatch");
+    assert!(!text.contains("deadbeef01"), "{text}");
+}
+
+#[test]
+fn claimed_credentials_of_each_scheme() {
+    let with = |name: &str, value: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        claimed_credentials(&h)
+    };
+    let acs3 = "ACS3-HMAC-SHA256 Credential=LTAIkey,SignedHeaders=host,Signature=00";
+    assert_eq!(
+        with("authorization", acs3),
+        (Some("acs3"), Some("LTAIkey".into()))
+    );
+    assert_eq!(with("authorization", "Bearer x"), (Some("other"), None));
+    assert_eq!(with("x-auth-token", "t"), (Some("token"), None));
+    assert_eq!(claimed_credentials(&HeaderMap::new()), (None, None));
+    let long = format!("SDK-HMAC-SHA256 Access={}, Signature=1", "A".repeat(500));
+    assert_eq!(with("authorization", &long).1.unwrap().len(), MAX_KEY_ID);
+}
+
+#[tokio::test]
+async fn a_denial_logs_every_action_with_its_structured_reason() {
+    let (l, _) = line(StatusCode::FORBIDDEN, |rec, gw| {
+        let snap = gw.snapshots.load();
+        let who = &snap.directory.tokens[ALICE_TOKEN];
+        let res = |t: &str| format!("modelarts:cn-north-4:acme0001:{t}");
+        let needs = vec![
+            (
+                "modelarts:notebook:list".to_string(),
+                res("notebook:*"),
+                Context::new(),
+            ),
+            (
+                "modelarts:pool:delete".to_string(),
+                res("pool:p1"),
+                Context::new(),
+            ),
+            (
+                "modelarts:notebook:get".to_string(),
+                res("notebook:n1"),
+                Context::new(),
+            ),
+        ];
+        let result = crate::policy::authorize(&who.principal.subject, &needs);
+        rec.principal = who.principal.urn.clone();
+        rec.note_authorization(&who.principal.subject, &needs, &result);
+    })
+    .await;
+    let actions = l["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 3, "{l}");
+    assert_eq!(actions[0]["decision"], "allow");
+    assert_eq!(actions[0]["reason"]["type"], "statement");
+    assert_eq!(actions[0]["reason"]["source"]["type"], "identity");
+    assert_eq!(actions[0]["reason"]["policy"], "NotebookFullAccess");
+    assert_eq!(actions[1]["action"], "modelarts:pool:delete");
+    assert_eq!(
+        actions[1]["resource"],
+        "modelarts:cn-north-4:acme0001:pool:p1"
+    );
+    assert_eq!(actions[1]["decision"], "explicit_deny");
+    assert_eq!(actions[1]["reason"]["source"]["type"], "org");
+    assert_eq!(actions[1]["reason"]["policy"], "DenyPoolDelete");
+    assert_eq!(actions[1]["reason"]["sid"], "ProtectResourcePools");
+    assert_eq!(actions[2]["decision"], "not_evaluated");
+    assert_eq!(actions[2]["reason"], Value::Null);
+    assert_eq!(l["decision"], "explicit_deny");
+    assert_eq!(l["principal"], "iam::acme0001:user:alice");
+    assert!(
+        l["deciding"].as_str().unwrap().contains("DenyPoolDelete"),
+        "{l}"
+    );
+}
+
+#[test]
+fn keys_read_go_to_the_line_and_differences_to_the_action() {
+    let ctx = |team: &str| {
+        let mut c = Context::new();
+        c.set("g:ResourceTag/team", team);
+        c.set("g:SourceIp", "10.0.0.1");
+        c.set("g:UserName", "alice"); // never read: never logged
+        c.get("g:resourcetag/team");
+        c.get("g:sourceip");
+        c.get("g:mfapresent");
+        c
+    };
+    let needs = vec![
+        ("a:x:get".to_string(), "r1".to_string(), ctx("blue")),
+        ("a:x:put".to_string(), "r2".to_string(), ctx("red")),
+        ("a:x:del".to_string(), "r3".to_string(), ctx("green")),
+    ];
+    let allow = Decision {
+        kind: crate::policy::DecisionKind::Allow,
+        reason: crate::policy::Reason::NoIdentityAllow,
+    };
+    let mut top = ContextValues::new();
+    let actions = action_records(
+        &needs,
+        vec![Some(allow.clone()), Some(allow), None],
+        &mut top,
+    );
+    let top = serde_json::to_value(&top).unwrap();
+    assert_eq!(
+        top,
+        json!({"g:mfapresent": null, "g:resourcetag/team": ["blue"], "g:sourceip": ["10.0.0.1"]})
+    );
+    assert_eq!(actions[0].context, ContextValues::new());
+    let own = serde_json::to_value(&actions[1].context).unwrap();
+    assert_eq!(own, json!({"g:resourcetag/team": ["red"]}));
+    assert_eq!(
+        actions[2].context,
+        ContextValues::new(),
+        "not evaluated: nothing read"
+    );
+}
+
+#[tokio::test]
+async fn a_request_dropped_mid_way_is_logged_as_client_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let gw = gateway(dir.path(), log.clone());
+    let recorder = Recorder {
+        snap: gw.snapshots.load(),
+        gw: gw.clone(),
+        request_id: "req-2".into(),
+        started: Instant::now(),
+        rec: Record::default(),
+        done: false,
+    };
+    drop(recorder);
+    drop(gw);
+    log.close().await;
+    let l: Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+    assert_eq!(l["status"], 499);
+    assert_eq!(l["error"]["code"], "client_closed");
+}
