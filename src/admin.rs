@@ -44,6 +44,8 @@ pub struct Admin {
     pub reloader: Arc<Reloader>,
     pub ready: AtomicBool,
     pub guard: Guard,
+    /// The resource state (`GET /-/resources?limit=N`).
+    pub resources: Arc<crate::state::ResourceState>,
 }
 
 /// Who may call the `/-/` endpoints.
@@ -207,6 +209,10 @@ impl Admin {
                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".into())
             }
             (&Method::GET, "/-/snapshot") => json_response(StatusCode::OK, &self.snapshot_json()),
+            (&Method::GET, "/-/resources") => {
+                let limit = query_limit(req.uri().query()).unwrap_or(1000);
+                json_response(StatusCode::OK, &self.resources.to_json(limit))
+            }
             (&Method::POST, "/-/reload") => match self.reloader.reload("admin").await {
                 ReloadOutcome::Loaded(digest) => {
                     json_response(StatusCode::OK, &json!({"ok": true, "digest": digest}))
@@ -219,6 +225,14 @@ impl Admin {
             _ => json_response(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
         }
     }
+}
+
+/// `limit=N` of a query string.
+fn query_limit(query: Option<&str>) -> Option<usize> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("limit="))
+        .and_then(|n| n.parse().ok())
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

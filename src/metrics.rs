@@ -34,6 +34,7 @@ const DECISIONS: &[&str] = &[
     "bad_request",
     "unmapped",
     "wrong_project",
+    "foreign_resource",
     "busy",
     "error",
 ];

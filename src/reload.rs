@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::metrics::Metrics;
 use crate::snapshot::{Snapshot, SnapshotHolder};
+use crate::state::ResourceState;
 
 /// The only writer of the holder. Reloads run one at a time and coalesce
 /// (see [`crate::coalesce`]).
@@ -24,6 +25,8 @@ struct Inner {
     config: Config,
     holder: Arc<SnapshotHolder>,
     metrics: Metrics,
+    /// Re-seeded from each new snapshot's `resources.toml`.
+    resources: Arc<ResourceState>,
 }
 
 /// What a reload did.
@@ -36,11 +39,17 @@ pub enum ReloadOutcome {
 }
 
 impl Reloader {
-    pub fn new(config: Config, holder: Arc<SnapshotHolder>, metrics: Metrics) -> Reloader {
+    pub fn new(
+        config: Config,
+        holder: Arc<SnapshotHolder>,
+        metrics: Metrics,
+        resources: Arc<ResourceState>,
+    ) -> Reloader {
         let inner = Arc::new(Inner {
             config,
             holder,
             metrics,
+            resources,
         });
         let loader = inner.clone();
         let load: Load<ReloadOutcome> = Arc::new(move |triggers| {
@@ -82,6 +91,7 @@ impl Inner {
                 // Count before publishing: a scrape never sees the new
                 // snapshot with the reload counter one behind.
                 self.metrics.reload(true);
+                seed_resources(&self.resources, &snap);
                 self.holder.publish(snap);
                 tracing::info!(trigger, %digest, "reloaded");
                 ReloadOutcome::Loaded(digest)
@@ -104,6 +114,14 @@ fn internal(message: String) -> Diagnostic {
         crate::diag::Place::File,
         message,
     )
+}
+
+/// Seed the resource state from a snapshot's `resources.toml` (traffic's
+/// records stay); entries that name no known service or type are logged.
+pub fn seed_resources(resources: &ResourceState, snap: &Snapshot) {
+    for skipped in resources.seed_from_files(&snap.routes, &snap.directory) {
+        tracing::warn!(resource = %skipped, "resources.toml: no route file's resource template fits this name; ignored");
+    }
 }
 
 /// Set the snapshot gauges for a snapshot about to go live.

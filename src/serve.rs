@@ -144,6 +144,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         config.clone(),
         holder.clone(),
         metrics.clone(),
+        gw.resources.clone(),
     ));
     let _watcher = if config.watch {
         Some(watch_files(reloader.clone()).map_err(|e| format!("watch: {e}"))?)
@@ -158,6 +159,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         reloader,
         ready: true.into(),
         guard: Guard::new(config.admin_listen, config.admin_token_file.as_deref()),
+        resources: gw.resources.clone(),
     });
     announce(
         "listening on",

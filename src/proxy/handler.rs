@@ -21,12 +21,14 @@ use crate::directory::Project;
 use crate::identity::{identify, AuthError, Authenticated, HttpParts};
 use crate::policy::explain::{trace, Outcome};
 use crate::policy::{Denial, Permit};
-use crate::proxy::context::{add_resource_keys, base_context, source_ip, RequestFacts};
+use crate::proxy::context::{
+    add_resource_keys, base_context, body_fields, source_ip, RequestFacts,
+};
 use crate::proxy::outgoing::{upstream_headers, Origin};
 use crate::proxy::record::{Record, Recorder};
 use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
 use crate::proxy::upstream::Outgoing;
-use crate::proxy::{body, hygiene, Body, Gateway};
+use crate::proxy::{body, hygiene, ownership, Body, Gateway};
 use crate::routes::{RouteError, RouteMatch, Routed};
 use crate::snapshot::Snapshot;
 
@@ -146,8 +148,21 @@ async fn pipeline<B: RequestBody>(
         .map_err(|e| auth_failed(gw, rec, e))?;
     rec.set_authenticated(&who);
     let project = project_of(snap, routed.project_id(), &who, parts)?;
-    let (upstream, permit) = match routed {
+    let sent = Sent {
+        req,
+        host: &host,
+        who: &who,
+        body: &body.bytes,
+    };
+    match routed {
         Routed::Mapped(route) => {
+            let region = ownership::region_of(
+                route.service.cloud,
+                project.map(|p| p.region.as_str()),
+                gw.config.region(&route.service.name),
+            );
+            let target =
+                ownership::resolve(&gw.resources, &route, &who.principal.account_id, region)?;
             let facts = RequestFacts {
                 peer: source_ip(req.conn.peer, &parts.headers, &gw.config.trusted_proxies),
                 tls: req.conn.tls,
@@ -157,34 +172,57 @@ async fn pipeline<B: RequestBody>(
                 raw_query: parts.uri.query(),
             };
             let authz_started = Instant::now();
-            let result = authorize(gw, snap, &route, &who, project, &facts, rec);
+            let result = authorize(snap, &route, &who, project, &target, &facts, rec);
             gw.metrics
                 .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
-            (&route.service.upstream, result?)
+            let permit = result?;
+            let slot = ownership::reserve(&gw.resources, &route)?;
+            let resp = forward(gw, &permit, &route.service.upstream, sent).await?;
+            // The body parsed once already for the context; it cannot fail here.
+            let fields = body_fields(&body.bytes).unwrap_or_default();
+            ownership::record(&gw.resources, &route, &target, slot, &fields, resp).await
         }
         Routed::Unmapped(op) => {
             tracing::warn!(request_id = %req.request_id, operation = %op.route.operation, principal = %who.principal.urn, "forwarding an unmapped operation without a policy decision (unmapped = \"forward\")");
             rec.decision = Some("unmapped");
             let permit = Permit::for_unmapped_operation_by_configuration();
-            (&op.service.upstream, permit)
+            forward(gw, &permit, &op.service.upstream, sent).await
         }
-    };
+    }
+}
+
+/// What an allowed request sends upstream.
+struct Sent<'a> {
+    req: Incoming<'a>,
+    host: &'a str,
+    who: &'a Authenticated,
+    body: &'a Bytes,
+}
+
+/// Build the upstream request from what was evaluated and send it.
+async fn forward(
+    gw: &Gateway,
+    permit: &Permit,
+    upstream: &str,
+    sent: Sent<'_>,
+) -> Result<Response<Body>, GatewayError> {
+    let parts = sent.req.parts;
     let origin = Origin {
-        peer: req.conn.peer,
-        tls: req.conn.tls,
-        host: &host,
-        account: &who.principal.account_id,
-        request_id: req.request_id,
+        peer: sent.req.conn.peer,
+        tls: sent.req.conn.tls,
+        host: sent.host,
+        account: &sent.who.principal.account_id,
+        request_id: sent.req.request_id,
         trusted_proxies: &gw.config.trusted_proxies,
     };
     let out = Outgoing {
         method: &parts.method,
         path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-        headers: upstream_headers(&parts.headers, &parts.method, body.bytes.len(), &origin),
-        body: body.bytes.clone(),
+        headers: upstream_headers(&parts.headers, &parts.method, sent.body.len(), &origin),
+        body: sent.body.clone(),
     };
     gw.upstreams
-        .forward(&permit, upstream, out, &gw.metrics)
+        .forward(permit, upstream, out, &gw.metrics)
         .await
 }
 
@@ -263,20 +301,18 @@ fn project_of<'s>(
 }
 
 /// Context + evaluation of every action the route needs.
+#[allow(clippy::too_many_arguments)] // the pipeline's facts, each from its own stage
 fn authorize(
-    gw: &Gateway,
     snap: &Snapshot,
     route: &RouteMatch<'_>,
     who: &Authenticated,
     project: Option<&Project>,
+    target: &ownership::Addressed,
     facts: &RequestFacts<'_>,
     rec: &mut Record,
 ) -> Result<Permit, GatewayError> {
     let cloud = route.service.cloud;
-    let region = match cloud {
-        Cloud::Huawei => project.map_or("*", |p| p.region.as_str()),
-        Cloud::Aliyun => gw.config.region(&route.service.name).unwrap_or("*"),
-    };
+    let region = target.owner.region.as_str();
     // A body or query the policy cannot read unambiguously is refused.
     let base = base_context(cloud, who, route, project, facts)
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
@@ -285,7 +321,12 @@ fn authorize(
         .map(|a| {
             let resource = route.resource_for(a, region, &who.principal.account_id);
             let mut ctx = base.clone();
-            add_resource_keys(&mut ctx, cloud, snap.directory.resources.get(&resource));
+            // The addressed resource's keys apply to the actions on its type.
+            let on_target = target
+                .key
+                .as_ref()
+                .is_some_and(|k| a.resource_types.contains(&k.kind));
+            add_resource_keys(&mut ctx, cloud, target.attrs.as_ref().filter(|_| on_target));
             (a.name.clone(), resource, ctx)
         })
         .collect();

@@ -9,6 +9,7 @@ pub mod firstline;
 pub mod handler;
 pub mod hygiene;
 pub mod outgoing;
+pub mod ownership;
 mod record;
 pub mod respond;
 pub mod server;
@@ -43,6 +44,9 @@ pub struct Gateway {
     pub decision_log: DecisionLog,
     /// Request-body bytes held in memory, across all requests.
     pub body_budget: body::BodyBudget,
+    /// Who owns which resource, with which tags: made by traffic, outlives
+    /// snapshots (`crate::state`).
+    pub resources: Arc<crate::state::ResourceState>,
 }
 
 impl Gateway {
@@ -56,6 +60,10 @@ impl Gateway {
         decision_log: DecisionLog,
     ) -> Gateway {
         let limits = &config.limits;
+        let resources = Arc::new(crate::state::ResourceState::new(
+            limits.resource_state_capacity,
+        ));
+        crate::reload::seed_resources(&resources, &snapshots.load());
         Gateway {
             upstreams: upstream::Upstreams::new(
                 targets,
@@ -67,6 +75,7 @@ impl Gateway {
                 crate::identity::MAX_CLOCK_SKEW.unsigned_abs(),
             ),
             body_budget: body::BodyBudget::new(limits.max_body_bytes_in_flight),
+            resources,
             config,
             snapshots,
             metrics,

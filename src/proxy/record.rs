@@ -307,6 +307,7 @@ fn error_record(e: &GatewayError) -> ErrorRecord {
         E::Busy(_) => ("busy", None),
         E::BodyTooLarge { .. } => ("too_large", None),
         E::NotFound => ("not_found", None),
+        E::ResourceNotFound(_) => ("not_found", Some("foreign_resource")),
         E::Unmapped { .. } => ("unmapped", None),
         E::Auth(a) => ("unauthenticated", Some(a.kind())),
         E::Project { .. } => ("project", None),

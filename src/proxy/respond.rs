@@ -32,6 +32,10 @@ pub enum GatewayError {
     Busy(&'static str),
     #[error("no route")]
     NotFound,
+    /// The addressed resource belongs to another account (resource state):
+    /// answered as if it did not exist, never forwarded.
+    #[error("the resource does not exist: {0}")]
+    ResourceNotFound(String),
     #[error("operation {operation} of {service} is known but has no action in the catalog")]
     Unmapped { service: String, operation: String },
     #[error("request body larger than {limit} bytes")]
@@ -70,6 +74,7 @@ impl GatewayError {
             | GatewayError::BodyTooLarge { .. } => "bad_request",
             GatewayError::Busy(_) => "busy",
             GatewayError::NotFound => "not_found",
+            GatewayError::ResourceNotFound(_) => "foreign_resource",
             GatewayError::Unmapped { .. } => "unmapped",
             GatewayError::Auth(_) => "unauthenticated",
             GatewayError::Project { .. } => "wrong_project",
@@ -114,6 +119,13 @@ impl GatewayError {
                     m,
                 )
             }
+            E::ResourceNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "APIGW.0404",
+                self.to_string(),
+                "EntityNotExist",
+                self.to_string(),
+            ),
             E::Unmapped { .. } => {
                 let m = format!("The API does not exist or has not been published: {self}");
                 (
