@@ -69,6 +69,11 @@ fn supports(entry: &CatalogEntry<'_>, key: &str) -> bool {
     if entry.param_keys.contains(&lower) {
         return true;
     }
+    // The gateway supplies the enterprise project from the request on
+    // creates (and from the resource state otherwise).
+    if lower == "g:enterpriseprojectid" && crate::proxy::context::is_create(&entry.action.name) {
+        return true;
+    }
     entry.action.condition_keys.iter().any(|k| {
         let k = k.to_lowercase();
         match (k.split_once('/'), lower.split_once('/')) {
