@@ -20,10 +20,11 @@ LISTENING = re.compile(r"listening on (\S+):(\d+)")
 class Started:
     """A running process and the address(es) it announced."""
 
-    def __init__(self, proc, addresses, output):
+    def __init__(self, proc, addresses, output, errors=None):
         self.proc = proc
         self.addresses = addresses  # [(host, port)] in announcement order
         self.output = output  # every stdout line so far (kept filling)
+        self.errors = errors if errors is not None else []  # every stderr line so far
 
     @property
     def host(self):
@@ -61,12 +62,20 @@ def start_process(argv, listeners=1, timeout=20.0, env=None, cwd=REPO):
                     ready.set()
         ready.set()  # stdout closed: the process is gone
 
+    errors = []
+
+    def drain():
+        # Always read stderr: a full pipe would block the process's logging.
+        for line in proc.stderr:
+            errors.append(line.rstrip("\n"))
+
     threading.Thread(target=pump, daemon=True).start()
+    threading.Thread(target=drain, daemon=True).start()
     if not ready.wait(timeout) or len(addresses) < listeners:
         proc.kill()
-        stderr = proc.stderr.read() if proc.stderr else ""
-        raise RuntimeError(f"{argv} did not start: stdout={output} stderr={stderr}")
-    return Started(proc, addresses, output)
+        proc.wait()
+        raise RuntimeError(f"{argv} did not start: stdout={output} stderr={errors}")
+    return Started(proc, addresses, output, errors)
 
 
 def stop_process(started, timeout=10.0):

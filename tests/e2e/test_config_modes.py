@@ -4,6 +4,7 @@ and TLS (rustls) on the gateway listener."""
 import http.client
 import ssl
 import subprocess
+import time
 
 import pytest
 from conftest import start_stack, stop_stack
@@ -26,12 +27,29 @@ def test_unmapped_forward_lets_authenticated_calls_through(forwarding):
     assert [(r["method"], r["path"]) for r in forwarding.upstream_requests()] == [
         ("GET", f"/v1/{ACME_PROJECT}/notebooks/flavors")
     ]
-    # The gateway says so loudly (stderr, WARN): look through its first lines.
-    lines = [forwarding.gateway.proc.stderr.readline() for _ in range(1)]
-    while not any("forwarding an unmapped operation" in line for line in lines) and len(lines) < 50:
-        lines.append(forwarding.gateway.proc.stderr.readline())
-    warning = next(line for line in lines if "forwarding an unmapped operation" in line)
+    # The gateway says so loudly (stderr, WARN).
+    warning = wait_for_line(forwarding.gateway, "forwarding an unmapped operation")
     assert "WARN" in warning and "list_flavors" in warning
+
+
+def test_unmapped_forward_still_checks_the_project(forwarding):
+    forwarding.clear_upstream()
+    client = modelarts_client(forwarding.url, ALICE, project="p-solo-cn4")
+    with pytest.raises(ClientRequestException) as err:
+        client.list_flavors(ListFlavorsRequest())
+    assert (err.value.status_code, err.value.error_code) == (403, "APIGW.0302")
+    assert forwarding.upstream_requests() == []
+
+
+def wait_for_line(started, text, timeout=5.0):
+    """The first stderr line of a started process containing ``text``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = next((line for line in list(started.errors) if text in line), None)
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no stderr line with {text!r}: {started.errors[-20:]}")
 
 
 def test_unmapped_forward_still_requires_authentication(forwarding):

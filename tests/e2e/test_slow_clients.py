@@ -1,12 +1,12 @@
 """Slow unauthenticated clients cannot grow the gateway (issue 8 item 8,
-issue 15 item 1): 200 clients each declare a 10 MiB body on a body route
+issue 15 item 1): 500 clients each declare a 10 MiB body on a body route
 with no credentials, send 1 MiB at once and trickle 64 KiB/s more for 5 s,
 while alice's allowed GET keeps running. Uses ``benches/slow_clients.py``.
 
-The bound: buffering those bodies would cost ~200 × 1.3 MiB ≈ 260 MiB in
+The bound: buffering those bodies would cost ~500 × 1.3 MiB ≈ 650 MiB in
 5 s (2 GiB if they completed). A gateway that authenticates from the headers
 holds none of it: what remains is per-connection state (hyper's read buffer
-and a task, well under 100 KiB each, < 20 MiB for 200) plus at most the global
+and a task, well under 100 KiB each, < 50 MiB for 500) plus at most the global
 body budget. 100 MiB above idle leaves room for both and still fails as soon
 as about ten 10 MiB bodies are held at once.
 """
@@ -18,7 +18,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "benches"))
 import slow_clients  # noqa: E402
 
-CLIENTS, SECONDS = 200, 5.0
+CLIENTS, SECONDS = 500, 5.0
 BOUND_MIB = 100
 
 
