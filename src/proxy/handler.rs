@@ -73,7 +73,7 @@ pub async fn handle<B: RequestBody>(
     ));
     let mut recorder = Recorder {
         started: Instant::now(),
-        request_id: uuid::Uuid::new_v4().simple().to_string(),
+        request_id: crate::proxy::request_id::next(),
         gw: gw.clone(),
         snap: snap.clone(),
         rec,

@@ -11,6 +11,7 @@ pub mod hygiene;
 pub mod outgoing;
 pub mod ownership;
 mod record;
+pub mod request_id;
 pub mod respond;
 pub mod server;
 pub mod upstream;

@@ -272,7 +272,7 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> &'static str {
 /// The answer to a connection whose first line is not HTTP/1.x or HTTP/2:
 /// 400 with both error shapes (no route told the dialect), then close.
 fn refusal(why: &str) -> Vec<u8> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    let id = crate::proxy::request_id::next();
     let message = format!("bad request: {why}");
     let body = serde_json::json!({
         "error_code": "APIGW.0201", "error_msg": message, "request_id": id,
