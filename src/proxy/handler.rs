@@ -1,5 +1,5 @@
-//! The request pipeline, in the order of DESIGN.md: one snapshot → head
-//! hygiene → strict path + route → framing → credentials from the headers →
+//! The request pipeline, in the order of DESIGN.md: one snapshot → wire
+//! framing → head hygiene → strict path + route → framing → credentials from the headers →
 //! bounded body → signature → project → context → evaluate → record →
 //! forward or reject. Each step may end the request with a `GatewayError`;
 //! only a `Permit` reaches `forward`, and what goes upstream is built from
@@ -47,6 +47,9 @@ impl<B> RequestBody for B where
 pub struct Connection {
     pub peer: IpAddr,
     pub tls: bool,
+    /// Why the raw HTTP/1 framing of this request is refused (seen on the
+    /// wire by [`crate::proxy::framing`], where hyper would normalise it).
+    pub framing: Option<&'static str>,
 }
 
 /// Handle one request end to end.
@@ -132,6 +135,9 @@ async fn pipeline<B: RequestBody>(
     body: B,
     rec: &mut Record,
 ) -> Result<Response<Body>, GatewayError> {
+    if let Some(why) = req.conn.framing {
+        return Err(GatewayError::BadFraming(why.into()));
+    }
     let parts = req.parts;
     let host = hygiene::check_head(parts)?;
     let routed = route(gw, snap, parts, rec)?;
