@@ -139,7 +139,10 @@ async fn a_wire_framing_verdict_is_a_400_that_closes_before_anything_else() {
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["error_code"], "APIGW.0201");
-    assert!(body["error_msg"].as_str().unwrap().contains("Content-Length"));
+    assert!(body["error_msg"]
+        .as_str()
+        .unwrap()
+        .contains("Content-Length"));
     let metrics = gw.metrics.render();
     assert!(metrics.contains(r#"decision="bad_request""#), "{metrics}");
     assert!(

@@ -244,7 +244,10 @@ fn step(chunk: Chunk, b: u8) -> Result<Option<Chunk>, ()> {
     Ok(Some(match (chunk, b) {
         (Start, _) => Size(hex.ok_or(())?),
         (Size(n), _) if hex.is_some() => {
-            let more = n.checked_mul(16).zip(hex).and_then(|(n, h)| n.checked_add(h));
+            let more = n
+                .checked_mul(16)
+                .zip(hex)
+                .and_then(|(n, h)| n.checked_add(h));
             Size(more.ok_or(())?)
         }
         (Size(n) | SizeLws(n), b' ' | b'\t') => SizeLws(n),

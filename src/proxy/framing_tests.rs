@@ -163,13 +163,21 @@ fn every_split_point_gives_the_same_verdicts() {
     assert_eq!(whole[..5], [None; 5]);
     assert_eq!(whole[5], Some(Violation::RepeatedCl.text()));
     for at in 0..stream.len() {
-        assert_eq!(verdicts(&scan_in(&stream, &[at]), 7), whole, "split at {at}");
+        assert_eq!(
+            verdicts(&scan_in(&stream, &[at]), 7),
+            whole,
+            "split at {at}"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_tap_passes_bytes_through_and_judges_them() {
-    let stream = [GET, &with_header("Content-Length: 1\r\nContent-Length: 1\r\n")].concat();
+    let stream = [
+        GET,
+        &with_header("Content-Length: 1\r\nContent-Length: 1\r\n"),
+    ]
+    .concat();
     let (mut tap, framing) = FramingTap::new(&stream[..], MAX);
     let mut out = Vec::new();
     tap.read_to_end(&mut out).await.unwrap();
