@@ -66,34 +66,42 @@ impl Lines {
     /// Look at `data` (the head continues there); the length up to and
     /// including the empty line that ends the head, once it came.
     fn scan(&mut self, data: &[u8]) -> Option<usize> {
-        for (i, b) in data.iter().enumerate() {
-            match b {
-                b'\n' => {
-                    if !self.cr {
-                        self.bad.get_or_insert(Violation::BareLf);
-                    }
-                    if self.empty {
-                        return Some(i + 1);
-                    }
-                    self.cr = false;
-                    self.empty = true;
-                }
-                b'\r' => {
-                    if self.cr {
-                        self.bad.get_or_insert(Violation::BareCr);
-                    }
-                    self.cr = true;
-                }
-                _ => {
-                    if self.cr {
-                        self.bad.get_or_insert(Violation::BareCr);
-                    }
-                    self.cr = false;
-                    self.empty = false;
-                }
+        let mut i = 0;
+        while i < data.len() {
+            // Runs of ordinary bytes are skipped in one tight loop.
+            let run = data[i..].iter().position(|b| matches!(b, b'\r' | b'\n'));
+            let at = run.map_or(data.len(), |n| i + n);
+            if at > i {
+                self.ordinary();
             }
+            let b = *data.get(at)?;
+            if b == b'\r' {
+                if self.cr {
+                    self.bad.get_or_insert(Violation::BareCr);
+                }
+                self.cr = true;
+            } else {
+                if !self.cr {
+                    self.bad.get_or_insert(Violation::BareLf);
+                }
+                if self.empty {
+                    return Some(at + 1);
+                }
+                self.cr = false;
+                self.empty = true;
+            }
+            i = at + 1;
         }
         None
+    }
+
+    /// A byte that is neither CR nor LF.
+    fn ordinary(&mut self) {
+        if self.cr {
+            self.bad.get_or_insert(Violation::BareCr);
+        }
+        self.cr = false;
+        self.empty = false;
     }
 }
 
@@ -175,16 +183,29 @@ impl Scanner {
             self.carry.extend_from_slice(data);
             return &[];
         };
-        let judged = if self.carry.is_empty() {
-            judge(&data[..end], self.index)
-        } else {
-            self.carry.extend_from_slice(&data[..end]);
-            let judged = judge(&self.carry, self.index);
-            self.carry.clear();
-            judged
+        let judged = self.judge_head(&data[..end]);
+        self.follow(judged);
+        &data[end..]
+    }
+
+    /// Judge the head that ends with `tail` (after what `carry` holds).
+    fn judge_head(&mut self, tail: &[u8]) -> Result<Option<Body>, Violation> {
+        // A bare CR or LF is named even where httparse would also fail.
+        let judged = match std::mem::take(&mut self.lines).bad {
+            Some(why) => Err(why),
+            None if self.carry.is_empty() => judge(tail, self.index),
+            None => {
+                self.carry.extend_from_slice(tail);
+                judge(&self.carry, self.index)
+            }
         };
-        let bad_line = std::mem::take(&mut self.lines).bad;
-        match judged.and_then(|body| bad_line.map_or(Ok(body), Err)) {
+        self.carry.clear();
+        judged
+    }
+
+    /// Record a judged head's verdict and go on to its body.
+    fn follow(&mut self, judged: Result<Option<Body>, Violation>) {
+        match judged {
             Ok(Some(body)) => {
                 self.framing.passed(self.index);
                 self.index += 1;
@@ -200,7 +221,6 @@ impl Scanner {
             }
             Err(why) => self.stop(why),
         }
-        &data[end..]
     }
 
     fn chunked<'a>(&mut self, mut chunk: Chunk, data: &'a [u8]) -> &'a [u8] {
