@@ -196,3 +196,70 @@ proptest! {
         prop_assert_eq!(verdicts(&scan_in(&stream, &sizes), 6), whole);
     }
 }
+
+/// Serve `stream` with hyper itself behind the tap, written in pieces of
+/// `piece` bytes; each response body is the verdict the service saw.
+async fn served(stream: Vec<u8>, piece: usize) -> Vec<String> {
+    use std::sync::atomic::AtomicU64;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tokio::io::AsyncWriteExt;
+
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let (tap, framing) = FramingTap::new(server, MAX);
+    let count = Arc::new(AtomicU64::new(0));
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let verdict = framing.violation(count.fetch_add(1, Ordering::Relaxed));
+        async move {
+            // Read the body as the gateway does, so hyper reads on.
+            req.into_body().collect().await?;
+            let text = Bytes::from_static(verdict.unwrap_or("ok").as_bytes());
+            Ok::<_, hyper::Error>(hyper::Response::new(Full::new(text)))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tap), svc);
+    let server = tokio::spawn(conn);
+    let (mut rd, mut wr) = tokio::io::split(client);
+    for part in stream.chunks(piece) {
+        wr.write_all(part).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    wr.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    let read = rd.read_to_end(&mut out);
+    tokio::time::timeout(std::time::Duration::from_secs(5), read)
+        .await
+        .unwrap()
+        .unwrap();
+    let _ = server.await;
+    let out = String::from_utf8(out).unwrap();
+    let responses = out.split("HTTP/1.1 ").skip(1);
+    responses
+        .map(|r| r.split_once("\r\n\r\n").unwrap().1.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn hyper_and_the_tap_agree_on_every_request_of_a_keep_alive_connection() {
+    for piece in [1, 3, 7, 64, 1 << 16] {
+        let verdicts = served(valid_sequence(), piece).await;
+        assert_eq!(verdicts, vec!["ok"; 5], "pieces of {piece}");
+    }
+}
+
+#[tokio::test]
+async fn hyper_serves_the_refused_request_with_its_verdict() {
+    let bad = b"GET /p HTTP/1.1\r\nHost: gw\nA: 1\r\n\r\n";
+    let stream = [valid_sequence(), bad.to_vec()].concat();
+    let verdicts = served(stream, 5).await;
+    assert_eq!(verdicts[..5], ["ok"; 5]);
+    assert_eq!(verdicts[5], Violation::BareLf.text());
+    // hyper drops the Content-Length and decodes chunked; the tap saw both.
+    let te_cl = with_header("Content-Length: 4\r\nTransfer-Encoding: chunked\r\n");
+    let stream = [GET, &te_cl, b"5\r\nhello\r\n0\r\n\r\n"].concat();
+    let verdicts = served(stream, 1 << 16).await;
+    assert_eq!(verdicts, ["ok", Violation::TeWithCl.text()]);
+}
