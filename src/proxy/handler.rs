@@ -1,7 +1,7 @@
 //! The request pipeline, in the order of DESIGN.md: one snapshot → wire
-//! framing → head hygiene → strict path + route → framing → credentials from the headers →
-//! bounded body → signature → project → context → evaluate → record →
-//! forward or reject. Each step may end the request with a `GatewayError`;
+//! framing (the tap's verdict) → head hygiene → strict path + route →
+//! framing → credentials from the headers → bounded body → signature →
+//! project → context → evaluate → record → forward or reject. Each step may end the request with a `GatewayError`;
 //! only a `Permit` reaches `forward`, and what goes upstream is built from
 //! what was evaluated (`outgoing`).
 
