@@ -1,9 +1,10 @@
 //! The request pipeline, in the order of DESIGN.md: one snapshot → wire
 //! framing (the tap's verdict) → head hygiene → strict path + route →
 //! framing → credentials from the headers → bounded body → signature →
-//! project → context → evaluate → record → forward or reject. Each step may end the request with a `GatewayError`;
-//! only a `Permit` reaches `forward`, and what goes upstream is built from
-//! what was evaluated (`outgoing`).
+//! project → context → evaluate → record → forward or reject. Each step
+//! may end the request with a `GatewayError`; only a `Permit` reaches
+//! `forward`, and what goes upstream is built from what was evaluated
+//! (`outgoing`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
