@@ -70,6 +70,7 @@ async fn send(gw: &Arc<Gateway>, req: Request<Full<Bytes>>) -> (StatusCode, Resp
     let conn = Connection {
         peer: "127.0.0.1".parse().unwrap(),
         tls: false,
+        framing: None,
     };
     let resp = handle(gw.clone(), req, conn).await;
     let status = resp.status();
@@ -120,6 +121,34 @@ async fn an_allowed_request_is_forwarded() {
         .metrics
         .render()
         .contains(r#"iamgate_upstream_errors_total{kind="connect",upstream="modelarts"} 1"#));
+}
+
+#[tokio::test]
+async fn a_wire_framing_verdict_is_a_400_that_closes_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), "", DecisionLog::disabled());
+    let conn = Connection {
+        peer: "127.0.0.1".parse().unwrap(),
+        tls: false,
+        framing: Some("Transfer-Encoding and Content-Length together"),
+    };
+    // Alice may list notebooks: only the framing verdict refuses this.
+    let resp = handle(gw.clone(), get(NB, Some(ALICE)), conn).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.headers()["connection"], "close");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error_code"], "APIGW.0201");
+    assert!(body["error_msg"]
+        .as_str()
+        .unwrap()
+        .contains("Content-Length"));
+    let metrics = gw.metrics.render();
+    assert!(metrics.contains(r#"decision="bad_request""#), "{metrics}");
+    assert!(
+        !metrics.contains("iamgate_upstream_errors_total{"),
+        "nothing was forwarded"
+    );
 }
 
 #[tokio::test]
@@ -232,6 +261,7 @@ async fn a_request_whose_client_went_away_is_still_recorded() {
     let conn = Connection {
         peer: "127.0.0.1".parse().unwrap(),
         tls: false,
+        framing: None,
     };
     let task = tokio::spawn(handle(gw.clone(), get(NB, Some(ALICE)), conn));
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -105,6 +105,7 @@ async fn send(gw: &Arc<Gateway>, req: Request<Full<Bytes>>) -> (StatusCode, Valu
     let conn = Connection {
         peer: "127.0.0.1".parse().unwrap(),
         tls: false,
+        framing: None,
     };
     let resp = handle(gw.clone(), req, conn).await;
     let status = resp.status();

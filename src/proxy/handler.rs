@@ -1,9 +1,10 @@
-//! The request pipeline, in the order of DESIGN.md: one snapshot → head
-//! hygiene → strict path + route → framing → credentials from the headers →
-//! bounded body → signature → project → context → evaluate → record →
-//! forward or reject. Each step may end the request with a `GatewayError`;
-//! only a `Permit` reaches `forward`, and what goes upstream is built from
-//! what was evaluated (`outgoing`).
+//! The request pipeline, in the order of DESIGN.md: one snapshot → wire
+//! framing (the tap's verdict) → head hygiene → strict path + route →
+//! framing → credentials from the headers → bounded body → signature →
+//! project → context → evaluate → record → forward or reject. Each step
+//! may end the request with a `GatewayError`; only a `Permit` reaches
+//! `forward`, and what goes upstream is built from what was evaluated
+//! (`outgoing`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -49,6 +50,9 @@ impl<B> RequestBody for B where
 pub struct Connection {
     pub peer: IpAddr,
     pub tls: bool,
+    /// Why the raw HTTP/1 framing of this request is refused (seen on the
+    /// wire by [`crate::proxy::framing`], where hyper would normalise it).
+    pub framing: Option<&'static str>,
 }
 
 /// Handle one request end to end.
@@ -134,6 +138,9 @@ async fn pipeline<B: RequestBody>(
     body: B,
     rec: &mut Record,
 ) -> Result<Response<Body>, GatewayError> {
+    if let Some(why) = req.conn.framing {
+        return Err(GatewayError::BadFraming(why.into()));
+    }
     let parts = req.parts;
     let host = hygiene::check_head(parts)?;
     let routed = route(gw, snap, parts, rec)?;

@@ -6,6 +6,7 @@
 pub mod body;
 pub mod context;
 pub mod firstline;
+pub mod framing;
 pub mod handler;
 pub mod hygiene;
 pub mod outgoing;

@@ -2,9 +2,10 @@
 //! and HTTP/2 via hyper-util's auto builder, and everything that keeps one
 //! client from holding the gateway: a cap on open connections, a TLS
 //! handshake deadline, the first-line check ([`super::firstline`]) under the
-//! header timeout, HTTP/2 keep-alive pings and an idle timeout for every
-//! connection. Refusals below the handler are counted
-//! (`iamgate_protocol_errors_total`) and logged at info with the peer.
+//! header timeout, the raw HTTP/1 framing check ([`super::framing`]), HTTP/2
+//! keep-alive pings and an idle timeout for every connection. Refusals below
+//! the handler are counted (`iamgate_protocol_errors_total`) and logged at
+//! info with the peer.
 //!
 //! Shutdown: the caller's `shutdown` future completes when readiness has
 //! been withdrawn; the listener keeps accepting for `drain_delay` (load
@@ -32,6 +33,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Limits;
 use crate::config::Tls;
 use crate::proxy::firstline::{read_first_line, FirstLine, Prefixed};
+use crate::proxy::framing::FramingTap;
 use crate::proxy::handler::{handle, Connection};
 use crate::proxy::Gateway;
 
@@ -59,7 +61,7 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_buf_size(max_buf_size(limits));
     let ping = limits.idle_timeout.min(Duration::from_secs(30));
     b.http2()
         .timer(TokioTimer::new())
@@ -67,6 +69,11 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .keep_alive_interval(Some(ping))
         .keep_alive_timeout(ping);
     b
+}
+
+/// hyper's read buffer, which bounds a request head.
+fn max_buf_size(limits: &Limits) -> usize {
+    limits.max_header_bytes.max(8192)
 }
 
 /// What every connection task shares.
@@ -168,13 +175,18 @@ where
         Err(_) => return protocol_error(shared, peer, "idle", "no request line in time"),
     };
     let activity = Arc::new(Activity::new());
-    let conn_info = Connection {
-        peer: peer.ip(),
-        tls,
-    };
+    let (io, framing) = FramingTap::new(Prefixed::new(prefix, io), max_buf_size(limits));
+    // HTTP/1 requests reach the service in order: their index on the
+    // connection is the tap's.
+    let requests = Arc::new(AtomicU64::new(0));
     let (gw, act) = (shared.gw.clone(), activity.clone());
     let svc = service_fn(move |req: hyper::Request<Incoming>| {
         let (gw, act) = (gw.clone(), act.clone());
+        let conn_info = Connection {
+            peer: peer.ip(),
+            tls,
+            framing: framing.violation(requests.fetch_add(1, Ordering::Relaxed)),
+        };
         async move {
             act.begin();
             let resp = handle(gw, req, conn_info).await;
@@ -182,7 +194,7 @@ where
             Ok::<_, std::convert::Infallible>(resp)
         }
     });
-    let io = TokioIo::new(Prefixed::new(prefix, io));
+    let io = TokioIo::new(io);
     let conn = shared.builder.serve_connection(io, svc);
     tokio::pin!(conn);
     let (mut stop, idle) = (shared.stop.clone(), limits.idle_timeout);
