@@ -13,6 +13,12 @@ fn a_toml_syntax_error_always_says_what_is_wrong() {
     let source = "# a comment\n# with a NUL \u{0} inside\n";
     let err = toml::from_str::<toml::Value>(source).unwrap_err();
     let d = from_toml_error(Path::new("resources.toml"), source, &err);
-    assert_eq!(d.place, Place::Line { line: 2, column: 14 });
+    assert_eq!(
+        d.place,
+        Place::Line {
+            line: 2,
+            column: 14
+        }
+    );
     assert_eq!(d.message, r#"invalid TOML: unexpected character '\0'"#);
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use iamgate::identity::{
     acs3_canonical_request, acs3_string_to_sign, hmac_sha256_hex, parse_acs3, parse_sdk_hmac,
-    sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_acs3, verify_sdk_hmac,
-    AuthFailure, HttpParts, NonceStore, SignedAuthorization,
+    sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_acs3, verify_sdk_hmac, AuthFailure,
+    HttpParts, NonceStore, SignedAuthorization,
 };
 use libfuzzer_sys::fuzz_target;
 use time::macros::datetime;
@@ -51,19 +51,33 @@ fn all_names(map: &HeaderMap) -> Vec<String> {
 }
 
 fn text<'a>(field: Option<&&'a [u8]>) -> &'a str {
-    field.and_then(|f| std::str::from_utf8(f).ok()).unwrap_or("")
+    field
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .unwrap_or("")
 }
 
 fn huawei(req: &HttpParts, parsed: Option<SignedAuthorization>) {
-    let signed = parsed.as_ref().map_or_else(|| all_names(req.headers), |a| a.signed_headers.clone());
+    let signed = parsed
+        .as_ref()
+        .map_or_else(|| all_names(req.headers), |a| a.signed_headers.clone());
     let Ok(canonical) = sdk_hmac_canonical_request(req, &signed) else {
         return;
     };
-    let date = req.headers.get("x-sdk-date").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let expected = hmac_sha256_hex(HUAWEI_SECRET, &sdk_hmac_string_to_sign(date.trim(), &canonical));
+    let date = req
+        .headers
+        .get("x-sdk-date")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected = hmac_sha256_hex(
+        HUAWEI_SECRET,
+        &sdk_hmac_string_to_sign(date.trim(), &canonical),
+    );
     if let Some(auth) = &parsed {
         if verify_sdk_hmac(req, auth, HUAWEI_SECRET, HUAWEI_NOW).is_ok() {
-            assert!(auth.signature.eq_ignore_ascii_case(&expected), "verified a foreign signature");
+            assert!(
+                auth.signature.eq_ignore_ascii_case(&expected),
+                "verified a foreign signature"
+            );
         }
     }
     let resigned = SignedAuthorization {
@@ -76,7 +90,9 @@ fn huawei(req: &HttpParts, parsed: Option<SignedAuthorization>) {
 }
 
 fn aliyun(req: &HttpParts, parsed: Option<SignedAuthorization>) {
-    let signed = parsed.as_ref().map_or_else(|| all_names(req.headers), |a| a.signed_headers.clone());
+    let signed = parsed
+        .as_ref()
+        .map_or_else(|| all_names(req.headers), |a| a.signed_headers.clone());
     let Ok(canonical) = acs3_canonical_request(req, &signed) else {
         return;
     };
@@ -84,7 +100,10 @@ fn aliyun(req: &HttpParts, parsed: Option<SignedAuthorization>) {
     if let Some(auth) = &parsed {
         let nonces = NonceStore::new(16, Duration::from_secs(900));
         if verify_acs3(req, auth, ALIYUN_SECRET, ALIYUN_NOW, &nonces).is_ok() {
-            assert!(auth.signature.eq_ignore_ascii_case(&expected), "verified a foreign signature");
+            assert!(
+                auth.signature.eq_ignore_ascii_case(&expected),
+                "verified a foreign signature"
+            );
         }
     }
     let resigned = SignedAuthorization {

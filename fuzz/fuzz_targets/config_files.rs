@@ -66,7 +66,11 @@ fn dirs() -> &'static Dirs {
 /// line:column points inside `text`; a pointer is a JSON pointer.
 fn check_places(diags: &[Diagnostic], dir: &Path, fuzzed: &Path, text: &str) {
     for d in diags {
-        assert!(d.file.starts_with(dir), "{d}: names a file outside {}", dir.display());
+        assert!(
+            d.file.starts_with(dir),
+            "{d}: names a file outside {}",
+            dir.display()
+        );
         assert!(!d.message.is_empty(), "{d}: no message");
         match &d.place {
             Place::Line { line, column } => {

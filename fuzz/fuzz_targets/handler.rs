@@ -45,7 +45,11 @@ fn build_gateway(unmapped_forward: bool) -> Arc<Gateway> {
         "iamgate-fuzz-handler-{}-{unmapped_forward}",
         std::process::id()
     ));
-    let extra = if unmapped_forward { "unmapped = \"forward\"\n" } else { "" };
+    let extra = if unmapped_forward {
+        "unmapped = \"forward\"\n"
+    } else {
+        ""
+    };
     let text = format!(
         "listen = \"127.0.0.1:0\"\nroutes = \"{repo}/routes\"\npolicies = \"{repo}/policies\"\ndebug_headers = true\n{extra}[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n"
     );
@@ -89,7 +93,11 @@ fn world() -> &'static World {
             let _guard = rt.enter();
             (build_gateway(false), build_gateway(true))
         };
-        World { rt, plain, forwarding }
+        World {
+            rt,
+            plain,
+            forwarding,
+        }
     })
 }
 
@@ -115,7 +123,9 @@ const ALIYUN_KEYS: [(&str, &str); 4] = [
 ];
 
 fn text<'a>(field: Option<&&'a [u8]>) -> &'a str {
-    field.and_then(|f| std::str::from_utf8(f).ok()).unwrap_or("")
+    field
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .unwrap_or("")
 }
 
 /// `name: value` lines → headers; a line that is no valid header is skipped.
@@ -168,7 +178,9 @@ fn sign_huawei(req: &mut Request<Full<Bytes>>, body: &[u8], (ak, sk): (&str, &st
         return;
     };
     let signature = hmac_sha256_hex(sk.as_bytes(), &sdk_hmac_string_to_sign(&date, &canonical));
-    let auth = format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={signature}");
+    let auth = format!(
+        "SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={signature}"
+    );
     set(req, "authorization", &auth);
 }
 
@@ -180,7 +192,12 @@ fn sign_aliyun(req: &mut Request<Full<Bytes>>, body: &[u8], (ak, sk): (&str, &st
     set(req, "x-acs-content-sha256", &sha256_hex(body));
     let nonce = format!("fuzz-{}", NONCE.fetch_add(1, Ordering::Relaxed));
     set(req, "x-acs-signature-nonce", &nonce);
-    let names = ["host", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce"];
+    let names = [
+        "host",
+        "x-acs-content-sha256",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+    ];
     let signed: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let Ok(canonical) = acs3_canonical_request(&parts(req, body), &signed) else {
         return;
@@ -198,7 +215,11 @@ fn request(flags: u8, fields: &[&[u8]]) -> Option<Request<Full<Bytes>>> {
     let method = http::Method::from_bytes(fields.first().copied().unwrap_or(b"GET")).ok()?;
     let uri: http::Uri = text(fields.get(1)).parse().ok()?;
     let body = Bytes::copy_from_slice(fields.get(3).copied().unwrap_or(b""));
-    let mut req = Request::builder().method(method).uri(uri).body(Full::new(body.clone())).ok()?;
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Full::new(body.clone()))
+        .ok()?;
     *req.headers_mut() = headers(text(fields.get(2)));
     let which = usize::from(flags >> 2) % 4;
     match flags & 3 {
@@ -208,6 +229,13 @@ fn request(flags: u8, fields: &[&[u8]]) -> Option<Request<Full<Bytes>>> {
         _ => {}
     }
     Some(req)
+}
+
+/// `IAMGATE_FUZZ_TRACE=1`: print each status and decision (to check that a
+/// corpus reaches the allow paths).
+fn trace() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("IAMGATE_FUZZ_TRACE").is_some())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -228,9 +256,18 @@ fuzz_target!(|data: &[u8]| {
     let resp = w.rt.block_on(handle(gw.clone(), req, conn));
     let ids = resp.headers().get_all("x-request-id").iter().count();
     assert_eq!(ids, 1, "{} x-request-id headers", ids);
-    let decision = resp.headers().get("x-iamgate-decision").and_then(|v| v.to_str().ok());
+    let decision = resp
+        .headers()
+        .get("x-iamgate-decision")
+        .and_then(|v| v.to_str().ok());
     let status = resp.status();
-    if matches!(status, StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT) {
+    if trace() {
+        eprintln!("trace: {status} decision={decision:?}");
+    }
+    if matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+    ) {
         if let Some(decision) = decision {
             let ok = decision == "allow" || (forwarding && decision == "unmapped");
             assert!(ok, "forwarded with decision {decision:?}");

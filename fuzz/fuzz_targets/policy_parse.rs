@@ -20,14 +20,29 @@ use libfuzzer_sys::fuzz_target;
 /// proxy builds them, and one action no catalog knows.
 const HUAWEI: [(&str, &str); 4] = [
     ("modelarts:notebook:list", "*"),
-    ("modelarts:notebook:delete", "modelarts:cn-north-4:acme0001:notebook:nb-1"),
-    ("modelarts:pool:delete", "modelarts:cn-north-4:acme0001:pool:pool-a"),
-    ("ModelArts:Notebook:Get", "modelarts:cn-north-4:acme0001:notebook:*"),
+    (
+        "modelarts:notebook:delete",
+        "modelarts:cn-north-4:acme0001:notebook:nb-1",
+    ),
+    (
+        "modelarts:pool:delete",
+        "modelarts:cn-north-4:acme0001:pool:pool-a",
+    ),
+    (
+        "ModelArts:Notebook:Get",
+        "modelarts:cn-north-4:acme0001:notebook:*",
+    ),
 ];
 const ALIYUN: [(&str, &str); 4] = [
     ("agentrun:ListAgentRuntimes", "*"),
-    ("agentrun:DeleteAgentRuntime", "acs:agentrun:cn-hangzhou:1234:runtimes/rt-1"),
-    ("agentrun:GetTemplate", "acs:agentrun:cn-hangzhou:1234:templates/t-1"),
+    (
+        "agentrun:DeleteAgentRuntime",
+        "acs:agentrun:cn-hangzhou:1234:runtimes/rt-1",
+    ),
+    (
+        "agentrun:GetTemplate",
+        "acs:agentrun:cn-hangzhou:1234:templates/t-1",
+    ),
     ("unknown:Action", "acs:agentrun:*:*:*"),
 ];
 
@@ -84,7 +99,11 @@ fn subject(cloud: Cloud, identity: Vec<Arc<Policy>>, org: Vec<Arc<Policy>>) -> S
 
 fn decide(s: &Subject, action: &str, resource: &str, ctx: &Context) -> Decision {
     let first = evaluate(s, action, resource, ctx);
-    assert_eq!(first, evaluate(s, action, resource, ctx), "not deterministic");
+    assert_eq!(
+        first,
+        evaluate(s, action, resource, ctx),
+        "not deterministic"
+    );
     first
 }
 
@@ -115,8 +134,15 @@ fuzz_target!(|data: &[u8]| {
         let allowed = decide(&alone, action, resource, &ctx);
         let org = decide(&as_org, action, resource, &ctx);
         // The same policy as SCP and identity policy never allows more.
-        assert!(!org.is_allowed() || allowed.is_allowed(), "{org:?} vs {allowed:?}");
+        assert!(
+            !org.is_allowed() || allowed.is_allowed(),
+            "{org:?} vs {allowed:?}"
+        );
         let deny = decide(&denied, action, resource, &ctx);
-        assert_eq!(deny.kind, DecisionKind::ExplicitDeny, "{action} {resource}: {deny:?}");
+        assert_eq!(
+            deny.kind,
+            DecisionKind::ExplicitDeny,
+            "{action} {resource}: {deny:?}"
+        );
     }
 });

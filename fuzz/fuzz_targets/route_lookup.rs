@@ -29,7 +29,10 @@ const AMBIGUOUS: [&str; 4] = ["//", "/./", "/../", "%2f"];
 fn assert_unambiguous(path: &str) {
     let lower = path.to_ascii_lowercase();
     for bad in AMBIGUOUS {
-        assert!(!lower.contains(bad), "routed an ambiguous path {path:?} ({bad})");
+        assert!(
+            !lower.contains(bad),
+            "routed an ambiguous path {path:?} ({bad})"
+        );
     }
     assert!(
         !lower.ends_with("/.") && !lower.ends_with("/.."),
@@ -56,7 +59,10 @@ fuzz_target!(|data: &[u8]| {
             assert_unambiguous(path);
             assert_eq!(m.route.method, method, "a route of another method matched");
             for (name, value) in &m.params {
-                assert!(!value.contains('/'), "param {name} = {value:?} holds a '/' ({path:?})");
+                assert!(
+                    !value.contains('/'),
+                    "param {name} = {value:?} holds a '/' ({path:?})"
+                );
                 assert!(!value.is_empty(), "param {name} is empty ({path:?})");
             }
             for action in m.actions() {
