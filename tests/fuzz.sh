@@ -13,6 +13,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-30}"
+# The fuzz build (nightly, instrumented) never shares artefacts with the main
+# build, so keep it in fuzz/target whatever CARGO_TARGET_DIR says.
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
 sanitizer=(-s none)
 
 missing() {
