@@ -82,7 +82,21 @@ pub fn from_toml_error(file: &Path, source: &str, err: &toml::de::Error) -> Diag
         }
         None => Place::File,
     };
-    Diagnostic::error(file, place, err.message().to_string())
+    Diagnostic::error(file, place, toml_message(source, err))
+}
+
+/// The error's message; toml leaves it empty for some syntax errors (a NUL
+/// or another control character in a comment), so then name the character
+/// at the error's place rather than print `error: ` and nothing.
+fn toml_message(source: &str, err: &toml::de::Error) -> String {
+    if !err.message().is_empty() {
+        return err.message().to_string();
+    }
+    let at = err.span().and_then(|span| source.get(span.start..));
+    match at.and_then(|rest| rest.chars().next()) {
+        Some(c) => format!("invalid TOML: unexpected character {c:?}"),
+        None => "invalid TOML".to_string(),
+    }
 }
 
 /// 1-based line and column of a byte offset.
