@@ -168,9 +168,10 @@ class Stack:
         http_json("DELETE", f"{self.mock.url}/-/requests")
 
 
-def write_config(workdir, mock_url, extra=""):
+def write_config(workdir, mock_url, extra="", modelarts_url=None):
     """An iamgate.toml for tests: port 0 everywhere, the mock as upstream,
-    copies of the repository's routes and policies (tests may edit them)."""
+    copies of the repository's routes and policies (tests may edit them).
+    ``modelarts_url``: another upstream for ModelArts (e.g. a slow one)."""
     for name in ("routes", "policies"):
         if not (workdir / name).exists():
             shutil.copytree(REPO / name, workdir / name)
@@ -182,7 +183,7 @@ routes = "routes"
 policies = "policies"
 {extra}
 [upstreams]
-modelarts = "{mock_url}"
+modelarts = "{modelarts_url or mock_url}"
 agentrun = "{mock_url}"
 
 [regions]
@@ -195,10 +196,10 @@ debounce_ms = 100
     return config
 
 
-def start_stack(workdir, iamgate_bin, extra=""):
+def start_stack(workdir, iamgate_bin, extra="", modelarts_url=None):
     workdir.mkdir(parents=True, exist_ok=True)
     mock = start_process([iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes"])
-    config = write_config(workdir, mock.url, extra)
+    config = write_config(workdir, mock.url, extra, modelarts_url)
     gateway = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
     return Stack(mock, gateway, workdir)
 
