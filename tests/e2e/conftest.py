@@ -295,3 +295,13 @@ def metric_samples(text, name):
         if metric == name:
             out.append((labels, float(value)))
     return out
+
+
+def self_signed_cert(workdir):
+    """A throw-away certificate for 127.0.0.1 → (cert path, key path)."""
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    return cert, key

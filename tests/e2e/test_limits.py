@@ -15,14 +15,13 @@ well past it (the defaults are 10 s or more):
 """
 
 import socket
-import subprocess
 import time
 
 import h2.config
 import h2.connection
 import hpack
 import pytest
-from conftest import admin_get, metric_samples, start_stack, stop_stack
+from conftest import admin_get, metric_samples, self_signed_cert, start_stack, stop_stack
 from hostile_cases import NB, hostport, token_headers
 from hostile_client import read_responses, request
 from slow_upstream import SlowUpstream
@@ -129,12 +128,7 @@ def test_an_idle_keep_alive_connection_is_closed_at_the_header_timeout(header_gw
 
 @pytest.fixture(scope="module")
 def tls_gw(stacks, tmp_path_factory):
-    work = tmp_path_factory.mktemp("tls-cert")
-    cert, key = work / "cert.pem", work / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True)
+    cert, key = self_signed_cert(tmp_path_factory.mktemp("tls-cert"))
     extra = f'[tls]\ncert = "{cert}"\nkey = "{key}"\n'
     return stacks("tls", extra + limits(tls_handshake_timeout_ms=1000, header_read_timeout_ms=10000))
 
