@@ -153,7 +153,7 @@ def test_an_unfinished_tls_handshake_is_dropped_at_its_timeout(tls_gw, sent):
 
 @pytest.fixture(scope="module")
 def idle_gw(stacks):
-    return stacks("idle", limits(idle_timeout_ms=1000, header_read_timeout_ms=10000))
+    return stacks("idle", limits(idle_timeout_ms=1000, header_read_timeout_ms=10000), slow=True)
 
 
 def h2c_session(gw):
@@ -210,21 +210,41 @@ def test_an_h2c_connection_without_streams_gets_goaway_at_the_idle_timeout(idle_
     assert all(int.from_bytes(p[4:8], "big") == 0 for _, p in goaways), "NO_ERROR: a graceful close"
 
 
-def test_an_h2c_connection_idle_after_a_request_is_closed_too(idle_gw):
-    sock, conn = h2c_session(idle_gw)
+def h2c_get(gw, path, timeout):
+    """One GET on a fresh h2c connection, then idle → (frames, closed after s)."""
+    sock, conn = h2c_session(gw)
     with sock:
         stream = conn.get_next_available_stream_id()
-        conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"), (":authority", hostport(idle_gw)),
-                                   (":path", NB), ("x-auth-token", "example-token-alice-not-real")],
+        conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"), (":authority", hostport(gw)),
+                                   (":path", path), ("x-auth-token", "example-token-alice-not-real")],
                           end_stream=True)
         sock.sendall(conn.data_to_send())
-        frames, took = h2_frames_until_closed(sock, LIMIT + 4)
+        return h2_frames_until_closed(sock, timeout)
+
+
+def test_an_h2c_connection_idle_after_a_request_is_closed_too(idle_gw):
+    frames, took = h2c_get(idle_gw, NB, LIMIT + 4)
     heads = [p for _, k, _, p in frames if k == HEADERS]
     ended = [t for t, k, f, _ in frames if k in (HEADERS, DATA) and f & END_STREAM]
     assert heads and dict(hpack.Decoder().decode(heads[0]))[":status"] == "200", describe(frames)
     print(f"h2c idle after a request: answered at {ended[0]:.2f}s, closed at {took}s")
     assert took is not None and took - ended[0] <= LIMIT + SLACK, (took, describe(frames))
     assert any(k == GOAWAY for _, k, _, _ in frames), describe(frames)
+
+
+def test_a_request_in_flight_keeps_an_h2c_connection_open_and_pinged(idle_gw):
+    """2 s upstream answer, idle timeout 1 s: not idle while a stream is open;
+    the keep-alive ping (every min(idle, 30 s)) checks the silent client."""
+    frames, took = h2c_get(idle_gw, f"{NB}/nb-slow", LIMIT + 5)
+    heads = [(t, p) for t, k, _, p in frames if k == HEADERS]
+    assert heads and dict(hpack.Decoder().decode(heads[0][1]))[":status"] == "200", describe(frames)
+    answered = heads[0][0]
+    pings = [t for t, k, f, _ in frames if k == PING and not f & ACK and t < answered]
+    goaway = [t for t, k, _, _ in frames if k == GOAWAY]
+    print(f"h2c slow request: answered at {answered:.2f}s, keep-alive pings at "
+          f"{[round(t, 2) for t in pings]}, GOAWAY at {[round(t, 2) for t in goaway]}, closed at {took}s")
+    assert answered >= 1.9 and pings, describe(frames)
+    assert goaway and min(goaway) > answered, "no GOAWAY while the stream was open"
 
 
 # --- connection cap ---------------------------------------------------------------
