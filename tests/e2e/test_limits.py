@@ -17,12 +17,11 @@ well past it (the defaults are 10 s or more):
 import socket
 import time
 
-import h2.config
-import h2.connection
-import hpack
 import pytest
 from conftest import admin_get, metric_samples, self_signed_cert, start_stack, stop_stack
-from hostile_cases import NB, hostport, token_headers
+from h2_frames import (ACK, DATA, END_STREAM, GOAWAY, HEADERS, PING, describe, first_response,
+                       h2_frames_until_closed, h2c_get, h2c_session)
+from hostile_cases import NB, token_headers
 from hostile_client import read_responses, request
 from slow_upstream import SlowUpstream
 
@@ -156,49 +155,6 @@ def idle_gw(stacks):
     return stacks("idle", limits(idle_timeout_ms=1000, header_read_timeout_ms=10000), slow=True)
 
 
-def h2c_session(gw):
-    """An h2c (prior knowledge) connection with the preface and SETTINGS sent."""
-    sock = socket.create_connection((gw.host, gw.port), timeout=3)
-    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
-    return sock, conn
-
-
-GOAWAY, PING, HEADERS, DATA = 0x7, 0x6, 0x1, 0x0
-ACK = END_STREAM = 0x1
-
-
-def h2_frames_until_closed(sock, timeout):
-    """Read raw frames (h2's state machine refuses the PING hyper sends after
-    its first GOAWAY), acknowledging pings like a live client, until EOF →
-    ([(seconds, type, flags, payload)], closed after seconds or None)."""
-    began, buf, frames = time.monotonic(), b"", []
-    sock.settimeout(0.05)
-    while time.monotonic() - began < timeout:
-        try:
-            raw = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except OSError:
-            raw = b""
-        if not raw:
-            return frames, time.monotonic() - began
-        buf += raw
-        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
-            length, kind, flags = int.from_bytes(buf[:3], "big"), buf[3], buf[4]
-            payload, buf = buf[9:9 + length], buf[9 + length:]
-            frames.append((time.monotonic() - began, kind, flags, payload))
-            if kind == PING and not flags & ACK:
-                sock.sendall(b"\x00\x00\x08" + bytes([PING, ACK]) + b"\x00" * 4 + payload)
-    return frames, None
-
-
-def describe(frames):
-    names = {GOAWAY: "GOAWAY", PING: "PING", HEADERS: "HEADERS", DATA: "DATA", 0x4: "SETTINGS"}
-    return [(round(t, 2), names.get(k, k), f) for t, k, f, _ in frames]
-
-
 def test_an_h2c_connection_without_streams_gets_goaway_at_the_idle_timeout(idle_gw):
     sock, _ = h2c_session(idle_gw)
     with sock:
@@ -210,23 +166,10 @@ def test_an_h2c_connection_without_streams_gets_goaway_at_the_idle_timeout(idle_
     assert all(int.from_bytes(p[4:8], "big") == 0 for _, p in goaways), "NO_ERROR: a graceful close"
 
 
-def h2c_get(gw, path, timeout):
-    """One GET on a fresh h2c connection, then idle → (frames, closed after s)."""
-    sock, conn = h2c_session(gw)
-    with sock:
-        stream = conn.get_next_available_stream_id()
-        conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"), (":authority", hostport(gw)),
-                                   (":path", path), ("x-auth-token", "example-token-alice-not-real")],
-                          end_stream=True)
-        sock.sendall(conn.data_to_send())
-        return h2_frames_until_closed(sock, timeout)
-
-
 def test_an_h2c_connection_idle_after_a_request_is_closed_too(idle_gw):
     frames, took = h2c_get(idle_gw, NB, LIMIT + 4)
-    heads = [p for _, k, _, p in frames if k == HEADERS]
     ended = [t for t, k, f, _ in frames if k in (HEADERS, DATA) and f & END_STREAM]
-    assert heads and dict(hpack.Decoder().decode(heads[0]))[":status"] == "200", describe(frames)
+    assert first_response(frames)[1] == "200" and ended, describe(frames)
     print(f"h2c idle after a request: answered at {ended[0]:.2f}s, closed at {took}s")
     assert took is not None and took - ended[0] <= LIMIT + SLACK, (took, describe(frames))
     assert any(k == GOAWAY for _, k, _, _ in frames), describe(frames)
@@ -236,9 +179,8 @@ def test_a_request_in_flight_keeps_an_h2c_connection_open_and_pinged(idle_gw):
     """2 s upstream answer, idle timeout 1 s: not idle while a stream is open;
     the keep-alive ping (every min(idle, 30 s)) checks the silent client."""
     frames, took = h2c_get(idle_gw, f"{NB}/nb-slow", LIMIT + 5)
-    heads = [(t, p) for t, k, _, p in frames if k == HEADERS]
-    assert heads and dict(hpack.Decoder().decode(heads[0][1]))[":status"] == "200", describe(frames)
-    answered = heads[0][0]
+    answered, status = first_response(frames) or (None, None)
+    assert status == "200", describe(frames)
     pings = [t for t, k, f, _ in frames if k == PING and not f & ACK and t < answered]
     goaway = [t for t, k, _, _ in frames if k == GOAWAY]
     print(f"h2c slow request: answered at {answered:.2f}s, keep-alive pings at "

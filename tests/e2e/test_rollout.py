@@ -19,6 +19,7 @@ import urllib.request
 
 import pytest
 from conftest import self_signed_cert, start_stack, stop_process
+from h2_frames import GOAWAY, describe, first_response, h2c_get
 from hostile_cases import NB
 from hostile_client import TOKEN
 from slow_upstream import SLOW_SECONDS, SlowUpstream
@@ -121,6 +122,7 @@ def rollout(stack):
     time.sleep(0.7)  # steady load first
     slow_started = time.monotonic()
     slow_thread, slow_result = run_in_thread(get, host, port, f"{NB}/nb-slow")
+    h2_thread, h2_result = run_in_thread(h2c_get, stack, f"{NB}/nb-slow", DRAIN + GRACE)
     time.sleep(0.3)  # the slow request is in flight upstream
     sigterm_at = time.monotonic()
     stack.gateway.proc.send_signal(signal.SIGTERM)
@@ -135,11 +137,11 @@ def rollout(stack):
         new_conn = repr(e)
     code = stack.gateway.proc.wait(DRAIN + GRACE + 2)
     exited_at = time.monotonic()
-    for thread, _ in [*clients, poller, probe, (slow_thread, None)]:
+    for thread, _ in [*clients, poller, probe, (slow_thread, None), (h2_thread, None)]:
         thread.join(5)
     return {
         "lb": lb, "sigterm_at": sigterm_at, "slow_started": slow_started,
-        "slow": slow_result.get("value"), "new_conn": new_conn, "new_conn_at": new_conn_at,
+        "slow": slow_result.get("value"), "h2": h2_result.get("value"), "new_conn": new_conn, "new_conn_at": new_conn_at,
         "refused_at": probe[1].get("value"), "code": code, "exited_at": exited_at,
     }
 
@@ -166,6 +168,14 @@ def check(r):
     assert r["refused_at"] is not None and r["refused_at"] - t0 >= DRAIN - 0.1, rel
     assert lb.unready_at < r["refused_at"], "/readyz fails before the listener closes"
     assert r["code"] == 0
+    frames, h2_closed = r["h2"]
+    answered, status = first_response(frames) or (None, None)
+    goaways = [t for t, k, _, _ in frames if k == GOAWAY]
+    print(f"h2c request in flight: GOAWAY at {[round(t + r['slow_started'] - t0, 2) for t in goaways]}s, "
+          f"answered {status} at +{answered + r['slow_started'] - t0:.2f}s, closed at "
+          f"+{h2_closed + r['slow_started'] - t0:.2f}s (relative to SIGTERM)")
+    assert status == "200" and goaways and h2_closed is not None, describe(frames)
+    assert min(goaways) < answered <= h2_closed, "asked to finish (GOAWAY), then answered, then closed"
     slow_done = r["slow_started"] + SLOW_SECONDS
     assert r["exited_at"] >= slow_done, "the process waited for the in-flight request"
     assert r["exited_at"] - t0 <= DRAIN + GRACE, rel
