@@ -144,7 +144,14 @@ async fn serve_stream(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     let Some(acceptor) = &shared.tls else {
         return serve_io(stream, peer, false, shared).await;
     };
-    match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await {
+    let handshake = tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream));
+    let mut stop = shared.stop.clone();
+    // Like a connection without its first line: nothing to finish when draining.
+    let handshake = tokio::select! {
+        handshake = handshake => handshake,
+        _ = stop.wait_for(|s| *s) => return,
+    };
+    match handshake {
         Ok(Ok(s)) => serve_io(s, peer, true, shared).await,
         Ok(Err(e)) => protocol_error(shared, peer, "tls_handshake", &e.to_string()),
         Err(_) => protocol_error(shared, peer, "tls_handshake", "handshake timed out"),
@@ -163,7 +170,17 @@ where
 {
     let limits = &shared.gw.config.limits;
     let first = read_first_line(&mut io, limits.max_header_bytes);
-    let prefix = match tokio::time::timeout(limits.header_read_timeout, first).await {
+    let first = tokio::time::timeout(limits.header_read_timeout, first);
+    // No request has begun on a connection still waiting for its first
+    // line: once the drain starts it is closed at once, not held until the
+    // header timeout (a pre-opened balancer connection would delay every
+    // shutdown by that long).
+    let mut stop = shared.stop.clone();
+    let first = tokio::select! {
+        first = first => first,
+        _ = stop.wait_for(|s| *s) => return,
+    };
+    let prefix = match first {
         Ok(Ok(FirstLine::Http(prefix))) => prefix,
         Ok(Ok(FirstLine::Refused(why))) => {
             protocol_error(shared, peer, "request_line", why);

@@ -177,9 +177,10 @@ class Stack:
         http_json("DELETE", f"{self.mock.url}/-/requests")
 
 
-def write_config(workdir, mock_url, extra=""):
+def write_config(workdir, mock_url, extra="", modelarts_url=None):
     """An iamgate.toml for tests: port 0 everywhere, the mock as upstream,
-    copies of the repository's routes and policies (tests may edit them)."""
+    copies of the repository's routes and policies (tests may edit them).
+    ``modelarts_url``: another upstream for ModelArts (e.g. a slow one)."""
     for name in ("routes", "policies"):
         if not (workdir / name).exists():
             shutil.copytree(REPO / name, workdir / name)
@@ -191,7 +192,7 @@ routes = "routes"
 policies = "policies"
 {extra}
 [upstreams]
-modelarts = "{mock_url}"
+modelarts = "{modelarts_url or mock_url}"
 agentrun = "{mock_url}"
 
 [regions]
@@ -204,10 +205,10 @@ debounce_ms = 100
     return config
 
 
-def start_stack(workdir, iamgate_bin, extra=""):
+def start_stack(workdir, iamgate_bin, extra="", modelarts_url=None):
     workdir.mkdir(parents=True, exist_ok=True)
     mock = start_process([iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes"])
-    config = write_config(workdir, mock.url, extra)
+    config = write_config(workdir, mock.url, extra, modelarts_url)
     gateway = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
     return Stack(mock, gateway, workdir)
 
@@ -303,3 +304,13 @@ def metric_samples(text, name):
         if metric == name:
             out.append((labels, float(value)))
     return out
+
+
+def self_signed_cert(workdir):
+    """A throw-away certificate for 127.0.0.1 → (cert path, key path)."""
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    return cert, key
