@@ -72,7 +72,12 @@ async fn a_policy_denial_is_403_with_iam_wording_and_never_reaches_the_upstream(
 async fn an_allowed_request_is_forwarded_once_with_the_callers_account() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), "debug_headers = true", DecisionLog::disabled(), &upstream.addr());
+    let gw = gateway(
+        dir.path(),
+        "debug_headers = true",
+        DecisionLog::disabled(),
+        &upstream.addr(),
+    );
     let (status, resp, body) = send(&gw, get(NB, Some(ALICE))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(resp.headers()["x-iamgate-decision"], "allow");
@@ -80,14 +85,22 @@ async fn an_allowed_request_is_forwarded_once_with_the_callers_account() {
     assert_eq!(resp.headers()["x-iamgate-snapshot"], digest.as_str());
     let seen = upstream.only_request();
     assert_forwarded(&seen, "GET", NB, "acme0001", &one_request_id(&resp));
-    assert_eq!(seen.headers.get("x-auth-token").map(String::as_str), Some("<redacted>"));
+    assert_eq!(
+        seen.headers.get("x-auth-token").map(String::as_str),
+        Some("<redacted>")
+    );
 }
 
 #[tokio::test]
 async fn a_dead_upstream_is_502_after_the_allow() {
     let dir = tempfile::tempdir().unwrap();
     // Nobody listens on port 9: the allowed request got as far as forwarding.
-    let gw = gateway(dir.path(), "debug_headers = true", DecisionLog::disabled(), "127.0.0.1:9");
+    let gw = gateway(
+        dir.path(),
+        "debug_headers = true",
+        DecisionLog::disabled(),
+        "127.0.0.1:9",
+    );
     let (status, resp, body) = send(&gw, get(NB, Some(ALICE))).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error_code"], "APIGW.0201");
@@ -177,7 +190,13 @@ async fn a_signed_x_project_id_naming_another_project_is_403() {
     let req = common::sign::huawei("GET", NB, b"", ALICE_AK, &[("x-project-id", "p-acme-cn4")]);
     let (status, resp, body) = send(&gw, req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_forwarded(&upstream.only_request(), "GET", NB, "acme0001", &one_request_id(&resp));
+    assert_forwarded(
+        &upstream.only_request(),
+        "GET",
+        NB,
+        "acme0001",
+        &one_request_id(&resp),
+    );
 }
 
 #[tokio::test]
@@ -228,8 +247,17 @@ async fn unmapped_forward_still_refuses_another_accounts_project() {
     let own = "/v1/p-acme-cn4/authoring/clusters";
     let (status, resp, body) = send(&gw, get(own, Some(ALICE))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_forwarded(&upstream.only_request(), "GET", own, "acme0001", &one_request_id(&resp));
-    assert_eq!(requests_total(&gw, r#"decision="unmapped""#).as_deref(), Some("1"));
+    assert_forwarded(
+        &upstream.only_request(),
+        "GET",
+        own,
+        "acme0001",
+        &one_request_id(&resp),
+    );
+    assert_eq!(
+        requests_total(&gw, r#"decision="unmapped""#).as_deref(),
+        Some("1")
+    );
 }
 
 #[tokio::test]

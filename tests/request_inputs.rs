@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::Upstream;
 use hmac::{Hmac, Mac};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use common::Upstream;
 use iamgate::config::Config;
 use iamgate::decision_log::DecisionLog;
 use iamgate::identity::NonceStore;
@@ -110,21 +110,23 @@ async fn a_full_replay_store_answers_503_and_forgets_no_live_nonce() {
         NonceStore::with_quota(2, 1, Duration::from_secs(900)),
         &upstream,
     );
-    let (status, _) = send(&gw, acs3_get(RUNNER, "runner-1")).await;
+    let first = acs3_get(RUNNER, "runner-1");
+    let (status, resp, _) = common::send_from(&gw, first, "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::OK, "verified and forwarded");
+    let id = common::one_request_id(&resp);
     let seen = upstream.only_request();
-    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("GET", TEMPLATES));
-    assert_eq!(
-        seen.headers.get("x-iamgate-account").map(String::as_str),
-        Some("1234567890123456")
-    );
+    common::assert_forwarded(&seen, "GET", TEMPLATES, "1234567890123456", &id);
 
     // The key's quota (1) is taken: refused, not forwarded.
     let (status, body) = send(&gw, acs3_get(RUNNER, "runner-2")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["Code"], "ServiceUnavailable");
     assert!(body["Message"].as_str().unwrap().contains("replay"));
-    assert_eq!(upstream.requests().len(), 1, "the refusal was not forwarded");
+    assert_eq!(
+        upstream.requests().len(),
+        1,
+        "the refusal was not forwarded"
+    );
 
     // Another key fills the store; a third key then finds it full.
     let (status, _) = send(&gw, acs3_get(VIEWER, "viewer-1")).await;
@@ -230,7 +232,10 @@ async fn bodies_the_policy_cannot_read_unambiguously_are_400() {
         let what = String::from_utf8_lossy(body);
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}{query}: {answer}");
         assert_eq!(answer["error_code"], "APIGW.0201", "{what}");
-        assert!(upstream.requests().is_empty(), "{what}{query} was forwarded");
+        assert!(
+            upstream.requests().is_empty(),
+            "{what}{query} was forwarded"
+        );
     }
 }
 

@@ -49,7 +49,10 @@ pub fn huawei(
     let mut headers = vec![("host", HOST.to_string()), ("x-sdk-date", date.clone())];
     headers.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let (lines, signed) = canonical_headers(&headers);
-    let canonical = format!("{method}\n{path}/\n\n{lines}\n{signed}\n{}", hex_sha256(body));
+    let canonical = format!(
+        "{method}\n{path}/\n\n{lines}\n{signed}\n{}",
+        hex_sha256(body)
+    );
     let to_sign = format!(
         "SDK-HMAC-SHA256\n{date}\n{}",
         hex_sha256(canonical.as_bytes())
@@ -69,7 +72,12 @@ pub fn huawei(
 }
 
 /// An Alibaba ACS3 request with a fresh nonce: `extra` headers are signed too.
-pub fn acs3(method: &str, path: &str, key: (&str, &str), extra: &[(&str, &str)]) -> Request<Full<Bytes>> {
+pub fn acs3(
+    method: &str,
+    path: &str,
+    key: (&str, &str),
+    extra: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     let date = OffsetDateTime::now_utc().format(fmt).unwrap();
     let payload = hex_sha256(b"");
