@@ -1,61 +1,32 @@
-//! The request pipeline in memory, without a socket: the real handler, the
-//! repository's routes and sample policies, bodies as `Full<Bytes>`. The
-//! upstream is an address nobody listens on, so anything that gets through
-//! shows up as a 502 — every refusal below is proven to stop before it.
+//! The request pipeline in memory, without a client socket: the real
+//! handler, the repository's routes and sample policies, bodies as
+//! `Full<Bytes>`, and the bundled mock as the upstream, served in-process
+//! and recording what it receives. Every refusal proves the upstream saw
+//! nothing; every allowed request shows the one request it forwarded. Tests
+//! that need an upstream nobody answers say so in their names.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{assert_forwarded, one_request_id, send_from, Upstream};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-use iamgate::config::Config;
+use http_body_util::Full;
 use iamgate::decision_log::{DecisionLog, LogTarget};
-use iamgate::metrics::Metrics;
 use iamgate::proxy::handler::{handle, Connection};
 use iamgate::proxy::{Body, Gateway};
-use iamgate::snapshot::{Snapshot, SnapshotHolder};
 use serde_json::Value;
 
 const ALICE: &str = "example-token-alice-not-real";
+const ALICE_AK: (&str, &str) = ("HWALICEEXAMPLEAK0001", "alice-example-secret-not-real");
 const NB: &str = "/v1/p-acme-cn4/notebooks";
 
-fn gateway(dir: &std::path::Path, extra: &str, log: DecisionLog) -> Arc<Gateway> {
-    gateway_to(dir, extra, log, "127.0.0.1:9")
-}
-
-/// A gateway whose upstreams all point at `upstream`.
-fn gateway_to(
-    dir: &std::path::Path,
-    extra: &str,
-    log: DecisionLog,
-    upstream: &str,
-) -> Arc<Gateway> {
-    let config_path = dir.join("iamgate.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n{extra}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
-        common::manifest("routes"),
-        common::manifest("policies"),
-    );
-    std::fs::write(&config_path, text).unwrap();
-    let config = Config::load(&config_path).unwrap();
-    let snapshot = Snapshot::load(&config).unwrap();
-    let targets = HashMap::from([
-        ("modelarts".to_string(), upstream.parse().unwrap()),
-        ("agentrun".to_string(), upstream.parse().unwrap()),
-    ]);
-    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
-    Arc::new(Gateway::new(
-        config,
-        snapshots,
-        targets,
-        Metrics::new(),
-        log,
-    ))
+fn gateway(dir: &std::path::Path, extra: &str, log: DecisionLog, upstream: &str) -> Arc<Gateway> {
+    let policies = common::manifest("policies");
+    Arc::new(common::gateway_at(dir, &policies, extra, upstream, log))
 }
 
 fn get(path: &str, token: Option<&str>) -> Request<Full<Bytes>> {
@@ -67,29 +38,23 @@ fn get(path: &str, token: Option<&str>) -> Request<Full<Bytes>> {
 }
 
 async fn send(gw: &Arc<Gateway>, req: Request<Full<Bytes>>) -> (StatusCode, Response<Body>, Value) {
-    let conn = Connection {
-        peer: "127.0.0.1".parse().unwrap(),
-        tls: false,
-        framing: None,
-    };
-    let resp = handle(gw.clone(), req, conn).await;
-    let status = resp.status();
-    let (parts, body) = resp.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, Response::from_parts(parts, Body::default()), json)
+    send_from(gw, req, "127.0.0.1", false).await
 }
 
-fn one_request_id(resp: &Response<Body>) -> String {
-    let ids: Vec<_> = resp.headers().get_all("x-request-id").iter().collect();
-    assert_eq!(ids.len(), 1);
-    ids[0].to_str().unwrap().to_string()
+/// The `iamgate_requests_total` sample with these labels, if any.
+fn requests_total(gw: &Gateway, labels: &str) -> Option<String> {
+    let text = gw.metrics.render();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("iamgate_requests_total{") && l.contains(labels))?;
+    Some(line.rsplit(' ').next().unwrap().to_string())
 }
 
 #[tokio::test]
 async fn a_policy_denial_is_403_with_iam_wording_and_never_reaches_the_upstream() {
+    let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), "", DecisionLog::disabled());
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
     let (status, resp, body) = send(&gw, get("/v2/p-acme-cn4/pools", Some(ALICE))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error_code"], "APIGW.0302");
@@ -100,23 +65,46 @@ async fn a_policy_denial_is_403_with_iam_wording_and_never_reaches_the_upstream(
         .starts_with("User: iam::acme0001:user:alice is not authorized"));
     let metrics = gw.metrics.render();
     assert!(metrics.contains(r#"iamgate_requests_total{action="modelarts:pool:list",decision="implicit_deny",service="modelarts",status="4xx"} 1"#), "{metrics}");
-    assert!(
-        !metrics.contains("iamgate_upstream_errors_total{"),
-        "nothing was forwarded"
+    assert!(upstream.requests().is_empty(), "nothing was forwarded");
+}
+
+#[tokio::test]
+async fn an_allowed_request_is_forwarded_once_with_the_callers_account() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        dir.path(),
+        "debug_headers = true",
+        DecisionLog::disabled(),
+        &upstream.addr(),
+    );
+    let (status, resp, body) = send(&gw, get(NB, Some(ALICE))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(resp.headers()["x-iamgate-decision"], "allow");
+    let digest = gw.snapshots.load().digest.clone();
+    assert_eq!(resp.headers()["x-iamgate-snapshot"], digest.as_str());
+    let seen = upstream.only_request();
+    assert_forwarded(&seen, "GET", NB, "acme0001", &one_request_id(&resp));
+    assert_eq!(
+        seen.headers.get("x-auth-token").map(String::as_str),
+        Some("<redacted>")
     );
 }
 
 #[tokio::test]
-async fn an_allowed_request_is_forwarded() {
+async fn a_dead_upstream_is_502_after_the_allow() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), "debug_headers = true", DecisionLog::disabled());
+    // Nobody listens on port 9: the allowed request got as far as forwarding.
+    let gw = gateway(
+        dir.path(),
+        "debug_headers = true",
+        DecisionLog::disabled(),
+        "127.0.0.1:9",
+    );
     let (status, resp, body) = send(&gw, get(NB, Some(ALICE))).await;
-    // Nobody listens upstream: the allowed request got as far as forwarding.
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error_code"], "APIGW.0201");
     assert_eq!(resp.headers()["x-iamgate-decision"], "allow");
-    let digest = gw.snapshots.load().digest.clone();
-    assert_eq!(resp.headers()["x-iamgate-snapshot"], digest.as_str());
     assert!(gw
         .metrics
         .render()
@@ -126,7 +114,8 @@ async fn an_allowed_request_is_forwarded() {
 #[tokio::test]
 async fn a_wire_framing_verdict_is_a_400_that_closes_before_anything_else() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), "", DecisionLog::disabled());
+    let upstream = Upstream::start().await;
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
     let conn = Connection {
         peer: "127.0.0.1".parse().unwrap(),
         tls: false,
@@ -136,7 +125,10 @@ async fn a_wire_framing_verdict_is_a_400_that_closes_before_anything_else() {
     let resp = handle(gw.clone(), get(NB, Some(ALICE)), conn).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(resp.headers()["connection"], "close");
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["error_code"], "APIGW.0201");
     assert!(body["error_msg"]
@@ -145,16 +137,14 @@ async fn a_wire_framing_verdict_is_a_400_that_closes_before_anything_else() {
         .contains("Content-Length"));
     let metrics = gw.metrics.render();
     assert!(metrics.contains(r#"decision="bad_request""#), "{metrics}");
-    assert!(
-        !metrics.contains("iamgate_upstream_errors_total{"),
-        "nothing was forwarded"
-    );
+    assert!(upstream.requests().is_empty(), "nothing was forwarded");
 }
 
 #[tokio::test]
 async fn refusals_before_the_policy() {
+    let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), "", DecisionLog::disabled());
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
     let cases = [
         (
             get("/v1/p-acme-cn4/notebooks/%2e%2e", Some(ALICE)),
@@ -192,19 +182,15 @@ async fn refusals_before_the_policy() {
             "{path}: {body}"
         );
         one_request_id(&resp);
+        assert!(upstream.requests().is_empty(), "{path} was forwarded");
     }
-    assert!(
-        !gw.metrics
-            .render()
-            .contains("iamgate_upstream_errors_total{"),
-        "nothing was forwarded"
-    );
 }
 
 #[tokio::test]
 async fn alibaba_paths_answer_in_the_alibaba_shape() {
+    let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), "", DecisionLog::disabled());
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
     let (status, _, body) = send(&gw, get("/2025-09-10/templates", None)).await;
     assert_eq!(
         (status, body["Code"].as_str().unwrap()),
@@ -216,18 +202,105 @@ async fn alibaba_paths_answer_in_the_alibaba_shape() {
         (status, body["Code"].as_str().unwrap()),
         (StatusCode::NOT_FOUND, "InvalidAction.NotFound")
     );
+    assert!(upstream.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_signed_x_project_id_naming_another_project_is_403() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
+    let req = common::sign::huawei("GET", NB, b"", ALICE_AK, &[("x-project-id", "p-solo-cn4")]);
+    let (status, _, body) = send(&gw, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error_code"], "APIGW.0302");
+    assert!(upstream.requests().is_empty());
+    // The same signed header naming the path's project is forwarded.
+    let req = common::sign::huawei("GET", NB, b"", ALICE_AK, &[("x-project-id", "p-acme-cn4")]);
+    let (status, resp, body) = send(&gw, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_forwarded(
+        &upstream.only_request(),
+        "GET",
+        NB,
+        "acme0001",
+        &one_request_id(&resp),
+    );
+}
+
+#[tokio::test]
+async fn an_absolute_form_target_whose_authority_differs_from_host_is_400() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
+    let req = Request::get(format!("http://elsewhere.example{NB}"))
+        .header("host", "127.0.0.1:8080")
+        .header("x-auth-token", ALICE)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, _, body) = send(&gw, req).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error_code"], "APIGW.0201");
+    assert!(upstream.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_project_of_another_account_is_403_wrong_project() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
+    let (status, _, body) = send(&gw, get("/v1/p-solo-cn4/notebooks", Some(ALICE))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error_code"], "APIGW.0302");
+    assert_eq!(
+        requests_total(&gw, r#"decision="wrong_project""#).as_deref(),
+        Some("1"),
+        "{}",
+        gw.metrics.render()
+    );
+    assert!(upstream.requests().is_empty());
+}
+
+#[tokio::test]
+async fn unmapped_forward_still_refuses_another_accounts_project() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "unmapped = \"forward\"";
+    let gw = gateway(dir.path(), extra, DecisionLog::disabled(), &upstream.addr());
+    let foreign = "/v1/p-solo-cn4/authoring/clusters";
+    let (status, _, body) = send(&gw, get(foreign, Some(ALICE))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error_code"], "APIGW.0302");
+    assert!(upstream.requests().is_empty());
+    // The caller's own project: forwarded without a policy decision.
+    let own = "/v1/p-acme-cn4/authoring/clusters";
+    let (status, resp, body) = send(&gw, get(own, Some(ALICE))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_forwarded(
+        &upstream.only_request(),
+        "GET",
+        own,
+        "acme0001",
+        &one_request_id(&resp),
+    );
+    assert_eq!(
+        requests_total(&gw, r#"decision="unmapped""#).as_deref(),
+        Some("1")
+    );
 }
 
 #[tokio::test]
 async fn every_request_is_one_json_line_in_the_decision_log() {
+    let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("decisions.jsonl");
     let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
-    let gw = gateway(dir.path(), "", log.clone());
+    let gw = gateway(dir.path(), "", log.clone(), &upstream.addr());
     send(&gw, get("/v2/p-acme-cn4/pools", Some(ALICE))).await;
     send(&gw, get("/nothing", Some(ALICE))).await; // refused before any decision
     drop(gw);
     log.close().await;
+    assert!(upstream.requests().is_empty());
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<Value> = text
         .lines()
@@ -250,14 +323,14 @@ async fn every_request_is_one_json_line_in_the_decision_log() {
 }
 
 #[tokio::test]
-async fn a_request_whose_client_went_away_is_still_recorded() {
+async fn a_request_whose_client_went_away_on_a_silent_upstream_is_still_recorded() {
     // An upstream that accepts connections and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = silent.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("decisions.jsonl");
     let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
-    let gw = gateway_to(dir.path(), "", log.clone(), &addr);
+    let gw = gateway(dir.path(), "", log.clone(), &addr);
     let conn = Connection {
         peer: "127.0.0.1".parse().unwrap(),
         tls: false,

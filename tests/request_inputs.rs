@@ -1,27 +1,25 @@
 //! What the policy sees must be true, through the real handler in memory:
 //! a full ACS3 replay store answers 503 (never evicting a live nonce), an
 //! unsigned Huawei body is refused, and a body the policy cannot read
-//! unambiguously is a 400. The upstream is an address nobody listens on, so
-//! a forwarded request shows up as a 502 and an upstream-error sample.
+//! unambiguously is a 400. The upstream is the bundled mock, in-process and
+//! recording: a refusal proves it saw nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::Upstream;
 use hmac::{Hmac, Mac};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use iamgate::config::Config;
 use iamgate::decision_log::DecisionLog;
 use iamgate::identity::NonceStore;
-use iamgate::metrics::Metrics;
 use iamgate::proxy::handler::{handle, Connection};
 use iamgate::proxy::Gateway;
-use iamgate::snapshot::{Snapshot, SnapshotHolder};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::macros::format_description;
@@ -36,28 +34,10 @@ const NB: &str = "/v1/p-acme-cn4/notebooks";
 const TEMPLATES: &str = "/2025-09-10/templates";
 const HOST: &str = "127.0.0.1:8080";
 
-fn gateway(dir: &std::path::Path, nonces: NonceStore) -> Arc<Gateway> {
-    let config_path = dir.join("iamgate.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
-        common::manifest("routes"),
-        common::manifest("policies"),
-    );
-    std::fs::write(&config_path, text).unwrap();
-    let config = Config::load(&config_path).unwrap();
-    let snapshot = Snapshot::load(&config).unwrap();
-    let targets = HashMap::from([
-        ("modelarts".to_string(), "127.0.0.1:9".parse().unwrap()),
-        ("agentrun".to_string(), "127.0.0.1:9".parse().unwrap()),
-    ]);
-    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
-    let mut gw = Gateway::new(
-        config,
-        snapshots,
-        targets,
-        Metrics::new(),
-        DecisionLog::disabled(),
-    );
+fn gateway(dir: &std::path::Path, nonces: NonceStore, upstream: &Upstream) -> Arc<Gateway> {
+    let policies = common::manifest("policies");
+    let log = DecisionLog::disabled();
+    let mut gw = common::gateway_at(dir, &policies, "", &upstream.addr(), log);
     gw.nonces = nonces;
     Arc::new(gw)
 }
@@ -116,15 +96,6 @@ async fn send(gw: &Arc<Gateway>, req: Request<Full<Bytes>>) -> (StatusCode, Valu
     )
 }
 
-/// Upstream errors so far: each one is a request that was forwarded.
-fn forwarded(gw: &Gateway) -> usize {
-    let text = gw.metrics.render();
-    let line = text.lines().find(|l| {
-        l.starts_with("iamgate_upstream_errors_total{kind=\"connect\",upstream=\"agentrun\"}")
-    });
-    line.map_or(0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
-}
-
 fn metric(gw: &Gateway, series: &str) -> Option<String> {
     let text = gw.metrics.render();
     let line = text.lines().find(|l| l.starts_with(series))?;
@@ -134,26 +105,37 @@ fn metric(gw: &Gateway, series: &str) -> Option<String> {
 #[tokio::test]
 async fn a_full_replay_store_answers_503_and_forgets_no_live_nonce() {
     let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start().await;
     let gw = gateway(
         dir.path(),
         NonceStore::with_quota(2, 1, Duration::from_secs(900)),
+        &upstream,
     );
-    let (status, _) = send(&gw, acs3_get(RUNNER, "runner-1")).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "verified and forwarded");
-    assert_eq!(forwarded(&gw), 1);
+    let first = acs3_get(RUNNER, "runner-1");
+    let (status, resp, _) = common::send_from(&gw, first, "127.0.0.1", false).await;
+    assert_eq!(status, StatusCode::OK, "verified and forwarded");
+    let id = common::one_request_id(&resp);
+    let seen = upstream.only_request();
+    common::assert_forwarded(&seen, "GET", TEMPLATES, "1234567890123456", &id);
 
     // The key's quota (1) is taken: refused, not forwarded.
     let (status, body) = send(&gw, acs3_get(RUNNER, "runner-2")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["Code"], "ServiceUnavailable");
     assert!(body["Message"].as_str().unwrap().contains("replay"));
-    assert_eq!(forwarded(&gw), 1);
+    assert_eq!(
+        upstream.requests().len(),
+        1,
+        "the refusal was not forwarded"
+    );
 
     // Another key fills the store; a third key then finds it full.
     let (status, _) = send(&gw, acs3_get(VIEWER, "viewer-1")).await;
     assert_ne!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(upstream.requests().len(), 2);
     let (status, body) = send(&gw, acs3_get(GUARDED, "guarded-1")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["Code"], "ServiceUnavailable");
 
     // The first nonce is still remembered: its replay is refused as such.
     let (status, body) = send(&gw, acs3_get(RUNNER, "runner-1")).await;
@@ -161,6 +143,7 @@ async fn a_full_replay_store_answers_503_and_forgets_no_live_nonce() {
         (status, body["Code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("SignatureNonceUsed"))
     );
+    assert_eq!(upstream.requests().len(), 2, "no refusal was forwarded");
     let series = "iamgate_nonce_store_rejections_total{reason=";
     assert_eq!(
         metric(&gw, &format!("{series}\"quota\"}}")).as_deref(),
@@ -175,7 +158,12 @@ async fn a_full_replay_store_answers_503_and_forgets_no_live_nonce() {
 #[tokio::test]
 async fn an_unsigned_huawei_body_is_refused_before_anything_is_forwarded() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), NonceStore::new(1000, Duration::from_secs(900)));
+    let upstream = Upstream::start().await;
+    let gw = gateway(
+        dir.path(),
+        NonceStore::new(1000, Duration::from_secs(900)),
+        &upstream,
+    );
     let fmt = format_description!("[year][month][day]T[hour][minute][second]Z");
     let date = OffsetDateTime::now_utc().format(fmt).unwrap();
     let canonical = format!(
@@ -208,10 +196,7 @@ async fn an_unsigned_huawei_body_is_refused_before_anything_is_forwarded() {
         .as_str()
         .unwrap()
         .contains("UNSIGNED-PAYLOAD"));
-    assert!(!gw
-        .metrics
-        .render()
-        .contains("iamgate_upstream_errors_total{"));
+    assert!(upstream.requests().is_empty(), "nothing forwarded");
 }
 
 fn post_nb(body: &'static [u8], query: &str) -> Request<Full<Bytes>> {
@@ -225,7 +210,12 @@ fn post_nb(body: &'static [u8], query: &str) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn bodies_the_policy_cannot_read_unambiguously_are_400() {
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), NonceStore::new(1000, Duration::from_secs(900)));
+    let upstream = Upstream::start().await;
+    let gw = gateway(
+        dir.path(),
+        NonceStore::new(1000, Duration::from_secs(900)),
+        &upstream,
+    );
     let cases: [(&'static [u8], &str); 4] = [
         (
             br#"{"tags":[{"key":"team","value":"blue"},{"key":"team","value":"red"}]}"#,
@@ -243,13 +233,11 @@ async fn bodies_the_policy_cannot_read_unambiguously_are_400() {
         let what = String::from_utf8_lossy(body);
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}{query}: {answer}");
         assert_eq!(answer["error_code"], "APIGW.0201", "{what}");
+        assert!(
+            upstream.requests().is_empty(),
+            "{what}{query} was forwarded"
+        );
     }
-    assert!(
-        !gw.metrics
-            .render()
-            .contains("iamgate_upstream_errors_total{"),
-        "nothing forwarded"
-    );
 }
 
 /// `[limits] nonce_per_key`: a tenth of the capacity unless set; 0 refused.

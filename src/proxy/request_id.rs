@@ -24,7 +24,9 @@ mod tests {
     #[test]
     fn ids_are_32_hex_digits_and_distinct() {
         let ids: Vec<String> = (0..1000).map(|_| next()).collect();
-        assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(ids
+            .iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), ids.len());
         assert_eq!(ids[0][..16], ids[999][..16], "one prefix per process");
