@@ -50,5 +50,10 @@ cargo build --quiet
 
 say "end-to-end: real SDKs → iamgate → recording mock upstream"
 export IAMGATE_BIN="$ROOT/target/debug/iamgate"
-cd tests/e2e
-exec "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -q
+(cd tests/e2e && "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -q)
+
+say "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-30} s"
+# The instrumented nightly build is cached outside the clone (it shares
+# nothing with the main build), so a CI run only rebuilds the iamgate crate.
+export FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/iamgate/fuzz-target}"
+bash tests/fuzz.sh

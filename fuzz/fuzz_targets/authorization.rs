@@ -13,7 +13,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use iamgate::identity::{
     acs3_canonical_request, acs3_string_to_sign, hmac_sha256_hex, parse_acs3, parse_sdk_hmac,
-    sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_acs3, verify_sdk_hmac, AuthFailure,
+    sdk_hmac_canonical_request, sdk_hmac_string_to_sign, verify_acs3, verify_sdk_hmac, AuthFailure, UnsignedPayload,
     HttpParts, NonceStore, SignedAuthorization,
 };
 use libfuzzer_sys::fuzz_target;
@@ -73,7 +73,7 @@ fn huawei(req: &HttpParts, parsed: Option<SignedAuthorization>) {
         &sdk_hmac_string_to_sign(date.trim(), &canonical),
     );
     if let Some(auth) = &parsed {
-        if verify_sdk_hmac(req, auth, HUAWEI_SECRET, HUAWEI_NOW).is_ok() {
+        if verify_sdk_hmac(req, auth, HUAWEI_SECRET, HUAWEI_NOW, UnsignedPayload::Refused).is_ok() {
             assert!(
                 auth.signature.eq_ignore_ascii_case(&expected),
                 "verified a foreign signature"
@@ -85,7 +85,7 @@ fn huawei(req: &HttpParts, parsed: Option<SignedAuthorization>) {
         signed_headers: signed,
         signature: expected,
     };
-    let result = verify_sdk_hmac(req, &resigned, HUAWEI_SECRET, HUAWEI_NOW);
+    let result = verify_sdk_hmac(req, &resigned, HUAWEI_SECRET, HUAWEI_NOW, UnsignedPayload::Refused);
     assert_ne!(result, Err(AuthFailure::SignatureMismatch), "{req:?}");
 }
 

@@ -17,7 +17,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
@@ -26,11 +25,10 @@ use iamgate::config::Config;
 use iamgate::decision_log::DecisionLog;
 use iamgate::identity::{
     acs3_canonical_request, acs3_string_to_sign, hmac_sha256_hex, sdk_hmac_canonical_request,
-    sdk_hmac_string_to_sign, sha256_hex, HttpParts, NonceStore,
+    sdk_hmac_string_to_sign, sha256_hex, HttpParts,
 };
 use iamgate::metrics::Metrics;
 use iamgate::proxy::handler::{handle, Connection};
-use iamgate::proxy::upstream::Upstreams;
 use iamgate::proxy::Gateway;
 use iamgate::snapshot::{Snapshot, SnapshotHolder};
 use libfuzzer_sys::fuzz_target;
@@ -65,14 +63,14 @@ fn build_gateway(unmapped_forward: bool) -> Arc<Gateway> {
         ("modelarts".to_string(), dead.clone()),
         ("agentrun".to_string(), dead),
     ]);
-    Arc::new(Gateway {
-        upstreams: Upstreams::new(targets, Duration::from_secs(2)),
-        nonces: NonceStore::new(1000, Duration::from_secs(900)),
-        snapshots: Arc::new(SnapshotHolder::new(snapshot)),
-        metrics: Metrics::new(),
-        decision_log: DecisionLog::disabled(),
+    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
+    Arc::new(Gateway::new(
         config,
-    })
+        snapshots,
+        targets,
+        Metrics::new(),
+        DecisionLog::disabled(),
+    ))
 }
 
 /// One current-thread runtime and the two gateways, made once per process.
@@ -252,6 +250,7 @@ fuzz_target!(|data: &[u8]| {
     let conn = Connection {
         peer: std::net::IpAddr::from([127, 0, 0, 1]),
         tls: false,
+        framing: None,
     };
     let resp = w.rt.block_on(handle(gw.clone(), req, conn));
     let ids = resp.headers().get_all("x-request-id").iter().count();
