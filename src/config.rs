@@ -42,6 +42,8 @@ struct ConfigFile {
     #[serde(default)]
     reload: ReloadFile,
     #[serde(default)]
+    runtime: RuntimeFile,
+    #[serde(default)]
     admin: AdminFile,
 }
 
@@ -150,6 +152,13 @@ impl Default for ReloadFile {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RuntimeFile {
+    /// Tokio worker threads; 0 = one per core.
+    worker_threads: usize,
+}
+
 /// What to do with a known SDK operation that has no action in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -217,6 +226,8 @@ pub enum DecisionLogTarget {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
+    /// Tokio worker threads of `iamgate serve` (`None`: one per core).
+    pub worker_threads: Option<usize>,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub routes_dir: PathBuf,
@@ -380,6 +391,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         decision_log_max_bytes: Some(f.decision_log.max_bytes).filter(|&n| n > 0),
         watch: f.reload.watch,
         debounce: ms(f.reload.debounce_ms),
+        worker_threads: (f.runtime.worker_threads > 0).then_some(f.runtime.worker_threads),
         max_wait: ms(f.reload.max_wait_ms.max(f.reload.debounce_ms)),
         admin_token_file,
     })
