@@ -4,6 +4,8 @@
 //! lint warnings that never fail a check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -34,19 +36,6 @@ fn iamgate(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[cfg(unix)]
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
@@ -57,8 +46,8 @@ fn chmod(path: &Path, mode: u32) {
 fn repo_copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::copy(repo().join("iamgate.toml"), tmp.path().join("iamgate.toml")).unwrap();
-    copy_tree(&repo().join("routes"), &tmp.path().join("routes"));
-    copy_tree(&repo().join("policies"), &tmp.path().join("policies"));
+    common::copy_tree(&repo().join("routes"), &tmp.path().join("routes"));
+    common::copy_tree(&repo().join("policies"), &tmp.path().join("policies"));
     #[cfg(unix)]
     chmod(&tmp.path().join("policies/credentials.toml"), 0o600);
     tmp
@@ -133,7 +122,7 @@ fn a_duplicate_key_in_a_policy_has_line_and_column() {
 #[test]
 fn resource_patterns_load_and_the_unmatchable_ones_warn() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_tree(&fixture("resource-patterns"), tmp.path());
+    common::copy_tree(&fixture("resource-patterns"), tmp.path());
     let (code, out, err) = iamgate(tmp.path(), &["check"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -283,7 +272,7 @@ fn a_missing_config_is_an_error() {
 #[test]
 fn lint_warnings_are_reported_and_never_fail() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_tree(&fixture("lint-warnings"), tmp.path());
+    common::copy_tree(&fixture("lint-warnings"), tmp.path());
     chmod(&tmp.path().join("policies/credentials.toml"), 0o644);
     let (code, out, err) = iamgate(tmp.path(), &["check"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -35,20 +35,6 @@ const LOCAL: Peer = ("127.0.0.1", false);
 const LOCAL_TLS: Peer = ("127.0.0.1", true);
 const INSIDE_PEER: Peer = (INSIDE, false);
 
-/// Copy `from` into `to`, recursively.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Insert `text` before `marker` (which must occur once).
 fn splice(text: &str, marker: &str, insert: &str) -> String {
     assert_eq!(text.matches(marker).count(), 1, "marker {marker:?}");
@@ -59,9 +45,9 @@ fn splice(text: &str, marker: &str, insert: &str) -> String {
 fn policy_tree(root: &Path) {
     let data = manifest("tests/data/condition-keys");
     let read = |name: &str| std::fs::read_to_string(data.join(name)).unwrap();
-    copy_tree(&manifest("policies"), root);
-    copy_tree(&data.join("huawei"), &root.join("huawei"));
-    copy_tree(&data.join("aliyun"), &root.join("aliyun"));
+    common::copy_tree(&manifest("policies"), root);
+    common::copy_tree(&data.join("huawei"), &root.join("huawei"));
+    common::copy_tree(&data.join("aliyun"), &root.join("aliyun"));
     let accounts = std::fs::read_to_string(root.join("accounts.toml")).unwrap();
     let accounts = splice(
         &accounts,

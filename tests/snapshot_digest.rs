@@ -8,23 +8,10 @@ use std::path::Path;
 
 use iamgate::snapshot::Snapshot;
 
-/// Copy the repository's `routes/` and `policies/` under `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
+/// Copy the repository's `routes/` and `policies/` under `root`.
 fn sample_at(root: &Path) {
-    copy_tree(&common::manifest("routes"), &root.join("routes"));
-    copy_tree(&common::manifest("policies"), &root.join("policies"));
+    common::copy_tree(&common::manifest("routes"), &root.join("routes"));
+    common::copy_tree(&common::manifest("policies"), &root.join("policies"));
 }
 
 fn digest_of(root: &Path) -> String {

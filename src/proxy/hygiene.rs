@@ -18,8 +18,9 @@
 
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, Version};
+use http::{HeaderMap, Version};
 
+use crate::proxy::outgoing::connection_named;
 use crate::proxy::respond::GatewayError;
 
 /// Headers that ask a server to act on another path or method than the
@@ -47,16 +48,10 @@ const SINGLE_HEADERS: &[&str] = &[
 /// Remove every header the `Connection` header names (and `Connection`
 /// itself is left for the hop-by-hop strip of the forwarder).
 pub fn strip_connection_named(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .filter(|n| n != CONNECTION)
-        .collect();
-    for name in named {
-        headers.remove(name);
+    for name in connection_named(headers) {
+        if name != CONNECTION {
+            headers.remove(name);
+        }
     }
 }
 

@@ -191,3 +191,17 @@ pub async fn send_from(
     let head = http::Response::from_parts(parts, iamgate::proxy::Body::default());
     (status, head, json)
 }
+
+/// Copy a folder tree (files and sub-folders).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -3,11 +3,10 @@ and TLS (rustls) on the gateway listener."""
 
 import http.client
 import ssl
-import subprocess
 import time
 
 import pytest
-from conftest import start_stack, stop_stack
+from conftest import start_stack, stop_stack, self_signed_cert
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkmodelarts.v1 import ListFlavorsRequest, ListNotebooksRequest
 from samples import ACME_PROJECT, ALICE, modelarts_client
@@ -75,12 +74,7 @@ def test_unmapped_forward_does_not_change_mapped_routes(forwarding):
 @pytest.fixture(scope="module")
 def tls_stack(tmp_path_factory, iamgate_bin):
     work = tmp_path_factory.mktemp("tls")
-    cert, key = work / "cert.pem", work / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
+    cert, key = self_signed_cert(work)
     s = start_stack(work, iamgate_bin, extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"\n')
     s.cert = cert
     yield s

@@ -6,10 +6,9 @@ and for exactly what the recording upstream received.
 """
 
 import json
-import subprocess
 
 import pytest
-from conftest import start_stack, stop_stack
+from conftest import start_stack, stop_stack, self_signed_cert
 from hostile_cases import (ACS_AUTH_CODES, API, BODY, DENIED, NB, NB1, get, hostport,
                            nothing_forwarded, one_forwarded, refused_400, refused_or_closed, send,
                            token_headers)
@@ -187,12 +186,7 @@ def test_signed_agentrun_path_tricks_are_never_forwarded(gw, path):
 def tls_gw(tmp_path_factory, iamgate_bin):
     """A second stack whose gateway listens with TLS (ALPN h2)."""
     work = tmp_path_factory.mktemp("hostile-tls")
-    cert, key = work / "cert.pem", work / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
+    cert, key = self_signed_cert(work)
     s = start_stack(work, iamgate_bin, extra=f'[tls]\ncert = "{cert}"\nkey = "{key}"\n')
     s.cert = cert
     yield s
