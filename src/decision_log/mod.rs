@@ -162,6 +162,12 @@ impl DecisionLog {
         DecisionLog { inner: None }
     }
 
+    /// Whether lines are written at all (`target = "off"` writes none, so the
+    /// proxy need not build them).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
     /// Queues a record without blocking. When the channel is full (or the
     /// writer has stopped) the record is dropped and `on_drop` is called.
     pub fn record(&self, rec: DecisionRecord) {

@@ -175,6 +175,9 @@ impl Recorder {
         let action = rec.action.as_deref().unwrap_or("none");
         let metrics = &self.gw.metrics;
         metrics.observe_request(service, action, decision, status, elapsed.as_secs_f64());
+        if !self.gw.decision_log.is_enabled() {
+            return;
+        }
         let line = DecisionRecord {
             schema: SCHEMA_VERSION,
             time: rfc3339_now(),
