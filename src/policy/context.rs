@@ -6,6 +6,7 @@
 //! A context remembers which keys were looked up ([`Context::read_keys`]), so
 //! the decision log can record the keys a decision actually read.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
@@ -13,7 +14,7 @@ use std::sync::Mutex;
 /// keys (`g:TagKeys`, `g:CalledVia`) hold any number, possibly none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    values: HashMap<String, Vec<String>>,
+    values: HashMap<Cow<'static, str>, Vec<String>>,
     reads: ReadKeys,
 }
 
@@ -59,16 +60,31 @@ impl Context {
 
     /// Set a single-valued key (replacing any earlier value).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.values.insert(normalize_key(key), vec![value.into()]);
+        self.values
+            .insert(Cow::Owned(normalize_key(key)), vec![value.into()]);
     }
 
     /// Set a multi-valued key (an empty list is present but empty).
     pub fn set_multi(&mut self, key: &str, values: Vec<String>) {
-        self.values.insert(normalize_key(key), values);
+        self.values.insert(Cow::Owned(normalize_key(key)), values);
+    }
+
+    /// Set a single-valued key whose name is already normalised (lower-case
+    /// up to the first `/`): the gateway's own keys, without an allocation
+    /// for the name.
+    pub fn set_normalized(&mut self, key: &'static str, value: impl Into<String>) {
+        debug_assert_eq!(normalize_key(key), key);
+        self.values.insert(Cow::Borrowed(key), vec![value.into()]);
+    }
+
+    /// [`Context::set_multi`] for an already normalised name.
+    pub fn set_multi_normalized(&mut self, key: &'static str, values: Vec<String>) {
+        debug_assert_eq!(normalize_key(key), key);
+        self.values.insert(Cow::Borrowed(key), values);
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.values.remove(&normalize_key(key));
+        self.values.remove(normalize_key(key).as_str());
     }
 
     /// Values of an already normalised key; `None` when the key is absent.
@@ -87,7 +103,7 @@ impl Context {
         let reads = self.reads.lock();
         reads
             .iter()
-            .map(|k| (k.clone(), self.values.get(k).cloned()))
+            .map(|k| (k.clone(), self.values.get(k.as_str()).cloned()))
             .collect()
     }
 
@@ -96,7 +112,7 @@ impl Context {
         let mut all: Vec<_> = self
             .values
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .map(|(k, v)| (k.as_ref(), v.as_slice()))
             .collect();
         all.sort();
         all

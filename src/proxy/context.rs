@@ -106,22 +106,16 @@ pub fn base_context(
         false => None,
     };
     let tags = body.tags;
-    let g = match cloud {
-        Cloud::Huawei => "g",
-        Cloud::Aliyun => "acs",
-    };
-    c.set(&format!("{g}:SourceIp"), facts.peer.to_string());
-    c.set(&format!("{g}:CurrentTime"), now);
-    c.set(&format!("{g}:SecureTransport"), facts.tls.to_string());
-    c.set(&format!("{g}:MFAPresent"), who.mfa.to_string());
-    c.set(&format!("{g}:UserAgent"), ua);
-    for (k, v) in &tags {
-        c.set(&format!("{g}:RequestTag/{k}"), v.clone());
+    let k = keys(cloud);
+    c.set_normalized(k.source_ip, facts.peer.to_string());
+    c.set_normalized(k.current_time, now);
+    c.set_normalized(k.secure_transport, bool_text(facts.tls));
+    c.set_normalized(k.mfa_present, bool_text(who.mfa));
+    c.set_normalized(k.user_agent, ua);
+    for (name, v) in &tags {
+        c.set(&format!("{}{name}", k.request_tag), v.clone());
     }
-    c.set_multi(
-        &format!("{g}:TagKeys"),
-        tags.into_iter().map(|(k, _)| k).collect(),
-    );
+    c.set_multi_normalized(k.tag_keys, tags.into_iter().map(|(k, _)| k).collect());
     for (param, key) in &route.service.param_keys {
         if let Some(v) = route.param(param) {
             c.set(key, v);
@@ -131,11 +125,56 @@ pub fn base_context(
         Cloud::Huawei => huawei_keys(&mut c, who, project, enterprise_project),
         Cloud::Aliyun => {
             if let Some(ak) = &who.access_key {
-                c.set("acs:AccessId", ak.clone());
+                c.set_normalized("acs:accessid", ak.clone());
             }
         }
     }
     Ok(c)
+}
+
+/// The names (already normalised) of the keys both dialects supply, per cloud.
+struct Keys {
+    source_ip: &'static str,
+    current_time: &'static str,
+    secure_transport: &'static str,
+    mfa_present: &'static str,
+    user_agent: &'static str,
+    tag_keys: &'static str,
+    /// Followed by the tag key as written.
+    request_tag: &'static str,
+}
+
+fn keys(cloud: Cloud) -> &'static Keys {
+    const HUAWEI: Keys = Keys {
+        source_ip: "g:sourceip",
+        current_time: "g:currenttime",
+        secure_transport: "g:securetransport",
+        mfa_present: "g:mfapresent",
+        user_agent: "g:useragent",
+        tag_keys: "g:tagkeys",
+        request_tag: "g:RequestTag/",
+    };
+    const ALIYUN: Keys = Keys {
+        source_ip: "acs:sourceip",
+        current_time: "acs:currenttime",
+        secure_transport: "acs:securetransport",
+        mfa_present: "acs:mfapresent",
+        user_agent: "acs:useragent",
+        tag_keys: "acs:tagkeys",
+        request_tag: "acs:RequestTag/",
+    };
+    match cloud {
+        Cloud::Huawei => &HUAWEI,
+        Cloud::Aliyun => &ALIYUN,
+    }
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
 }
 
 /// The enterprise project a create names, in the body or the query
@@ -161,27 +200,27 @@ fn huawei_keys(
     enterprise_project: Option<String>,
 ) {
     let p = &who.principal;
-    c.set("g:PrincipalUrn", p.urn.clone());
-    c.set("g:PrincipalAccount", p.account_id.to_string());
-    c.set("g:DomainName", p.account_name.to_string());
-    c.set("g:PrincipalIsRootUser", p.is_root().to_string());
-    c.set("g:PrincipalType", if p.is_root() { "Root" } else { "User" });
+    c.set_normalized("g:principalurn", p.urn.clone());
+    c.set_normalized("g:principalaccount", p.account_id.to_string());
+    c.set_normalized("g:domainname", p.account_name.to_string());
+    c.set_normalized("g:principalisrootuser", bool_text(p.is_root()));
+    c.set_normalized("g:principaltype", if p.is_root() { "Root" } else { "User" });
     if let Some(u) = &p.user {
-        c.set("g:UserId", u.id.clone());
-        c.set("g:UserName", u.name.clone());
+        c.set_normalized("g:userid", u.id.clone());
+        c.set_normalized("g:username", u.name.clone());
         for (k, v) in &u.tags {
             c.set(&format!("g:PrincipalTag/{k}"), v.clone());
         }
     }
     if let Some(path) = &p.org_path {
-        c.set("g:PrincipalOrgPath", path.clone());
+        c.set_normalized("g:principalorgpath", path.clone());
     }
     if let Some(proj) = project {
-        c.set("g:ProjectName", proj.name.clone());
-        c.set("g:RequestedRegion", proj.region.clone());
+        c.set_normalized("g:projectname", proj.name.clone());
+        c.set_normalized("g:requestedregion", proj.region.clone());
     }
     if let Some(ep) = enterprise_project {
-        c.set("g:EnterpriseProjectId", ep);
+        c.set_normalized("g:enterpriseprojectid", ep);
     }
 }
 

@@ -323,11 +323,18 @@ fn authorize(
     // A body or query the policy cannot read unambiguously is refused.
     let base = base_context(cloud, who, route, project, facts)
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let count = route.route.actions.len();
+    let mut base = Some(base);
     let needs: Vec<_> = route
         .actions()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             let resource = route.resource_for(a, region, &who.principal.account_id);
-            let mut ctx = base.clone();
+            // Most routes need one action: the last one takes the base context.
+            let mut ctx = match i + 1 == count {
+                true => base.take().unwrap_or_default(),
+                false => base.clone().unwrap_or_default(),
+            };
             // The addressed resource's keys apply to the actions on its type.
             let on_target = target
                 .key
