@@ -354,3 +354,35 @@ async fn a_request_whose_client_went_away_on_a_silent_upstream_is_still_recorded
     );
     drop(silent);
 }
+
+#[tokio::test]
+async fn a_body_on_a_post_whose_sdk_operation_takes_none_is_400_and_closes() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), "", DecisionLog::disabled(), &upstream.addr());
+    // alice may start notebooks; start_notebook takes no body in the SDK.
+    let start = "/v1/p-acme-cn4/notebooks/nb-1/start";
+    let with_body = Request::post(start)
+        .header("host", "127.0.0.1:8080")
+        .header("x-auth-token", ALICE)
+        .header("content-length", "9")
+        .body(Full::new(Bytes::from_static(b"{\"a\": 1}\n")))
+        .unwrap();
+    let (status, resp, body) = send(&gw, with_body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error_code"], "APIGW.0201");
+    assert_eq!(resp.headers()["connection"], "close");
+    assert!(upstream.requests().is_empty(), "nothing was forwarded");
+    let without = Request::post(start)
+        .header("host", "127.0.0.1:8080")
+        .header("x-auth-token", ALICE)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, _, _) = send(&gw, without).await;
+    assert_ne!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the same call without a body passes"
+    );
+    assert_eq!(upstream.requests().len(), 1);
+}
