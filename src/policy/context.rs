@@ -58,6 +58,15 @@ impl Context {
         Context::default()
     }
 
+    /// An empty context with room for `n` keys (no rehashing while the
+    /// gateway fills in its ~20 keys).
+    pub fn with_capacity(n: usize) -> Self {
+        Context {
+            values: HashMap::with_capacity(n),
+            reads: ReadKeys::default(),
+        }
+    }
+
     /// Set a single-valued key (replacing any earlier value).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.values

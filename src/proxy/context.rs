@@ -92,7 +92,7 @@ pub fn base_context(
     project: Option<&Project>,
     facts: &RequestFacts<'_>,
 ) -> Result<Context, RequestKeyError> {
-    let mut c = Context::new();
+    let mut c = Context::with_capacity(32);
     let ua = facts
         .headers
         .get(http::header::USER_AGENT)
