@@ -171,7 +171,13 @@ fn lookup_and_decide(
     ctx: &Context,
 ) -> DecisionKind {
     let subject = dir.get(black_box(key)).unwrap();
-    evaluate(subject, black_box(action), black_box(resource), black_box(ctx)).kind
+    evaluate(
+        subject,
+        black_box(action),
+        black_box(resource),
+        black_box(ctx),
+    )
+    .kind
 }
 
 /// Median nanoseconds per call of `f` over 7 batches of 20,000 calls.

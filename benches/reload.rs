@@ -459,7 +459,7 @@ fn main() {
         let policy_bytes = read_all(&[&dir]) as u64;
         let bound = 2 * policy_bytes / 1024 + 30 * 1024;
         println!(
-            "memory, {tree} tree: {:.1} MiB of policy files, bound 2x + 30 MiB = {:.1} MiB, \
+            "memory, {tree} tree: {:.3} MiB of policy files, bound 2x + 30 MiB = {:.1} MiB, \
              VmRSS {:.1} MiB idle = {:.2} of the bound (bound/RSS {:.2})",
             policy_bytes as f64 / 1048576.0,
             mib(bound),
