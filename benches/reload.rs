@@ -7,10 +7,11 @@
 //! Measured with criterion: `Snapshot::load_dirs(routes, policies, None)`
 //! (read + parse + compile + validate + digest), beside its baseline, the
 //! time to just `std::fs::read` every file of the tree. Then, outside
-//! criterion: the ratio of the two (medians), the RSS growth of this process
+//! criterion: the ratio of the two (medians, baseline / iamgate), the RSS growth of this process
 //! while one loaded snapshot is alive, and the real gateway binary started on
 //! the generated tree vs on the sample `policies/` (time to `listening on`,
-//! VmRSS idle, `POST /-/reload` round trip, VmRSS/VmHWM after reloads).
+//! VmRSS idle, `POST /-/reload` round trip, VmRSS/VmHWM after reloads), each
+//! idle RSS against issue 9's bound of 2 × policy bytes + 30 MiB.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
@@ -396,9 +397,15 @@ fn main() {
             })
             .collect(),
     );
+    // One direction everywhere: baseline / iamgate (< 1: iamgate costs more
+    // than the baseline, here because it parses and compiles what it reads).
+    let mib_read = bytes as f64 / 1048576.0;
     println!(
-        "median: load_dirs {loads:.2?}, read files {read:.2?}, ratio {:.1}x",
-        loads.as_secs_f64() / read.as_secs_f64()
+        "median: load_dirs {loads:.2?} ({:.1} ms/MiB), read files {read:.2?} ({:.1} ms/MiB), \
+         baseline/iamgate {:.2}",
+        loads.as_secs_f64() * 1e3 / mib_read,
+        read.as_secs_f64() * 1e3 / mib_read,
+        read.as_secs_f64() / loads.as_secs_f64()
     );
 
     // The real gateway: sample tree (baseline) vs the generated tree.
@@ -444,6 +451,23 @@ fn main() {
         mib(big_rss_after),
         mib(big_hwm)
     );
+    // Issue 9's memory target: RSS ≤ 2 × policy bytes + 30 MiB.
+    for (tree, dir, rss) in [
+        ("sample", repo.join("policies"), sample_rss),
+        ("10k", policies.clone(), big_rss),
+    ] {
+        let policy_bytes = read_all(&[&dir]) as u64;
+        let bound = 2 * policy_bytes / 1024 + 30 * 1024;
+        println!(
+            "memory, {tree} tree: {:.3} MiB of policy files, bound 2x + 30 MiB = {:.1} MiB, \
+             VmRSS {:.1} MiB idle = {:.2} of the bound (bound/RSS {:.2})",
+            policy_bytes as f64 / 1048576.0,
+            mib(bound),
+            mib(rss),
+            rss as f64 / bound as f64,
+            bound as f64 / rss.max(1) as f64
+        );
+    }
     println!("  VmRSS (MiB) after each reload: {trajectory:.0?}");
     println!(
         "  with MALLOC_ARENA_MAX=1: VmRSS {:.1} MiB idle, after each reload: {one_trajectory:.0?}",

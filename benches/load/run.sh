@@ -5,8 +5,11 @@
 # every wrk run is bounded in time; every process started here is stopped on
 # exit. See benches/load/README.md.
 #
-# usage: benches/load/run.sh [-d seconds] [-c connections] [-t threads] [seconds [connections [threads]]]
-#        defaults: 10 s, 32 connections, 2 threads
+# usage: benches/load/run.sh [--sweep] [-d seconds] [-c connections] [-t threads] [-w workers]
+#                            [seconds [connections [threads]]]
+#        defaults: 10 s, 32 connections, 2 threads, the gateway's default worker threads
+#        --sweep: every target at 8, 32 and 128 connections (overrides -c)
+#        -w 1,2: one gateway pair per [runtime] worker_threads value (targets iamgate-w1, …)
 # env:   IAMGATE_BIN   use this binary instead of building target/release/iamgate
 #        NGINX_WORKERS nginx worker_processes (default: auto)
 #        WARMUP        warm-up seconds before each measured run (default: 2)
@@ -15,14 +18,20 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-usage() { sed -n '8,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '8,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
-DURATION=10 CONNECTIONS=32 THREADS=2
-while getopts "d:c:t:h" opt; do
+DURATION=10 CONNECTIONS=32 THREADS=2 WORKERS= SWEEP=
+ARGS=()
+for arg in "$@"; do
+    if [[ $arg == --sweep ]]; then SWEEP=1; else ARGS+=("$arg"); fi
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+while getopts "d:c:t:w:h" opt; do
     case $opt in
         d) DURATION=$OPTARG ;;
         c) CONNECTIONS=$OPTARG ;;
         t) THREADS=$OPTARG ;;
+        w) WORKERS=${OPTARG//,/ } ;;
         h) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -31,19 +40,23 @@ shift $((OPTIND - 1))
 [[ $# -ge 1 ]] && DURATION=$1
 [[ $# -ge 2 ]] && CONNECTIONS=$2
 [[ $# -ge 3 ]] && THREADS=$3
-for v in "$DURATION" "$CONNECTIONS" "$THREADS"; do
+SWEEP_CONNECTIONS=$CONNECTIONS
+[[ -n $SWEEP ]] && SWEEP_CONNECTIONS="8 32 128"
+for v in "$DURATION" "$THREADS" $SWEEP_CONNECTIONS $WORKERS; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: not a positive integer: $v" >&2; usage >&2; exit 2; }
 done
 WARMUP=${WARMUP:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 [[ $WARMUP =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: WARMUP must be a positive integer" >&2; exit 2; }
-((CONNECTIONS >= THREADS)) || { echo "run.sh: wrk needs connections >= threads" >&2; exit 2; }
+for c in $SWEEP_CONNECTIONS; do
+    ((c >= THREADS)) || { echo "run.sh: wrk needs connections >= threads" >&2; exit 2; }
+done
 
 TOKEN='example-token-alice-not-real'
 ALLOWED=/v1/p-acme-cn4/notebooks # modelarts:notebook:list: allowed for alice
 DENIED=/v2/p-acme-cn4/pools      # modelarts:pool:list: implicit deny, 403, no upstream
 
-for tool in wrk nginx curl; do
+for tool in wrk nginx curl python3; do
     command -v "$tool" >/dev/null || {
         echo "run.sh: $tool is missing (Debian: apt-get install -y wrk nginx-light curl)" >&2
         exit 1
@@ -146,11 +159,22 @@ done
 NGINX_URL=http://127.0.0.1:$NGINX_PORT
 
 # --- 3. iamgate in front of the mock ------------------------------------------
-cat >"$WORK/iamgate.toml" <<EOF
+# Two gateways per worker-thread setting: the sample tree (alice's token) and
+# the signed scenario's generated tree (50 users with access keys).
+SIGNED_PY=$HERE/signed.py
+python3 "$SIGNED_PY" tree "$WORK/signed"
+SIGNED_PATH=/v1/p-bench-cn4/notebooks/nb-0-0/storage
+
+declare -A GATE_URL GATE_ADMIN
+# start_gateway NAME POLICIES WORKERS: start `iamgate serve`, record its URLs.
+start_gateway() {
+    local name=$1 policies=$2 workers=$3 conf=$WORK/$1.toml runtime=
+    [[ -n $workers ]] && runtime=$'\n[runtime]\nworker_threads = '"$workers"
+    cat >"$conf" <<EOF
 listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 routes = "$REPO/routes"
-policies = "$REPO/policies"
+policies = "$policies"
 unmapped = "deny"
 
 [upstreams]
@@ -165,12 +189,27 @@ target = "off"
 
 [reload]
 watch = false
+$runtime
 EOF
-IAMGATE_LOG=warn "$BIN" serve --config "$WORK/iamgate.toml" >"$WORK/iamgate.log" 2>"$WORK/iamgate.err" &
-PIDS+=($!)
-GATE_PORT=$(wait_listening "$WORK/iamgate.log" '^listening on')
-ADMIN_PORT=$(wait_listening "$WORK/iamgate.log" '^admin listening on')
-GATE=http://127.0.0.1:$GATE_PORT
+    IAMGATE_LOG=warn "$BIN" serve --config "$conf" >"$WORK/$name.log" 2>"$WORK/$name.err" &
+    PIDS+=($!)
+    GATE_URL[$name]=http://127.0.0.1:$(wait_listening "$WORK/$name.log" '^listening on')
+    GATE_ADMIN[$name]=http://127.0.0.1:$(wait_listening "$WORK/$name.log" '^admin listening on')
+}
+
+# Suffixes of the gateway pairs: "" (config default) or -w1, -w2, …
+SUFFIXES=()
+if [[ -z $WORKERS ]]; then
+    start_gateway iamgate "$REPO/policies" ""
+    start_gateway iamgate-signed "$WORK/signed/policies" ""
+    SUFFIXES=("")
+else
+    for w in $WORKERS; do
+        start_gateway "iamgate-w$w" "$REPO/policies" "$w"
+        start_gateway "iamgate-signed-w$w" "$WORK/signed/policies" "$w"
+        SUFFIXES+=("-w$w")
+    done
+fi
 
 # --- sanity: the same request answers as expected everywhere ------------------
 expect() {
@@ -178,10 +217,24 @@ expect() {
     got=$(status_of "$2")
     [[ $got == "$1" ]] || { echo "run.sh: GET $2 answered $got, expected $1" >&2; exit 1; }
 }
+# expect_signed STATUS URL [--tamper]: one request signed now by signed.py.
+expect_signed() {
+    local want=$1 base=$2 got args
+    shift 2
+    mapfile -t args < <(python3 "$SIGNED_PY" curl "$WORK/signed" "${base#http://}" "$@")
+    got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${args[@]}")
+    [[ $got == "$want" ]] || { echo "run.sh: signed GET $base$SIGNED_PATH $* answered $got, expected $want" >&2; exit 1; }
+}
 expect 200 "$MOCK$ALLOWED"
 expect 200 "$NGINX_URL$ALLOWED"
-expect 200 "$GATE$ALLOWED"
-expect 403 "$GATE$DENIED"
+expect 200 "$MOCK$SIGNED_PATH"
+expect 200 "$NGINX_URL$SIGNED_PATH"
+for s in "${SUFFIXES[@]}"; do
+    expect 200 "${GATE_URL[iamgate$s]}$ALLOWED"
+    expect 403 "${GATE_URL[iamgate$s]}$DENIED"
+    expect_signed 200 "${GATE_URL[iamgate-signed$s]}"
+    expect_signed 401 "${GATE_URL[iamgate-signed$s]}" --tamper
+done
 
 # --- the runs -----------------------------------------------------------------
 # clear_upstream: forget the mock's recorded requests (it keeps every request
@@ -204,8 +257,7 @@ to_ms() {
 run_wrk() {
     local seconds=$1 url=$2
     shift 2
-    timeout $((seconds + 30)) wrk -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --timeout 5s "$@" \
-        -H "X-Auth-Token: $TOKEN" "$url" &
+    timeout $((seconds + 30)) wrk -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --timeout 5s "$@" "$url" &
     WRK_PID=$!
     wait "$WRK_PID"
     WRK_PID=
@@ -213,15 +265,21 @@ run_wrk() {
 
 RESULTS=$WORK/results
 : >"$RESULTS"
-# bench NAME URL EXPECT: warm up, measure, append one result line.
+# bench NAME URL EXPECT [WRK-ARG...]: warm up, measure, append one result line.
 # EXPECT is "2xx" (Non-2xx must be 0) or "403" (every response a non-2xx).
+# A signed target's script is signed again before each run (15-minute window).
 bench() {
-    local name=$1 url=$2 expect=$3 out=$WORK/wrk-$1.txt
-    local rps p50 p99 total non2xx sockerr upstream check
+    local name=$1 url=$2 expect=$3 out=$WORK/wrk-$1-c$CONNECTIONS.txt
+    shift 3
+    local rps p50 p99 total non2xx sockerr upstream check args=("$@")
+    if [[ $name == iamgate-signed* ]]; then
+        python3 "$SIGNED_PY" lua "$WORK/signed" "${url#http://}" "$WORK/$name.lua"
+        args=(-s "$WORK/$name.lua")
+    fi
     echo "== $name: $url (warm-up ${WARMUP}s, then ${DURATION}s, -c $CONNECTIONS -t $THREADS)" >&2
     clear_upstream >/dev/null
-    run_wrk "$WARMUP" "$url" >/dev/null
-    run_wrk "$DURATION" "$url" --latency >"$out"
+    run_wrk "$WARMUP" "$url" "${args[@]}" >/dev/null
+    run_wrk "$DURATION" "$url" --latency "${args[@]}" >"$out"
     upstream=$(clear_upstream)
     sed 's/^/    /' "$out" >&2
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
@@ -240,38 +298,50 @@ bench() {
         [[ ${upstream:-x} == 0 ]] || check="FAIL: upstream saw ${upstream:-?}"
     fi
     [[ $sockerr == 0 ]] || check="$check; $sockerr socket errors"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$CONNECTIONS" \
         "$name" "$rps" "$p50" "$p99" "$total" "$non2xx" "$sockerr" "${upstream:-?}" "$check" >>"$RESULTS"
 }
 
-bench direct "$MOCK$ALLOWED" 2xx
-bench nginx "$NGINX_URL$ALLOWED" 2xx
-bench iamgate "$GATE$ALLOWED" 2xx
-bench iamgate-denied "$GATE$DENIED" 403
+TOKEN_ARGS=(-H "X-Auth-Token: $TOKEN")
+for CONNECTIONS in $SWEEP_CONNECTIONS; do
+    bench direct "$MOCK$ALLOWED" 2xx "${TOKEN_ARGS[@]}"
+    bench nginx "$NGINX_URL$ALLOWED" 2xx "${TOKEN_ARGS[@]}"
+    for s in "${SUFFIXES[@]}"; do
+        bench "iamgate$s" "${GATE_URL[iamgate$s]}$ALLOWED" 2xx "${TOKEN_ARGS[@]}"
+        bench "iamgate-signed$s" "${GATE_URL[iamgate-signed$s]}" 2xx
+        bench "iamgate-denied$s" "${GATE_URL[iamgate$s]}$DENIED" 403 "${TOKEN_ARGS[@]}"
+    done
+done
 
-DECISIONS=$(curl -s --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
-    awk '/^iamgate_requests_total\{/ && /modelarts:(notebook|pool):list/ {
-        match($0, /action="[^"]*"/); a = substr($0, RSTART + 8, RLENGTH - 9)
-        match($0, /decision="[^"]*"/); d = substr($0, RSTART + 10, RLENGTH - 11)
-        printf "%s%s %s=%d", sep, a, d, $NF; sep = ", " }')
+# decisions NAME: the gateway's allow/deny counters from its admin /metrics.
+decisions() {
+    curl -s --max-time 5 "${GATE_ADMIN[$1]}/metrics" |
+        awk '/^iamgate_requests_total\{/ && /decision="/ {
+            match($0, /action="[^"]*"/); a = substr($0, RSTART + 8, RLENGTH - 9)
+            match($0, /decision="[^"]*"/); d = substr($0, RSTART + 10, RLENGTH - 11)
+            printf "%s%s %s=%d", sep, a, d, $NF; sep = ", " }'
+}
 
 # --- the table ----------------------------------------------------------------
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($CPU) · wrk -t $THREADS -c $CONNECTIONS -d ${DURATION}s (+${WARMUP}s warm-up) · nginx worker_processes $NGINX_WORKERS · $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($CPU) · wrk -t $THREADS -d ${DURATION}s (+${WARMUP}s warm-up) · nginx worker_processes $NGINX_WORKERS · gateway worker_threads ${WORKERS:-default} · $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
 echo
 awk -F'\t' '
-    { name[NR] = $1; rps[NR] = $2; p50[NR] = $3; p99[NR] = $4; tot[NR] = $5; bad[NR] = $6; up[NR] = $8; chk[NR] = $9
-      if ($1 == "direct") { d = $2; dp = $4 } if ($1 == "nginx") { n = $2; np = $4 } }
+    { c[NR] = $1; name[NR] = $2; rps[NR] = $3; p50[NR] = $4; p99[NR] = $5; tot[NR] = $6; bad[NR] = $7; up[NR] = $9; chk[NR] = $10
+      if ($2 == "direct") { d[$1] = $3; dp[$1] = $5 } if ($2 == "nginx") { n[$1] = $3; np[$1] = $5 } }
     END {
-        print "| target | requests/s | p50 ms | p99 ms | req/s vs direct | req/s vs nginx | p99 vs direct | p99 vs nginx | non-2xx / total | upstream saw | check |"
-        print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+        print "| -c | target | requests/s | p50 ms | p99 ms | req/s vs direct | req/s vs nginx | p99 vs direct | p99 vs nginx | non-2xx / total | upstream saw | check |"
+        print "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
         for (i = 1; i <= NR; i++)
-            printf "| %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s / %s | %s | %s |\n",
-                name[i], rps[i], p50[i], p99[i], rps[i] / d, rps[i] / n, p99[i] / dp, p99[i] / np, bad[i], tot[i], up[i], chk[i]
+            printf "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s / %s | %s | %s |\n",
+                c[i], name[i], rps[i], p50[i], p99[i], rps[i] / d[c[i]], rps[i] / n[c[i]],
+                p99[i] / dp[c[i]], p99[i] / np[c[i]], bad[i], tot[i], up[i], chk[i]
     }' "$RESULTS"
 echo
-echo "iamgate decisions (admin /metrics): ${DECISIONS:-none found}"
+for name in "${!GATE_ADMIN[@]}"; do
+    echo "$name decisions (admin /metrics): $(decisions "$name")"
+done
 if grep -q FAIL "$RESULTS"; then
     echo "run.sh: a check failed (see the table)" >&2
     exit 1
