@@ -9,7 +9,8 @@ use std::sync::atomic::AtomicUsize;
 fn sample(n: u64) -> DecisionRecord {
     DecisionRecord {
         schema: SCHEMA_VERSION,
-        time: rfc3339_now(),
+        // Fixed: every sample line has the same length (rotation tests count bytes).
+        time: "2026-12-01T00:00:00.123456789Z".to_owned(),
         request_id: format!("req-{n}"),
         method: "GET".to_owned(),
         path: "/v1/p1/notebooks".to_owned(),
