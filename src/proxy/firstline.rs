@@ -250,6 +250,21 @@ mod tests {
         assert_eq!(first(&longer).await, FirstLine::Refused("request line too long"));
     }
 
+    /// A writer without vectored writes (the trait's default answer).
+    struct Scalar;
+
+    impl AsyncWrite for Scalar {
+        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(b.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
     #[tokio::test]
     async fn prefixed_fills_small_buffers_and_passes_writes_through() {
         let mut io = Prefixed::new(Bytes::from_static(b"abcdef"), &b"gh"[..]);
@@ -271,7 +286,9 @@ mod tests {
         let read = tokio::time::timeout(wait, far.read_exact(&mut got)).await;
         read.expect("flush reaches the peer").unwrap();
         assert_eq!(&got, b"one two");
+        // The inner stream's own answer, whichever it is.
         assert!(io.is_write_vectored());
+        assert!(!Prefixed::new(Bytes::new(), Scalar).is_write_vectored());
         io.shutdown().await.unwrap();
         let mut end = Vec::new();
         let read = tokio::time::timeout(wait, far.read_to_end(&mut end)).await;
