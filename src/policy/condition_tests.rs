@@ -32,7 +32,10 @@ fn holds(c: &Condition, values: Option<&[&str]>) -> bool {
 #[test]
 fn a_negated_operator_without_prefix_needs_every_value_to_differ() {
     let ne = huawei("StringNotEquals", &["a"]);
-    assert!(!holds(&ne, Some(&["a", "b"])), "one value equals: NOR fails");
+    assert!(
+        !holds(&ne, Some(&["a", "b"])),
+        "one value equals: NOR fails"
+    );
     assert!(holds(&ne, Some(&["b", "c"])));
     let eq = huawei("StringEquals", &["a"]);
     assert!(holds(&eq, Some(&["b", "a"])), "positive: any value");
@@ -59,9 +62,15 @@ fn absent_keys() {
     assert!(!holds(&huawei("StringEquals", &["a"]), None));
     assert!(holds(&huawei("StringNotEquals", &["a"]), None));
     assert!(holds(&huawei("StringEqualsIfExists", &["a"]), None));
-    assert!(!holds(&huawei("StringEqualsIfExists", &["a"]), Some(&["b"])));
+    assert!(!holds(
+        &huawei("StringEqualsIfExists", &["a"]),
+        Some(&["b"])
+    ));
     // An empty list is no value at all; an empty string is a value.
-    assert!(holds(&huawei("ForAllValues:StringEquals", &["a"]), Some(&[])));
+    assert!(holds(
+        &huawei("ForAllValues:StringEquals", &["a"]),
+        Some(&[])
+    ));
     assert!(!holds(&huawei("StringEquals", &["a"]), Some(&[])));
     assert!(holds(&huawei("StringNotEquals", &["a"]), Some(&[])));
     assert!(holds(&huawei("StringEquals", &[""]), Some(&[""])));
@@ -103,8 +112,14 @@ fn a_value_that_does_not_parse_fails_positive_and_passes_negated() {
     assert!(holds(&huawei("NumberNotEquals", &["1"]), Some(&["abc"])));
     assert!(!holds(&huawei("Bool", &["true"]), Some(&["yes"])));
     assert!(!holds(&huawei("IpAddress", &["10.0.0.0/8"]), Some(&["x"])));
-    assert!(holds(&huawei("NotIpAddress", &["10.0.0.0/8"]), Some(&["x"])));
-    assert!(!holds(&huawei("DateLessThan", &["2026-01-01"]), Some(&["soon"])));
+    assert!(holds(
+        &huawei("NotIpAddress", &["10.0.0.0/8"]),
+        Some(&["x"])
+    ));
+    assert!(!holds(
+        &huawei("DateLessThan", &["2026-01-01"]),
+        Some(&["soon"])
+    ));
 }
 
 #[test]

@@ -247,14 +247,21 @@ mod tests {
         let line = [b'a'; 64];
         assert_eq!(first(&line).await, FirstLine::Closed);
         let longer = [b'a'; 65];
-        assert_eq!(first(&longer).await, FirstLine::Refused("request line too long"));
+        assert_eq!(
+            first(&longer).await,
+            FirstLine::Refused("request line too long")
+        );
     }
 
     /// A writer without vectored writes (the trait's default answer).
     struct Scalar;
 
     impl AsyncWrite for Scalar {
-        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<io::Result<usize>> {
             Poll::Ready(Ok(b.len()))
         }
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -278,7 +285,8 @@ mod tests {
         let (near, mut far) = tokio::io::duplex(64);
         let mut io = Prefixed::new(Bytes::new(), tokio::io::BufWriter::new(near));
         io.write_all(b"one").await.unwrap();
-        io.write_vectored(&[io::IoSlice::new(b" two")]).await.unwrap();
+        let slices = [io::IoSlice::new(b" two")];
+        assert_eq!(io.write_vectored(&slices).await.unwrap(), 4);
         io.flush().await.unwrap();
         // Bounded waits: a write path that drops data must fail, not hang.
         let wait = std::time::Duration::from_secs(5);

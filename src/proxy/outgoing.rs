@@ -227,9 +227,18 @@ mod tests {
         let h = received(&[]);
         let o = origin("127.0.0.1", &[]);
         // A body on any method is announced; so is an empty PUT.
-        assert_eq!(upstream_headers(&h, &Method::DELETE, 4, &o)["content-length"], "4");
-        assert_eq!(upstream_headers(&h, &Method::PUT, 0, &o)["content-length"], "0");
-        assert_eq!(upstream_headers(&h, &Method::PATCH, 0, &o)["content-length"], "0");
+        assert_eq!(
+            upstream_headers(&h, &Method::DELETE, 4, &o)["content-length"],
+            "4"
+        );
+        assert_eq!(
+            upstream_headers(&h, &Method::PUT, 0, &o)["content-length"],
+            "0"
+        );
+        assert_eq!(
+            upstream_headers(&h, &Method::PATCH, 0, &o)["content-length"],
+            "0"
+        );
         assert!(!upstream_headers(&h, &Method::DELETE, 0, &o).contains_key("content-length"));
     }
 
@@ -253,7 +262,10 @@ mod tests {
     #[test]
     fn a_trusted_chain_drops_empty_entries_and_blanks() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
-        let h = received(&[("x-forwarded-for", " 203.0.113.9 "), ("x-forwarded-for", "")]);
+        let h = received(&[
+            ("x-forwarded-for", " 203.0.113.9 "),
+            ("x-forwarded-for", ""),
+        ]);
         let out = upstream_headers(&h, &Method::GET, 0, &origin("10.0.0.1", &trusted));
         assert_eq!(out["x-forwarded-for"], "203.0.113.9, 10.0.0.1");
     }
