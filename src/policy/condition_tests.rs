@@ -155,7 +155,12 @@ fn string_operators() {
 #[test]
 fn dialects_name_their_own_operators() {
     // Modifiers exist only in the Huawei dialect.
-    for name in ["ForAnyValue:StringEquals", "StringEqualsIfExists", "Null"] {
+    for name in [
+        "ForAnyValue:StringEquals",
+        "ForAllValues:StringEquals",
+        "StringEqualsIfExists",
+        "Null",
+    ] {
         assert!(parse_operator(Cloud::Aliyun, name).is_err(), "{name}");
     }
     assert!(parse_operator(Cloud::Huawei, "Sometimes:StringEquals").is_err());
