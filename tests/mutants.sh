@@ -15,9 +15,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 BASE=${MUTANTS_BASE:-HEAD~1}
-MAX=${MUTANTS_MAX:-40}
-TIMEOUT=${MUTANTS_TIMEOUT:-60}
-BUDGET=${MUTANTS_BUDGET:-600}
+MAX=${MUTANTS_MAX:-16}
+TIMEOUT=${MUTANTS_TIMEOUT:-30}
+BUDGET=${MUTANTS_BUDGET:-540}
 VERSION=27.1.0
 PATHS=(src/policy src/identity src/routes/path.rs src/routes/canonical.rs src/proxy)
 
@@ -48,7 +48,9 @@ if [ ! -s "$OUT/diff" ]; then
 fi
 
 # The unit tests always run (.cargo/mutants.toml); the integration tests
-# that exercise a touched folder are added to them.
+# that exercise a touched folder are added to them. The decision log's tests
+# are skipped: they mutate nothing here and one of them is timing-sensitive,
+# and a flaky failure would count a surviving mutant as caught.
 ARGS=()
 grep -q '^+++ b/src/policy/' "$OUT/diff" && ARGS+=(-C --test=decision_corpus)
 grep -q '^+++ b/src/proxy/' "$OUT/diff" && ARGS+=(-C --test=pipeline -C --test=request_inputs)
@@ -71,7 +73,7 @@ say "cargo mutants on $COUNT mutants in the lines changed since $BASE"
 set +e
 timeout --kill-after=30 "$BUDGET" nice -n 10 cargo mutants --in-diff "$OUT/diff" \
   --jobs 1 --timeout "$TIMEOUT" --build-timeout 600 --baseline skip \
-  --output "$OUT" "${SHARD[@]}" "${ARGS[@]}"
+  --output "$OUT" "${SHARD[@]}" "${ARGS[@]}" -- -- --skip decision_log::
 STATUS=$?
 set -e
 case $STATUS in
