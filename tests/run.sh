@@ -57,3 +57,6 @@ say "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-30} s"
 # nothing with the main build), so a CI run only rebuilds the iamgate crate.
 export FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/iamgate/fuzz-target}"
 bash tests/fuzz.sh
+
+say "mutation testing: cargo-mutants on the lines the last commit changed"
+bash tests/mutants.sh

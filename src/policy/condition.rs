@@ -338,3 +338,8 @@ impl Condition {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "condition_tests.rs"]
+mod tests;

@@ -130,6 +130,7 @@ delegate_async_write!(Prefixed);
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
     async fn first(bytes: &[u8]) -> FirstLine {
         let mut io = bytes;
@@ -169,6 +170,110 @@ mod tests {
             FirstLine::Refused("request line too long")
         );
         assert_eq!(first(b"GET /x HT").await, FirstLine::Closed);
+    }
+
+    /// The first line read in two pieces: the reader returns `a`, then `b`.
+    async fn first_in_two(a: &'static [u8], b: &'static [u8]) -> FirstLine {
+        let mut io = AsyncReadExt::chain(a, b);
+        read_first_line(&mut io, 64).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_line_that_arrives_in_pieces_is_judged_whole() {
+        let line = first_in_two(b"GET /x", b" HTTP/1.1\r\n\x00\x01").await;
+        assert_eq!(
+            line,
+            FirstLine::Http(Bytes::from_static(b"GET /x HTTP/1.1\r\n\x00\x01")),
+            "bytes after the line are not the line's"
+        );
+        let cr_first = first_in_two(b"GET /x HTTP/1.1\r", b"\nHost: x\r\n").await;
+        assert!(matches!(cr_first, FirstLine::Http(_)));
+        for (a, b) in [
+            (&b"GET /x"[..], &b" HT\x00TP/1.1\r\n"[..]),
+            (b"GET /x", b" HTTP/1.1\x00"),
+            (b"GET /x HTTP/1.1", b"\n"),
+            (b"GET /x", b" HTTP/3\r\n"),
+        ] {
+            let why = first_in_two(a, b).await;
+            assert!(matches!(why, FirstLine::Refused(_)), "{a:?} {b:?}: {why:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn method_and_target_are_checked() {
+        for bad in [
+            &b"G(T /x HTTP/1.1\r\n"[..],
+            b"GET  HTTP/1.1\r\n",
+            b"GET\r\n",
+            b"GET /x HTTP/1.1 \r\n",
+        ] {
+            assert!(matches!(first(bad).await, FirstLine::Refused(_)), "{bad:?}");
+        }
+        for good in [&b"M-SEARCH * HTTP/1.1\r\n"[..], b"A /x HTTP/1.0\r\n"] {
+            assert!(matches!(first(good).await, FirstLine::Http(_)), "{good:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_of_exactly_max_bytes_may_still_end() {
+        let line = [b'a'; 64];
+        assert_eq!(first(&line).await, FirstLine::Closed);
+        let longer = [b'a'; 65];
+        assert_eq!(
+            first(&longer).await,
+            FirstLine::Refused("request line too long")
+        );
+    }
+
+    /// A writer without vectored writes (the trait's default answer).
+    struct Scalar;
+
+    impl AsyncWrite for Scalar {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(b.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn prefixed_fills_small_buffers_and_passes_writes_through() {
+        let mut io = Prefixed::new(Bytes::from_static(b"abcdef"), &b"gh"[..]);
+        let mut two = [0u8; 2];
+        io.read_exact(&mut two).await.unwrap();
+        assert_eq!(&two, b"ab");
+        let mut rest = Vec::new();
+        io.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"cdefgh");
+
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut io = Prefixed::new(Bytes::new(), tokio::io::BufWriter::new(near));
+        io.write_all(b"one").await.unwrap();
+        let slices = [io::IoSlice::new(b" two")];
+        assert_eq!(io.write_vectored(&slices).await.unwrap(), 4);
+        io.flush().await.unwrap();
+        // Bounded waits: a write path that drops data must fail, not hang.
+        let wait = std::time::Duration::from_secs(5);
+        let mut got = [0u8; 7];
+        let read = tokio::time::timeout(wait, far.read_exact(&mut got)).await;
+        read.expect("flush reaches the peer").unwrap();
+        assert_eq!(&got, b"one two");
+        // The inner stream's own answer, whichever it is.
+        assert!(io.is_write_vectored());
+        assert!(!Prefixed::new(Bytes::new(), Scalar).is_write_vectored());
+        io.shutdown().await.unwrap();
+        let mut end = Vec::new();
+        let read = tokio::time::timeout(wait, far.read_to_end(&mut end)).await;
+        read.expect("shutdown reaches the peer").unwrap();
+        assert!(end.is_empty(), "shutdown reaches the peer");
     }
 
     #[tokio::test]

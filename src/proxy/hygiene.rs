@@ -244,6 +244,53 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_host_or_an_http1_authority_alone_is_refused() {
+        assert!(refused(&h1(&[("host", "")])).contains("non-empty Host"));
+        // Only HTTP/2 may name its host by `:authority` alone.
+        let absolute = parts(Version::HTTP_11, "http://gw/x", &[]);
+        assert!(refused(&absolute).contains("non-empty Host"));
+        let non_ascii = http::HeaderValue::from_bytes(b"gw\xff").unwrap();
+        let mut p = h1(&[]);
+        p.headers.insert(HOST, non_ascii);
+        assert!(refused(&p).contains("not ASCII"));
+    }
+
+    #[test]
+    fn two_transfer_encoding_headers_are_refused() {
+        let p = h1(&[
+            ("host", "gw"),
+            ("transfer-encoding", "chunked"),
+            ("transfer-encoding", "chunked"),
+        ]);
+        assert!(matches!(check_head(&p), Err(GatewayError::BadFraming(_))));
+    }
+
+    #[test]
+    fn a_body_is_announced_by_a_length_above_zero_or_any_transfer_encoding() {
+        let with = |h: &[(&str, &str)]| h1(h);
+        assert!(!announces_body(&with(&[])));
+        assert!(!announces_body(&with(&[("content-length", "0")])));
+        assert!(announces_body(&with(&[("content-length", "5")])));
+        assert!(announces_body(&with(&[("transfer-encoding", "chunked")])));
+        // A length announced on a bodyless route is refused even when the
+        // body reports its end (hyper has not read it yet).
+        let five = with(&[("content-length", "5")]);
+        assert!(check_body_allowed(&five, false, true).is_err());
+    }
+
+    #[test]
+    fn only_connection_named_headers_are_removed() {
+        let mut p = h1(&[
+            ("host", "gw"),
+            ("connection", "keep-alive"),
+            ("x-auth-token", "t"),
+        ]);
+        strip_connection_named(&mut p.headers);
+        assert!(p.headers.contains_key("x-auth-token"));
+        assert!(p.headers.contains_key("host"));
+    }
+
+    #[test]
     fn connection_named_headers_are_removed_first() {
         let mut p = h1(&[
             ("host", "gw"),

@@ -227,6 +227,54 @@ mod tests {
     }
 
     #[test]
+    fn content_length_is_the_authorised_bytes_whenever_there_are_any() {
+        let h = received(&[]);
+        let o = origin("127.0.0.1", &[]);
+        // A body on any method is announced; so is an empty PUT.
+        assert_eq!(
+            upstream_headers(&h, &Method::DELETE, 4, &o)["content-length"],
+            "4"
+        );
+        assert_eq!(
+            upstream_headers(&h, &Method::PUT, 0, &o)["content-length"],
+            "0"
+        );
+        assert_eq!(
+            upstream_headers(&h, &Method::PATCH, 0, &o)["content-length"],
+            "0"
+        );
+        assert!(!upstream_headers(&h, &Method::DELETE, 0, &o).contains_key("content-length"));
+    }
+
+    #[test]
+    fn headers_named_by_connection_and_the_client_tls_view_are_the_gateways() {
+        let h = received(&[("connection", "x-custom, close"), ("x-custom", "1")]);
+        let mut o = origin("127.0.0.1", &[]);
+        o.tls = true;
+        o.host = "gw";
+        let out = upstream_headers(&h, &Method::GET, 0, &o);
+        assert!(!out.contains_key("x-custom"));
+        assert!(!out.contains_key("connection"));
+        assert_eq!(out["x-forwarded-proto"], "https");
+        // A host that is a token goes unquoted; quotes never pass through.
+        assert_eq!(out["forwarded"], "for=127.0.0.1;host=gw;proto=https");
+        o.host = "g\"w";
+        let quoted = upstream_headers(&h, &Method::GET, 0, &o);
+        assert_eq!(quoted["forwarded"], "for=127.0.0.1;host=\"gw\";proto=https");
+    }
+
+    #[test]
+    fn a_trusted_chain_drops_empty_entries_and_blanks() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
+        let h = received(&[
+            ("x-forwarded-for", " 203.0.113.9 "),
+            ("x-forwarded-for", ""),
+        ]);
+        let out = upstream_headers(&h, &Method::GET, 0, &origin("10.0.0.1", &trusted));
+        assert_eq!(out["x-forwarded-for"], "203.0.113.9, 10.0.0.1");
+    }
+
+    #[test]
     fn a_trusted_proxy_keeps_the_client_chain() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
         let h = received(&[

@@ -190,6 +190,44 @@ mod tests {
         assert!(rejected("/v1/%C3").contains("UTF-8"));
     }
 
+    /// Killers of mutants of the fast path and the stack decoder (see
+    /// tests/MUTANTS.md): each input would be accepted by a broken check.
+    #[test]
+    fn the_fast_path_never_lets_a_special_byte_through() {
+        // Two escapes: a fold that toggled instead of or-ing would see none.
+        assert!(rejected("/v1/%zz%zz").contains("percent-encoding"));
+        assert!(check("/v1/a%20b%20c").unwrap().has_escapes);
+        // A path made only of control bytes or DEL has no byte above 0x20.
+        for path in ["/\t", "/\x7f", "/v1/a\x7fb", "/\x1f/x"] {
+            assert!(rejected(path).contains("control"), "{path:?}");
+        }
+        // Space (0x20) is the first byte that is not a control character,
+        // also on the segment-by-segment path an escape elsewhere forces.
+        assert!(check("/v1/a b/%41~").is_ok());
+        // A path of nothing but the special byte itself.
+        for path in ["/%", "/%%", "/%/%"] {
+            assert!(rejected(path).contains("percent-encoding"), "{path:?}");
+        }
+        for path in ["/\\", "/\\\\", "/\\/x"] {
+            assert!(rejected(path).contains("backslash"), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn long_segments_are_decoded_whole() {
+        // Longer than the 128-byte stack buffer: the bad byte sits past it.
+        let bad = format!("/v1/{}%FF", "a".repeat(200));
+        assert!(rejected(&bad).contains("UTF-8"));
+        // A character whose bytes straddle the buffer's end is still valid.
+        let straddle = format!("/v1/{}%E4%B8%AD", "a".repeat(127));
+        assert!(check(&straddle).unwrap().has_escapes);
+        // Exactly 128 bytes of segment take the stack path and are whole.
+        let exact = format!("/v1/{}%E4%B8%AD", "a".repeat(119));
+        assert!(check(&exact).unwrap().has_escapes);
+        let exact_bad = format!("/v1/{}%C3", "a".repeat(125));
+        assert!(rejected(&exact_bad).contains("UTF-8"));
+    }
+
     #[test]
     fn decodes_parameter_values() {
         assert_eq!(decode("nb%201"), "nb 1");
