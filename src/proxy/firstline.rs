@@ -130,7 +130,7 @@ delegate_async_write!(Prefixed);
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncWrite, AsyncWriteExt};
 
     async fn first(bytes: &[u8]) -> FirstLine {
         let mut io = bytes;
