@@ -163,31 +163,7 @@ async fn pipeline<B: RequestBody>(
     };
     match routed {
         Routed::Mapped(route) => {
-            let region = ownership::region_of(
-                route.service.cloud,
-                project.map(|p| p.region.as_str()),
-                gw.config.region(&route.service.name),
-            );
-            let target =
-                ownership::resolve(&gw.resources, &route, &who.principal.account_id, region)?;
-            let facts = RequestFacts {
-                peer: source_ip(req.conn.peer, &parts.headers, &gw.config.trusted_proxies),
-                tls: req.conn.tls,
-                now,
-                headers: &parts.headers,
-                body: &body.bytes,
-                raw_query: parts.uri.query(),
-            };
-            let authz_started = Instant::now();
-            let result = authorize(snap, &route, &who, project, &target, &facts, rec);
-            gw.metrics
-                .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
-            let permit = result?;
-            let slot = ownership::reserve(&gw.resources, &route)?;
-            let resp = forward(gw, &permit, &route.service.upstream, sent).await?;
-            // The body parsed once already for the context; it cannot fail here.
-            let fields = body_fields(&body.bytes).unwrap_or_default();
-            ownership::record(&gw.resources, &route, &target, slot, &fields, resp).await
+            decide_and_forward(gw, snap, &route, project, sent, now, rec).await
         }
         Routed::Unmapped(op) => {
             tracing::warn!(request_id = %req.request_id, operation = %op.route.operation, principal = %who.principal.urn, "forwarding an unmapped operation without a policy decision (unmapped = \"forward\")");
@@ -198,7 +174,52 @@ async fn pipeline<B: RequestBody>(
     }
 }
 
+/// A mapped route: ownership, context, decision, then forward and record
+/// what the answer changed.
+async fn decide_and_forward(
+    gw: &Gateway,
+    snap: &Snapshot,
+    route: &RouteMatch<'_>,
+    project: Option<&Project>,
+    sent: Sent<'_>,
+    now: OffsetDateTime,
+    rec: &mut Record,
+) -> Result<Response<Body>, GatewayError> {
+    let (parts, who) = (sent.req.parts, sent.who);
+    let configured = gw.config.region(&route.service.name);
+    let region = ownership::region_of(
+        route.service.cloud,
+        project.map(|p| p.region.as_str()),
+        configured,
+    );
+    let target = ownership::resolve(&gw.resources, route, &who.principal.account_id, region)?;
+    let facts = RequestFacts {
+        peer: source_ip(
+            sent.req.conn.peer,
+            &parts.headers,
+            &gw.config.trusted_proxies,
+        ),
+        tls: sent.req.conn.tls,
+        now,
+        headers: &parts.headers,
+        body: sent.body,
+        raw_query: parts.uri.query(),
+    };
+    let authz_started = Instant::now();
+    let result = authorize(snap, route, who, project, &target, &facts, rec);
+    gw.metrics
+        .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
+    let permit = result?;
+    let slot = ownership::reserve(&gw.resources, route)?;
+    let body = sent.body;
+    let resp = forward(gw, &permit, &route.service.upstream, sent).await?;
+    // The body parsed once already for the context; it cannot fail here.
+    let fields = body_fields(body).unwrap_or_default();
+    ownership::record(&gw.resources, route, &target, slot, &fields, resp).await
+}
+
 /// What an allowed request sends upstream.
+#[derive(Clone, Copy)]
 struct Sent<'a> {
     req: Incoming<'a>,
     host: &'a str,
