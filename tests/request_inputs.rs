@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::sign::{hex_hmac, hex_sha256};
 use common::Upstream;
-use hmac::{Hmac, Mac};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use iamgate::config::Config;
@@ -21,7 +21,6 @@ use iamgate::identity::NonceStore;
 use iamgate::proxy::handler::{handle, Connection};
 use iamgate::proxy::Gateway;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
@@ -40,16 +39,6 @@ fn gateway(dir: &std::path::Path, nonces: NonceStore, upstream: &Upstream) -> Ar
     let mut gw = common::gateway_at(dir, &policies, "", &upstream.addr(), log);
     gw.nonces = nonces;
     Arc::new(gw)
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn hex_hmac(key: &str, text: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(text.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// `GET /2025-09-10/templates` signed per spec/signing.md (ACS3).

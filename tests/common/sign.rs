@@ -13,11 +13,13 @@ use time::OffsetDateTime;
 /// The `Host` every signed test request carries.
 pub const HOST: &str = "127.0.0.1:8080";
 
-fn hex_sha256(bytes: &[u8]) -> String {
+/// Lower-case hex SHA-256.
+pub fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn hex_hmac(key: &str, text: &str) -> String {
+/// Lower-case hex HMAC-SHA256 of `text` under `key`.
+pub fn hex_hmac(key: &str, text: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(text.as_bytes());
     hex::encode(mac.finalize().into_bytes())
