@@ -157,6 +157,20 @@ impl Default for ReloadFile {
 struct RuntimeFile {
     /// Tokio worker threads; 0 = one per core.
     worker_threads: usize,
+    model: RuntimeModel,
+}
+
+/// How `iamgate serve` spreads connections over its worker threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeModel {
+    /// One listener per worker (`SO_REUSEPORT`), each worker a single-threaded
+    /// runtime with its own upstream pool: a request never changes thread,
+    /// as in nginx's worker processes (the default).
+    #[default]
+    PerCore,
+    /// One listener and tokio's work-stealing scheduler over all workers.
+    WorkStealing,
 }
 
 /// What to do with a known SDK operation that has no action in the catalog.
@@ -228,6 +242,8 @@ pub struct Config {
     pub path: PathBuf,
     /// Tokio worker threads of `iamgate serve` (`None`: one per core).
     pub worker_threads: Option<usize>,
+    /// Per-core runtimes or one work-stealing runtime (`[runtime] model`).
+    pub runtime_model: RuntimeModel,
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub routes_dir: PathBuf,
@@ -392,6 +408,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         watch: f.reload.watch,
         debounce: ms(f.reload.debounce_ms),
         worker_threads: (f.runtime.worker_threads > 0).then_some(f.runtime.worker_threads),
+        runtime_model: f.runtime.model,
         max_wait: ms(f.reload.max_wait_ms.max(f.reload.debounce_ms)),
         admin_token_file,
     })

@@ -14,7 +14,7 @@
 //! - [`admin`], [`metrics`], [`decision_log`]: what operators see.
 //! - [`mock`]: the bundled mock cloud upstream.
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
-//! - [`serve`]: `iamgate serve` wiring.
+//! - [`serve`]: `iamgate serve` wiring; [`workers`]: per-core listeners and runtimes.
 
 pub mod accept;
 pub mod admin;
@@ -38,3 +38,4 @@ pub mod signals;
 pub mod snapshot;
 pub mod state;
 pub mod watch;
+pub mod workers;

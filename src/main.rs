@@ -177,7 +177,7 @@ fn main() -> ExitCode {
             // config that does not load is reported by `serve` itself.
             let workers = iamgate::config::Config::load(&cli.config)
                 .ok()
-                .and_then(|c| c.worker_threads);
+                .and_then(|c| iamgate::workers::main_runtime_threads(&c));
             run_async(iamgate::serve::serve(&cli.config), workers)
         }
         Command::Mock { listen, routes } => {

@@ -18,12 +18,13 @@ use crate::decision_log::{DecisionLog, LogOptions, LogTarget};
 use crate::diag::Diagnostic;
 use crate::metrics::Metrics;
 use crate::mock::{self, MockUpstream};
-use crate::proxy::server::{serve_gateway, tls_acceptor};
+use crate::proxy::server::tls_acceptor;
 use crate::proxy::Gateway;
 use crate::reload::{publish_metrics, Reloader};
 use crate::signals::shutdown_signal;
 use crate::snapshot::{Snapshot, SnapshotHolder};
 use crate::watch::{reload_on_sighup, watch_files};
+use crate::workers::Listeners;
 
 /// Print diagnostics as `iamgate check` does and turn them into one message.
 pub fn report(diags: &[Diagnostic]) -> String {
@@ -125,9 +126,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let targets = upstream_targets(&config, &stop_rx).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("bind {}: {e}", config.listen))?;
+    let listeners = Listeners::bind(&config)?;
     let admin_listener = TcpListener::bind(config.admin_listen)
         .await
         .map_err(|e| format!("bind {}: {e}", config.admin_listen))?;
@@ -161,10 +160,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         guard: Guard::new(config.admin_listen, config.admin_token_file.as_deref()),
         resources: gw.resources.clone(),
     });
-    announce(
-        "listening on",
-        listener.local_addr().map_err(|e| e.to_string())?,
-    );
+    announce("listening on", listeners.local_addr()?);
     announce(
         "admin listening on",
         admin_listener.local_addr().map_err(|e| e.to_string())?,
@@ -175,15 +171,16 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         admin.clone(),
         stopped(stop_rx.clone()),
     ));
-    let grace = config.limits.shutdown_grace;
+    let (drain_tx, drain_rx) = watch::channel(false);
     let (signal_admin, signal_metrics) = (admin.clone(), metrics.clone());
-    let on_signal = async move {
+    tokio::spawn(async move {
         signal.await;
         tracing::info!("shutting down: draining in-flight requests");
         signal_admin.ready.store(false, Ordering::SeqCst);
         signal_metrics.set_ready(false);
-    };
-    serve_gateway(listener, tls, gw, on_signal, grace).await;
+        let _ = drain_tx.send(true);
+    });
+    listeners.serve(tls, gw, drain_rx).await?;
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     log.close().await;

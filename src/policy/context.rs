@@ -10,30 +10,41 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+/// foldhash: a fraction of SipHash's cost on these short keys, and still
+/// seeded per process (tag keys in a request body are client input).
+type Values = HashMap<Cow<'static, str>, Vec<String>, foldhash::fast::RandomState>;
+
 /// Condition key → values. A single-valued key holds one value; multi-valued
 /// keys (`g:TagKeys`, `g:CalledVia`) hold any number, possibly none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    values: HashMap<Cow<'static, str>, Vec<String>>,
+    values: Values,
     reads: ReadKeys,
 }
 
 /// The normalised keys looked up through [`Context::get`]. A `Mutex` rather
 /// than a `Cell` keeps `Context` `Sync`; it is never contended (one request,
 /// one thread at a time). Not part of equality: two contexts with the same
-/// values are the same context whatever was read from them.
+/// values are the same context whatever was read from them. `ignored`: the
+/// caller will never ask ([`Context::forget_reads`]).
 #[derive(Debug, Default)]
-struct ReadKeys(Mutex<BTreeSet<String>>);
+struct ReadKeys {
+    keys: Mutex<BTreeSet<String>>,
+    ignored: bool,
+}
 
 impl ReadKeys {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Clone for ReadKeys {
     fn clone(&self) -> Self {
-        ReadKeys(Mutex::new(self.lock().clone()))
+        ReadKeys {
+            keys: Mutex::new(self.lock().clone()),
+            ignored: self.ignored,
+        }
     }
 }
 
@@ -62,9 +73,15 @@ impl Context {
     /// gateway fills in its ~20 keys).
     pub fn with_capacity(n: usize) -> Self {
         Context {
-            values: HashMap::with_capacity(n),
+            values: Values::with_capacity_and_hasher(n, Default::default()),
             reads: ReadKeys::default(),
         }
+    }
+
+    /// Do not remember lookups: nobody will ask for [`Context::read_keys`]
+    /// (no decision-log line will be written for this request).
+    pub fn forget_reads(&mut self) {
+        self.reads.ignored = true;
     }
 
     /// Set a single-valued key (replacing any earlier value).
@@ -99,9 +116,11 @@ impl Context {
     /// Values of an already normalised key; `None` when the key is absent.
     /// The lookup is remembered (see [`Context::read_keys`]).
     pub fn get(&self, normalized_key: &str) -> Option<&[String]> {
-        let mut reads = self.reads.lock();
-        if !reads.contains(normalized_key) {
-            reads.insert(normalized_key.to_string());
+        if !self.reads.ignored {
+            let mut reads = self.reads.lock();
+            if !reads.contains(normalized_key) {
+                reads.insert(normalized_key.to_string());
+            }
         }
         self.values.get(normalized_key).map(Vec::as_slice)
     }
@@ -140,6 +159,17 @@ mod tests {
         assert_eq!(c.get("g:resourcetag/Team"), Some(&["blue".to_string()][..]));
         assert_eq!(c.get("g:resourcetag/team"), None);
         assert_eq!(normalize_key("g:SourceIp"), "g:sourceip");
+    }
+
+    #[test]
+    fn a_context_told_to_forget_reads_remembers_none_and_answers_the_same() {
+        let mut c = Context::new();
+        c.set("g:SourceIp", "10.0.0.1");
+        c.forget_reads();
+        assert_eq!(c.get("g:sourceip"), Some(&["10.0.0.1".to_string()][..]));
+        assert_eq!(c.get("g:mfapresent"), None);
+        assert!(c.read_keys().is_empty());
+        assert!(c.clone().read_keys().is_empty());
     }
 
     #[test]

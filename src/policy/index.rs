@@ -6,8 +6,12 @@
 //! Statement positions (`u32`) follow the order of the policies given, then
 //! statement order, so "the first matching statement" is the lowest position.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::sync::Arc;
+
+/// Action lookups happen on every decision: foldhash, not SipHash (the keys
+/// come from policy files, and the seed is per process anyway).
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::policy::glob::Glob;
 use crate::policy::statement::{ActionSet, Policy, Statement};
@@ -34,7 +38,7 @@ impl PolicySet {
             policies,
             ..PolicySet::default()
         };
-        let mut slots = HashMap::new();
+        let mut slots = HashMap::default();
         let mut pos = 0u32;
         for (pi, policy) in set.policies.clone().iter().enumerate() {
             for (si, st) in policy.statements.iter().enumerate() {

@@ -66,6 +66,7 @@ pub async fn handle<B: RequestBody>(
     // Headers named by `Connection` are hop-by-hop: gone before anything reads them.
     hygiene::strip_connection_named(&mut parts.headers);
     let mut rec = Record {
+        detailed: gw.decision_log.is_enabled(),
         cloud: snap.routes.cloud_for_path(parts.uri.path()),
         ..Record::default()
     };
@@ -342,8 +343,11 @@ fn authorize(
     let cloud = route.service.cloud;
     let region = target.owner.region.as_str();
     // A body or query the policy cannot read unambiguously is refused.
-    let base = base_context(cloud, who, route, project, facts)
+    let mut base = base_context(cloud, who, route, project, facts)
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if !rec.detailed {
+        base.forget_reads();
+    }
     let count = route.route.actions.len();
     let mut base = Some(base);
     let needs: Vec<_> = route

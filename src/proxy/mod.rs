@@ -53,6 +53,7 @@ pub mod handler;
 pub mod hygiene;
 pub mod outgoing;
 pub mod ownership;
+pub mod pool;
 mod record;
 pub mod request_id;
 pub mod respond;
@@ -83,7 +84,8 @@ pub struct Gateway {
     pub config: Config,
     pub snapshots: Arc<SnapshotHolder>,
     pub upstreams: upstream::Upstreams,
-    pub nonces: NonceStore,
+    /// Shared by every worker: a nonce seen by one is seen by all.
+    pub nonces: Arc<NonceStore>,
     pub metrics: Metrics,
     pub decision_log: DecisionLog,
     /// Request-body bytes held in memory, across all requests.
@@ -114,16 +116,33 @@ impl Gateway {
                 limits.upstream_timeout,
                 limits.upstream_body_timeout,
             ),
-            nonces: NonceStore::new(
+            nonces: Arc::new(NonceStore::new(
                 limits.nonce_capacity,
                 crate::identity::MAX_CLOCK_SKEW.unsigned_abs(),
-            ),
+            )),
             body_budget: body::BodyBudget::new(limits.max_body_bytes_in_flight),
             resources,
             config,
             snapshots,
             metrics,
             decision_log,
+        }
+    }
+
+    /// The gateway of one more per-core worker: everything shared (snapshots,
+    /// replay store, body budget, resource state, metrics, decision log)
+    /// except the upstream pool, whose connections belong to the runtime
+    /// that opened them.
+    pub fn for_worker(&self) -> Gateway {
+        Gateway {
+            config: self.config.clone(),
+            snapshots: self.snapshots.clone(),
+            upstreams: self.upstreams.fresh_pool(),
+            nonces: self.nonces.clone(),
+            metrics: self.metrics.clone(),
+            decision_log: self.decision_log.clone(),
+            body_budget: self.body_budget.clone(),
+            resources: self.resources.clone(),
         }
     }
 

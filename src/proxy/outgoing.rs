@@ -75,6 +75,11 @@ pub fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
 
 /// Remove hop-by-hop headers, including any the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass to see whether there is anything to remove (usually nothing
+    // but an upstream's `connection: keep-alive`), instead of a lookup per name.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(&k.as_str())) {
+        return;
+    }
     for name in connection_named(headers) {
         headers.remove(name);
     }
@@ -83,47 +88,59 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The headers of the forwarded request.
+/// Whether a received header stays behind: hop-by-hop, written by the
+/// gateway, or one of its own `x-iamgate-*`.
+fn stays_behind(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    HOP_BY_HOP.contains(&name) || GATEWAY_HEADERS.contains(&name) || name.starts_with("x-iamgate-")
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+const X_IAMGATE_ACCOUNT: HeaderName = HeaderName::from_static(ACCOUNT_HEADER);
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The headers of the forwarded request: one pass over the received
+/// headers (every value of a repeated header kept, in order), then the
+/// gateway's own.
 pub fn upstream_headers(
     received: &HeaderMap,
     method: &Method,
     body_len: usize,
     origin: &Origin<'_>,
 ) -> HeaderMap {
-    let mut headers = received.clone();
-    strip_hop_by_hop(&mut headers);
-    for name in GATEWAY_HEADERS {
-        headers.remove(*name);
-    }
-    let ours: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| k.as_str().starts_with("x-iamgate-"))
-        .cloned()
-        .collect();
-    for name in ours {
-        headers.remove(name);
+    let named = connection_named(received);
+    let mut headers = HeaderMap::with_capacity(received.keys_len() + 8);
+    for (name, value) in received {
+        if !stays_behind(name) && !named.contains(name) {
+            headers.append(name.clone(), value.clone());
+        }
     }
     let proto = if origin.tls { "https" } else { "http" };
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
+    let mut set = |name: HeaderName, value: String| {
+        if let Ok(v) = HeaderValue::try_from(value) {
             headers.insert(name, v);
         }
     };
-    set(HOST.as_str(), origin.host.to_string());
-    set("x-forwarded-for", forwarded_for(received, origin));
-    set("x-forwarded-host", origin.host.to_string());
-    set("x-forwarded-proto", proto.to_string());
-    set("forwarded", forwarded(origin, proto));
-    set(ACCOUNT_HEADER, origin.account.to_string());
-    set("x-request-id", origin.request_id.to_string());
+    let peer = origin.peer.to_string();
+    set(HOST, origin.host.to_string());
+    set(X_FORWARDED_FOR, forwarded_for(received, origin, &peer));
+    set(X_FORWARDED_HOST, origin.host.to_string());
+    set(FORWARDED, forwarded(origin, &peer, proto));
+    set(X_IAMGATE_ACCOUNT, origin.account.to_string());
+    set(X_REQUEST_ID, origin.request_id.to_string());
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if body_len > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body_len));
     }
     headers
 }
 
-/// The client's chain when the peer is a trusted proxy, then the peer.
-fn forwarded_for(received: &HeaderMap, origin: &Origin<'_>) -> String {
+/// The client's chain when the peer is a trusted proxy, then the peer
+/// (`peer`: its address as text).
+fn forwarded_for(received: &HeaderMap, origin: &Origin<'_>, peer: &str) -> String {
     let trusted = origin
         .trusted_proxies
         .iter()
@@ -139,19 +156,18 @@ fn forwarded_for(received: &HeaderMap, origin: &Origin<'_>) -> String {
     } else {
         Vec::new()
     };
-    let peer = origin.peer.to_string();
     chain
         .into_iter()
-        .chain(std::iter::once(peer.as_str()))
+        .chain(std::iter::once(peer))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// RFC 7239: `for=…;host=…;proto=…`, quoting values that are not tokens.
-fn forwarded(origin: &Origin<'_>, proto: &str) -> String {
+fn forwarded(origin: &Origin<'_>, peer: &str, proto: &str) -> String {
     let node = match origin.peer {
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("\"[{ip}]\""),
+        IpAddr::V4(_) => peer.to_string(),
+        IpAddr::V6(_) => format!("\"[{peer}]\""),
     };
     format!("for={node};host={};proto={proto}", quoted(origin.host))
 }

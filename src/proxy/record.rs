@@ -28,6 +28,10 @@ use crate::snapshot::Snapshot;
 /// What the pipeline learnt, for metrics, the decision log and headers.
 #[derive(Default)]
 pub(super) struct Record {
+    /// Whether a decision-log line will be written: without one, only what
+    /// metrics and headers need is kept (no copies of the request, no
+    /// context values, no reason texts).
+    pub(super) detailed: bool,
     pub(super) cloud: Option<Cloud>,
     pub(super) service: Option<String>,
     /// The first action (the denied one on a denial), for metrics.
@@ -65,6 +69,9 @@ impl Record {
     /// access key id, read from the headers — never the token or signature).
     /// Call first, before anything can refuse the request.
     pub(super) fn set_request(&mut self, parts: &Parts, peer: IpAddr, tls: bool) {
+        if !self.detailed {
+            return;
+        }
         self.request = RequestLine {
             method: parts.method.as_str().to_string(),
             path: parts.uri.path().to_string(),
@@ -82,11 +89,17 @@ impl Record {
 
     /// The SDK operation of the matched (or unmapped) route.
     pub(super) fn set_operation(&mut self, operation: Option<&str>) {
+        if !self.detailed {
+            return;
+        }
         self.operation = operation.map(str::to_string);
     }
 
     /// The authenticated principal and the key it signed with.
     pub(super) fn set_authenticated(&mut self, who: &Authenticated) {
+        if !self.detailed {
+            return;
+        }
         self.principal = who.principal.urn.clone();
         match &who.access_key {
             Some(ak) => self.access_key_id = Some(ak.clone()),
@@ -106,6 +119,10 @@ impl Record {
         needs: &[(String, String, Context)],
         result: &Result<Permit, Box<Denial>>,
     ) {
+        if !self.detailed {
+            self.note_decision(result);
+            return;
+        }
         let decisions: Vec<Option<Decision>> = match result {
             Ok(permit) => permit
                 .grants()
@@ -142,8 +159,23 @@ impl Record {
         }
     }
 
+    /// The deciding action and its decision kind alone (for metrics).
+    fn note_decision(&mut self, result: &Result<Permit, Box<Denial>>) {
+        let deciding = match result {
+            Ok(permit) => permit.grants().first().map(|g| (&g.action, &g.decision)),
+            Err(d) => Some((&d.action, &d.decision)),
+        };
+        if let Some((action, decision)) = deciding {
+            self.action = Some(action.clone());
+            self.decision = Some(decision.kind.as_str());
+        }
+    }
+
     /// The refusal or failure that ended the request.
     pub(super) fn set_error(&mut self, e: &GatewayError) {
+        if !self.detailed {
+            return;
+        }
         self.error = Some(error_record(e));
     }
 }

@@ -50,7 +50,10 @@ async fn line(status: StatusCode, fill: impl FnOnce(&mut Record, &Gateway)) -> (
         gw: gw.clone(),
         request_id: "req-1".into(),
         started: Instant::now(),
-        rec: Record::default(),
+        rec: Record {
+            detailed: gw.decision_log.is_enabled(),
+            ..Record::default()
+        },
         done: false,
     };
     fill(&mut recorder.rec, &gw);

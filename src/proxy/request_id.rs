@@ -1,7 +1,7 @@
 //! Request ids: 32 lower-case hex digits, unique per process and across
 //! restarts — a random 64-bit prefix drawn once per process (from a v4
-//! UUID) followed by a 64-bit counter. One atomic increment and one small
-//! format per request, instead of a random draw per request.
+//! UUID) followed by a 64-bit counter. One atomic increment and a hex
+//! encoding of 16 bytes per request, instead of a random draw per request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -13,7 +13,10 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub fn next() -> String {
     let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}")
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&prefix.to_be_bytes());
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    hex::encode(bytes)
 }
 
 #[cfg(test)]

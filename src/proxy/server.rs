@@ -85,18 +85,24 @@ struct Shared {
     stop: watch::Receiver<bool>,
 }
 
+/// The cap on open connections (`[limits] max_connections`), shared by
+/// every listener of the gateway.
+pub fn connection_slots(limits: &Limits) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(limits.max_connections))
+}
+
 /// Serve the gateway on `listener` until `shutdown` completes, then keep
 /// accepting for `drain_delay`, then drain in-flight requests for at most
-/// `grace`.
+/// `grace`. A connection is accepted only with one of `slots`.
 pub async fn serve_gateway(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     gw: Arc<Gateway>,
+    slots: Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
     let limits = gw.config.limits.clone();
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop) = watch::channel(false);
     let shared = Arc::new(Shared {
         builder: builder(&limits),

@@ -1,36 +1,34 @@
-//! Forwarding to the upstream: a pooled hyper-util client, the request the
-//! engine allowed (path as authorised, headers from [`super::outgoing`],
-//! the body bytes that were authorised), the response streamed back with
-//! hop-by-hop headers stripped and a deadline on the whole body. Nothing is
-//! sent without a `Permit`.
+//! Forwarding to the upstream: keep-alive connections per worker
+//! ([`super::pool`]), the request the engine allowed (path as authorised,
+//! headers from [`super::outgoing`], the body bytes that were authorised),
+//! the response streamed back with hop-by-hop headers stripped and a
+//! deadline on the whole body. Nothing is sent without a `Permit`.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::HeaderMap;
-use http::uri::{Authority, Uri};
+use http::uri::Authority;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use crate::metrics::Metrics;
 use crate::policy::Permit;
 use crate::proxy::outgoing::strip_hop_by_hop;
+use crate::proxy::pool::{ConnectError, Pool};
 use crate::proxy::respond::GatewayError;
 use crate::proxy::{Body, BoxError};
 
-/// Named upstreams (resolved addresses) and the shared connection pool.
+/// Named upstreams, each with this worker's connections to it.
 pub struct Upstreams {
-    client: Client<HttpConnector, Full<Bytes>>,
-    targets: HashMap<String, Authority>,
-    /// Until the response head arrives.
+    pools: HashMap<String, Arc<Pool>>,
+    /// Until the response head arrives (connecting included).
     timeout: Duration,
     /// Until the whole response body has been streamed back.
     body_timeout: Duration,
@@ -46,22 +44,39 @@ pub struct Outgoing<'a> {
     pub body: Bytes,
 }
 
+/// Why the upstream did not answer: a metric label and the client's error.
+enum Failure {
+    Connect(ConnectError),
+    Http(hyper::Error),
+}
+
 impl Upstreams {
     pub fn new(
         targets: HashMap<String, Authority>,
         timeout: Duration,
         body_timeout: Duration,
     ) -> Upstreams {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
         Upstreams {
-            client,
-            targets,
+            pools: targets
+                .into_iter()
+                .map(|(name, authority)| (name, Arc::new(Pool::new(authority))))
+                .collect(),
             timeout,
             body_timeout,
+        }
+    }
+
+    /// The same upstreams with connections of their own (see
+    /// `Gateway::for_worker`).
+    pub fn fresh_pool(&self) -> Upstreams {
+        Upstreams {
+            pools: self
+                .pools
+                .iter()
+                .map(|(name, p)| (name.clone(), Arc::new(Pool::new(p.authority().clone()))))
+                .collect(),
+            timeout: self.timeout,
+            body_timeout: self.body_timeout,
         }
     }
 
@@ -73,31 +88,29 @@ impl Upstreams {
         out: Outgoing<'_>,
         metrics: &Metrics,
     ) -> Result<Response<Body>, GatewayError> {
-        let authority = self.targets.get(upstream).ok_or_else(|| {
+        let pool = self.pools.get(upstream).ok_or_else(|| {
             GatewayError::UpstreamUnavailable(format!("no upstream `{upstream}`"))
         })?;
-        let uri = Uri::builder()
-            .scheme("http")
-            .authority(authority.clone())
-            .path_and_query(out.path_and_query)
-            .build()
-            .map_err(|e| GatewayError::BadRequest(format!("cannot forward this target: {e}")))?;
         let mut req = Request::builder()
             .method(out.method.clone())
-            .uri(uri)
+            .uri(out.path_and_query)
             .body(Full::new(out.body))
-            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+            .map_err(|e| GatewayError::BadRequest(format!("cannot forward this target: {e}")))?;
         *req.headers_mut() = out.headers;
         let started = Instant::now();
-        let sent = tokio::time::timeout(self.timeout, self.client.request(req)).await;
+        let sent = tokio::time::timeout(self.timeout, send(pool, req)).await;
         metrics.observe_upstream(upstream, started.elapsed().as_secs_f64());
         let resp = match sent {
             Err(_) => {
                 metrics.upstream_error(upstream, "timeout");
                 return Err(GatewayError::UpstreamTimeout);
             }
-            Ok(Err(e)) => {
-                metrics.upstream_error(upstream, if e.is_connect() { "connect" } else { "other" });
+            Ok(Err(Failure::Connect(e))) => {
+                metrics.upstream_error(upstream, "connect");
+                return Err(GatewayError::UpstreamUnavailable(e.to_string()));
+            }
+            Ok(Err(Failure::Http(e))) => {
+                metrics.upstream_error(upstream, "other");
                 return Err(GatewayError::UpstreamUnavailable(e.to_string()));
             }
             Ok(Ok(r)) => r,
@@ -111,6 +124,29 @@ impl Upstreams {
         };
         Ok(Response::from_parts(head, body.boxed()))
     }
+}
+
+/// Send on a pooled connection; when a reused one turns out closed before
+/// the request left (the upstream closed it while idle), once more on a
+/// new connection. A request that may have reached the upstream is never
+/// sent twice.
+async fn send(pool: &Pool, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
+    let (mut sender, reused) = match pool.checkout() {
+        Some(s) => (s, true),
+        None => (pool.connect().await.map_err(Failure::Connect)?, false),
+    };
+    let resp = match sender.try_send_request(req).await {
+        Ok(resp) => resp,
+        Err(mut e) => match (reused, e.take_message()) {
+            (true, Some(req)) => {
+                sender = pool.connect().await.map_err(Failure::Connect)?;
+                sender.send_request(req).await.map_err(Failure::Http)?
+            }
+            _ => return Err(Failure::Http(e.into_error())),
+        },
+    };
+    pool.checkin(sender);
+    Ok(resp)
 }
 
 /// An upstream response body that fails once its deadline passes, so a
