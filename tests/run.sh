@@ -51,6 +51,10 @@ say "cargo test (unit, corpus, catalog, property and in-process tests)"
 cargo test --quiet
 cargo build --quiet
 
+say "promtool: deploy/prometheus alert rules (check + unit tests)"
+promtool check rules deploy/prometheus/alerts.yml
+(cd deploy/prometheus && promtool test rules alerts_test.yml)
+
 say "end-to-end: real SDKs → iamgate → recording mock upstream"
 export IAMGATE_BIN="$ROOT/target/debug/iamgate"
 (cd tests/e2e && "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -q)
