@@ -11,8 +11,8 @@ use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
     check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3,
-    verify_acs3_signature, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore, ReplayLimit,
-    Replay, SignedAuthorization, UnsignedPayload,
+    verify_acs3_signature, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore, Replay,
+    ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
 
 /// A verified caller.

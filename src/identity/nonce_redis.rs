@@ -113,11 +113,8 @@ impl RedisNonceStore {
             .arg("NX")
             .arg("EX")
             .arg(ttl_seconds(signed, now, self.window));
-        let reply = tokio::time::timeout(
-            self.timeout,
-            set.query_async::<Option<String>>(&mut conn),
-        )
-        .await;
+        let reply =
+            tokio::time::timeout(self.timeout, set.query_async::<Option<String>>(&mut conn)).await;
         match reply {
             Ok(Ok(stored)) => {
                 self.recovered();

@@ -107,6 +107,12 @@ fn the_store_is_in_memory_unless_a_url_is_configured() {
 fn a_bad_url_or_a_zero_timeout_is_a_config_error() {
     let errors = load_config("[nonce_store]\nurl = \"http://x\"\ntimeout_ms = 0\n").unwrap_err();
     let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-    assert!(text.iter().any(|e| e.contains("/nonce_store/url")), "{text:?}");
-    assert!(text.iter().any(|e| e.contains("/nonce_store/timeout_ms")), "{text:?}");
+    assert!(
+        text.iter().any(|e| e.contains("/nonce_store/url")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|e| e.contains("/nonce_store/timeout_ms")),
+        "{text:?}"
+    );
 }
