@@ -178,3 +178,26 @@ def test_outage_requests_answer_within_the_timeout(fleet, redis):
             assert time.monotonic() - start < 2.0, "bounded by timeout_ms, not a TCP timeout"
     finally:
         redis.start()
+
+
+def test_a_gateway_started_while_redis_is_down_serves_once_it_is_up(tmp_path, iamgate_bin):
+    later = Redis(tmp_path)
+    gw = start_stack(tmp_path / "gw", iamgate_bin, f'[nonce_store]\nurl = "{later.url}"\ntimeout_ms = 200\n')
+    try:
+        # Starts and is ready (Huawei traffic must not wait for Redis) ...
+        assert admin_get(gw, "/readyz")[0] == 200
+        assert signed_call(gw, "GET", NB, ALICE)[0] == 200
+        # ... but refuses ACS3 requests until Redis answers.
+        gw.clear_upstream()
+        refused(gw, acs3_get(gw), 503, "ServiceUnavailable")
+        later.start()
+        deadline = time.monotonic() + 10
+        status = None
+        while time.monotonic() < deadline and status != 200:
+            status, body, _ = acs3_get(gw)
+            time.sleep(0.05)
+        assert status == 200, body
+    finally:
+        stop_stack(gw)
+        if later.proc is not None:
+            later.kill()
