@@ -192,8 +192,8 @@ impl Metrics {
     /// reasons (`signature_mismatch`, `unknown_key`, `expired`, `missing`,
     /// `malformed`, `unsupported`, `nonce_reused`, `token_expired`,
     /// `token_unknown`, `project`, `nonce_store_full`, `nonce_store_quota`,
-    /// `unsigned_payload`), anything else is counted as `"other"`. The two
-    /// `nonce_store_*` reasons also count in
+    /// `unsigned_payload`, `nonce_store_unavailable`), anything else is
+    /// counted as `"other"`. The `nonce_store_*` reasons also count in
     /// `iamgate_nonce_store_rejections_total`, so callers need one call.
     pub fn auth_failure(&self, service: &str, reason: &str) {
         let Some(f) = &self.families else { return };
