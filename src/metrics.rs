@@ -63,10 +63,10 @@ const AUTH_REASONS: &[&str] = &[
     "nonce_store_full",
     "nonce_store_quota",
     "unsigned_payload",
-    "nonce_store_unavailable",
     "token_expired",
     "token_unknown",
     "project",
+    "nonce_store_unavailable",
 ];
 
 /// Values accepted for the `listener` label of `iamgate_accept_errors_total`.
