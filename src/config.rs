@@ -45,6 +45,36 @@ struct ConfigFile {
     runtime: RuntimeFile,
     #[serde(default)]
     admin: AdminFile,
+    #[serde(default)]
+    nonce_store: NonceStoreFile,
+}
+
+/// `[nonce_store]`: where ACS3 nonces are remembered. No `url`: in memory,
+/// per process (the default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct NonceStoreFile {
+    /// `redis://host:port/db`: one store shared by every replica.
+    url: Option<String>,
+    /// Bound on one Redis call (connect included); past it the ACS3
+    /// request is refused with 503.
+    timeout_ms: u64,
+}
+
+impl Default for NonceStoreFile {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_ms: 250,
+        }
+    }
+}
+
+/// `[nonce_store]` with a `url`: the shared (Redis) replay store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedNonceStore {
+    pub url: String,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -267,6 +297,9 @@ pub struct Config {
     /// `[admin] token_file`: the bearer token of the protected admin
     /// endpoints (`None`: those endpoints answer only on a loopback listener).
     pub admin_token_file: Option<PathBuf>,
+    /// `[nonce_store] url`: ACS3 nonces in a Redis shared by the fleet
+    /// (`None`: in memory, per process).
+    pub nonce_store: Option<SharedNonceStore>,
 }
 
 impl Config {
@@ -358,6 +391,14 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             Err(e) => err("/admin/token_file", e),
         }
     }
+    if let Some(url) = &f.nonce_store.url {
+        if let Err(e) = crate::identity::validate_redis_url(url) {
+            err("/nonce_store/url", e);
+        }
+    }
+    if f.nonce_store.timeout_ms == 0 {
+        err("/nonce_store/timeout_ms", "must be positive".into());
+    }
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
         "stdout" => DecisionLogTarget::Stdout,
@@ -411,6 +452,10 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         runtime_model: f.runtime.model,
         max_wait: ms(f.reload.max_wait_ms.max(f.reload.debounce_ms)),
         admin_token_file,
+        nonce_store: f.nonce_store.url.map(|url| SharedNonceStore {
+            url,
+            timeout: ms(f.nonce_store.timeout_ms),
+        }),
     })
 }
 

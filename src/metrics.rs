@@ -66,6 +66,7 @@ const AUTH_REASONS: &[&str] = &[
     "token_expired",
     "token_unknown",
     "project",
+    "nonce_store_unavailable",
 ];
 
 /// Values accepted for the `listener` label of `iamgate_accept_errors_total`.
@@ -191,8 +192,8 @@ impl Metrics {
     /// reasons (`signature_mismatch`, `unknown_key`, `expired`, `missing`,
     /// `malformed`, `unsupported`, `nonce_reused`, `token_expired`,
     /// `token_unknown`, `project`, `nonce_store_full`, `nonce_store_quota`,
-    /// `unsigned_payload`), anything else is counted as `"other"`. The two
-    /// `nonce_store_*` reasons also count in
+    /// `unsigned_payload`, `nonce_store_unavailable`), anything else is
+    /// counted as `"other"`. The `nonce_store_*` reasons also count in
     /// `iamgate_nonce_store_rejections_total`, so callers need one call.
     pub fn auth_failure(&self, service: &str, reason: &str) {
         let Some(f) = &self.families else { return };
@@ -200,6 +201,7 @@ impl Metrics {
         match reason {
             "nonce_store_full" => inc(&f.nonce_store_rejections, &["full"]),
             "nonce_store_quota" => inc(&f.nonce_store_rejections, &["quota"]),
+            "nonce_store_unavailable" => inc(&f.nonce_store_rejections, &["unavailable"]),
             _ => {}
         }
     }
@@ -334,7 +336,7 @@ impl Families {
             )?,
             nonce_store_rejections: counter_vec(
                 "iamgate_nonce_store_rejections_total",
-                "ACS3 requests refused (503) because the replay store was full or the access key held its nonce quota.",
+                "ACS3 requests refused (503) because the replay store was full, the access key held its nonce quota, or the shared store (Redis) was unavailable.",
                 &["reason"],
             )?,
             reloads: counter_vec(
@@ -399,7 +401,7 @@ impl Families {
         for result in ["success", "failure"] {
             families.reloads.get_metric_with_label_values(&[result])?;
         }
-        for reason in ["full", "quota"] {
+        for reason in ["full", "quota", "unavailable"] {
             families
                 .nonce_store_rejections
                 .get_metric_with_label_values(&[reason])?;

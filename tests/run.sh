@@ -2,7 +2,9 @@
 # Run every test of iamgate: format and lint checks, the Rust unit and
 # integration tests, then the end-to-end tests that drive the real vendor
 # SDKs through the gateway. Installs what it needs, idempotently:
-#   - Debian's prometheus (a real Prometheus scrapes the admin endpoint)
+#   - Debian's prometheus (a real Prometheus scrapes the admin endpoint;
+#     promtool checks and unit-tests deploy/prometheus/alerts.yml)
+#   - Debian's redis-server (two gateways share one replay store)
 #   - a Python venv in .venv with the pinned SDKs of tests/e2e/requirements.txt
 # With CI=true a tool that cannot be installed is a failure, never a skip.
 set -euo pipefail
@@ -38,6 +40,7 @@ python_venv() {
 
 need_debian_package prometheus prometheus
 need_debian_package openssl openssl
+need_debian_package redis-server redis-server # the shared nonce store (tests/e2e/test_redis_nonces.py)
 python_venv
 
 say "cargo fmt --check"
@@ -47,6 +50,10 @@ cargo clippy --quiet --all-targets -- -D warnings
 say "cargo test (unit, corpus, catalog, property and in-process tests)"
 cargo test --quiet
 cargo build --quiet
+
+say "promtool: deploy/prometheus alert rules (check + unit tests)"
+promtool check rules deploy/prometheus/alerts.yml
+(cd deploy/prometheus && promtool test rules alerts_test.yml)
 
 say "end-to-end: real SDKs → iamgate → recording mock upstream"
 export IAMGATE_BIN="$ROOT/target/debug/iamgate"

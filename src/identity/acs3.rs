@@ -180,10 +180,23 @@ pub fn verify_acs3(
     now: OffsetDateTime,
     nonces: &NonceStore,
 ) -> Result<(), AuthFailure> {
+    let (nonce, signed) = verify_acs3_signature(req, auth, secret, now)?;
+    nonces.check_and_insert(&auth.access_key, &nonce, signed, now)
+}
+
+/// Everything [`verify_acs3`] checks but the nonce, which it returns with
+/// the signed date for the caller to record in whichever replay store it
+/// uses (the shared one is async).
+pub fn verify_acs3_signature(
+    req: &HttpParts,
+    auth: &Acs3Auth,
+    secret: &[u8],
+    now: OffsetDateTime,
+) -> Result<(String, OffsetDateTime), AuthFailure> {
     let (nonce, signed) = check_before_signature(req, auth, now)?;
     let canonical = acs3_canonical_request(req, &auth.signed_headers)?;
     verify_signature_hex(secret, &acs3_string_to_sign(&canonical), &auth.signature)?;
-    nonces.check_and_insert(&auth.access_key, &nonce, signed, now)
+    Ok((nonce, signed))
 }
 
 #[cfg(test)]

@@ -2,16 +2,22 @@
 //! token), verify it against the snapshot's directory, and return the
 //! principal. A key of one cloud used on the other cloud's route is unknown.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
-    check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
-    AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization, UnsignedPayload,
+    check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3,
+    verify_acs3_signature, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore, Replay,
+    ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
+
+/// The store handed to [`Credential::verify`] for credentials that carry
+/// no nonce when the gateway's nonces live in the shared store.
+static NO_NONCES: LazyLock<NonceStore> = LazyLock::new(|| NonceStore::new(1, Duration::ZERO));
 
 /// A verified caller.
 #[derive(Debug, Clone)]
@@ -57,6 +63,7 @@ impl AuthError {
                 "nonce_store_quota"
             }
             AuthError::Verify(AuthFailure::UnsignedPayload) => "unsigned_payload",
+            AuthError::Verify(AuthFailure::ReplayStoreUnavailable) => "nonce_store_unavailable",
             AuthError::UnknownKey => "unknown_key",
             AuthError::UnknownToken => "token_unknown",
             AuthError::TokenExpired { .. } => "token_expired",
@@ -131,6 +138,41 @@ impl Credential<'_> {
             }
             Cloud::Aliyun => verify_acs3(req, &auth, &key.secret, now, nonces)?,
         }
+        Ok(Authenticated {
+            principal: key.principal.clone(),
+            access_key: Some(auth.access_key),
+            mfa: false,
+        })
+    }
+}
+
+impl Credential<'_> {
+    /// [`Credential::verify`] against whichever replay store the gateway
+    /// runs: the local one directly, the shared one (Redis) after the
+    /// signature verified, so a forged request never reaches Redis.
+    pub async fn verify_replay(
+        self,
+        req: &HttpParts<'_>,
+        now: OffsetDateTime,
+        replay: Replay<'_>,
+    ) -> Result<Authenticated, AuthError> {
+        let shared = match replay {
+            Replay::Local(nonces) => return self.verify(req, now, nonces),
+            Replay::Shared(shared) => shared,
+        };
+        let (key, auth) = match self {
+            Credential::Signed {
+                cloud: Cloud::Aliyun,
+                key,
+                auth,
+            } => (key, auth),
+            // Huawei requests and tokens carry no nonce: the store is never read.
+            other => return other.verify(req, now, &NO_NONCES),
+        };
+        let (nonce, signed) = verify_acs3_signature(req, &auth, &key.secret, now)?;
+        shared
+            .check_and_insert(&auth.access_key, &nonce, signed, now)
+            .await?;
         Ok(Authenticated {
             principal: key.principal.clone(),
             access_key: Some(auth.access_key),

@@ -38,6 +38,11 @@ pub enum AuthFailure {
     /// an older live nonce forgotten. Mapped to 503.
     #[error("the replay store is full ({0})")]
     ReplayStoreFull(ReplayLimit),
+    /// ACS3: the shared replay store (Redis) did not answer in time or
+    /// answered an error, so the nonce could not be checked: refused rather
+    /// than accepted unchecked. Mapped to 503.
+    #[error("the shared replay store is unavailable")]
+    ReplayStoreUnavailable,
     /// Huawei: `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` with a non-empty body
     /// on a request whose body must be covered by the signature.
     #[error("unsigned payload is not accepted: the body must be signed")]

@@ -11,6 +11,7 @@ mod authorization;
 mod crypto;
 mod error;
 mod nonce;
+mod nonce_redis;
 #[cfg(test)]
 mod reference_signer;
 mod request;
@@ -20,13 +21,14 @@ mod test_vectors;
 
 pub use acs3::{
     acs3_canonical_request, acs3_string_to_sign, check_acs3_head, parse_acs3, verify_acs3,
-    Acs3Auth, ACS3_ALGORITHM, MAX_NONCE_LEN,
+    verify_acs3_signature, Acs3Auth, ACS3_ALGORITHM, MAX_NONCE_LEN,
 };
 pub use authenticate::{authenticate, identify, AuthError, Authenticated, Credential};
 pub use authorization::SignedAuthorization;
 pub use crypto::{hmac_sha256_hex, sha256_hex, MAX_CLOCK_SKEW};
 pub use error::{AuthFailure, ReplayLimit};
 pub use nonce::NonceStore;
+pub use nonce_redis::{validate_redis_url, RedisNonceStore, Replay};
 pub use request::HttpParts;
 pub use sdk_hmac::{
     check_sdk_hmac_head, parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign,

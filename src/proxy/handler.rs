@@ -152,7 +152,8 @@ async fn pipeline<B: RequestBody>(
         .map_err(|e| auth_failed(gw, rec, e))?;
     let body = body::read(body, parts, gw.body_limits(), &gw.body_budget).await?;
     let who = credential
-        .verify(&req.http(&body.bytes), now, &gw.nonces)
+        .verify_replay(&req.http(&body.bytes), now, gw.replay())
+        .await
         .map_err(|e| auth_failed(gw, rec, e))?;
     rec.set_authenticated(&who);
     let project = project_of(snap, routed.project_id(), &who, parts)?;

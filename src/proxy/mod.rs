@@ -93,6 +93,9 @@ pub struct Gateway {
     /// Who owns which resource, with which tags: made by traffic, outlives
     /// snapshots (`crate::state`).
     pub resources: Arc<crate::state::ResourceState>,
+    /// `[nonce_store] url`: the fleet's replay store, used instead of
+    /// `nonces` when configured.
+    pub shared_nonces: Option<Arc<crate::identity::RedisNonceStore>>,
 }
 
 impl Gateway {
@@ -122,6 +125,13 @@ impl Gateway {
             )),
             body_budget: body::BodyBudget::new(limits.max_body_bytes_in_flight),
             resources,
+            shared_nonces: config.nonce_store.as_ref().map(|s| {
+                Arc::new(crate::identity::RedisNonceStore::new(
+                    &s.url,
+                    crate::identity::MAX_CLOCK_SKEW.unsigned_abs(),
+                    s.timeout,
+                ))
+            }),
             config,
             snapshots,
             metrics,
@@ -143,6 +153,16 @@ impl Gateway {
             decision_log: self.decision_log.clone(),
             body_budget: self.body_budget.clone(),
             resources: self.resources.clone(),
+            shared_nonces: self.shared_nonces.clone(),
+        }
+    }
+
+    /// The replay store ACS3 nonces are checked against: the shared one
+    /// when configured, else the process's own.
+    pub fn replay(&self) -> crate::identity::Replay<'_> {
+        match &self.shared_nonces {
+            Some(shared) => crate::identity::Replay::Shared(shared),
+            None => crate::identity::Replay::Local(&self.nonces),
         }
     }
 

@@ -269,6 +269,10 @@ fn auth_parts(
             "ServiceUnavailable",
             "The replay-protection store is full; retry later.",
         ),
+        AuthError::Verify(AuthFailure::ReplayStoreUnavailable) => (
+            "ServiceUnavailable",
+            "The replay-protection store is unavailable; retry later.",
+        ),
         _ => (
             "IncompleteSignature",
             "The request signature does not conform to Aliyun standards.",
@@ -277,6 +281,7 @@ fn auth_parts(
     // A full replay store is the gateway's limit, not the caller's fault.
     let status = match a {
         AuthError::Verify(AuthFailure::ReplayStoreFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        AuthError::Verify(AuthFailure::ReplayStoreUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNAUTHORIZED,
     };
     (
@@ -292,6 +297,7 @@ fn aliyun_auth_status(a: &AuthError) -> StatusCode {
     match a {
         AuthError::UnknownKey => StatusCode::NOT_FOUND,
         AuthError::Verify(AuthFailure::ReplayStoreFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        AuthError::Verify(AuthFailure::ReplayStoreUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
 }
