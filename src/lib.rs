@@ -27,6 +27,7 @@ pub mod diag;
 pub mod directory;
 pub mod explain;
 pub mod identity;
+pub mod learn;
 pub mod metrics;
 pub mod mock;
 pub mod policy;

@@ -1,0 +1,172 @@
+//! The pure part of `iamgate learn`: decision-log lines in, one
+//! least-privilege identity policy per principal out. No IO, so the admin
+//! API (and a console) can run it on lines held in memory.
+//!
+//! A request needs every action of its route on the resource the gateway
+//! named for it: an id where the path had one, the collection wildcard
+//! (`…:notebook:*`) for lists and creates. Those (action, resource) pairs
+//! are exactly what the policy allows — grouped into as few statements as
+//! the pairs allow without widening anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::log::{parse_principal, LogLine};
+use crate::cloud::Cloud;
+
+/// One learned policy and what it was learned from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LearnedPolicy {
+    pub principal: String,
+    pub cloud: Cloud,
+    pub account: String,
+    pub user: String,
+    /// The policy's name (the file stem it is written under).
+    pub name: String,
+    /// Requests of this principal the policy was learned from.
+    pub requests: usize,
+    /// Of those, requests the gateway denied (or would have, in audit mode).
+    pub denied: usize,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    /// The policy document, in the principal's dialect.
+    pub document: Value,
+}
+
+/// What learning produced: the policies, and principals it could not or
+/// need not write one for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Learned {
+    pub policies: Vec<LearnedPolicy>,
+    /// Account roots seen: identity policies do not restrict them.
+    pub roots: Vec<String>,
+    /// Principal URNs iamgate does not write (not learned from).
+    pub unknown: Vec<String>,
+}
+
+/// The policy name for a user: `learned-<account>-<user>`, reduced to
+/// characters every dialect accepts in a file name.
+pub fn policy_name(account: &str, user: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                true => c,
+                false => '_',
+            })
+            .collect()
+    };
+    format!("learned-{}-{}", clean(account), clean(user))
+}
+
+/// Per principal: action → resources the requests needed, and counts.
+#[derive(Default)]
+struct Seen {
+    pairs: BTreeMap<String, BTreeSet<String>>,
+    requests: usize,
+    denied: usize,
+}
+
+/// Learn one policy per principal from every line a policy decided.
+pub fn learn(lines: &[LogLine]) -> Learned {
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    for line in lines.iter().filter(|l| l.is_decided()) {
+        let Some(principal) = &line.principal else {
+            continue;
+        };
+        let s = seen.entry(principal.clone()).or_default();
+        s.requests += 1;
+        s.denied += usize::from(!line.was_allowed());
+        for a in &line.actions {
+            let resources = s.pairs.entry(a.action.clone()).or_default();
+            resources.insert(a.resource.clone());
+        }
+    }
+    let mut out = Learned::default();
+    for (principal, s) in seen {
+        match parse_principal(&principal) {
+            None => out.unknown.push(principal),
+            Some((_, _, None)) => out.roots.push(principal),
+            Some((cloud, account, Some(user))) => {
+                out.policies
+                    .push(policy_for(principal, cloud, account, user, s));
+            }
+        }
+    }
+    out
+}
+
+fn policy_for(
+    principal: String,
+    cloud: Cloud,
+    account: String,
+    user: String,
+    s: Seen,
+) -> LearnedPolicy {
+    let pairs: BTreeMap<String, BTreeSet<String>> = s
+        .pairs
+        .into_iter()
+        .map(|(action, resources)| (action, without_covered(resources)))
+        .collect();
+    let actions = pairs.keys().cloned().collect();
+    let resources: BTreeSet<String> = pairs.values().flatten().cloned().collect();
+    LearnedPolicy {
+        name: policy_name(&account, &user),
+        document: document(cloud, &pairs),
+        principal,
+        cloud,
+        account,
+        user,
+        requests: s.requests,
+        denied: s.denied,
+        actions,
+        resources: resources.into_iter().collect(),
+    }
+}
+
+/// Drop a resource a wildcard of the same set already covers (an id next to
+/// its collection's `…:*`): the same access, a shorter policy.
+fn without_covered(resources: BTreeSet<String>) -> BTreeSet<String> {
+    if resources.contains("*") {
+        return BTreeSet::from(["*".to_string()]);
+    }
+    let prefixes: Vec<String> = resources
+        .iter()
+        .filter_map(|r| r.strip_suffix('*').map(str::to_string))
+        .collect();
+    let covered = |r: &String| {
+        prefixes
+            .iter()
+            .any(|p| r.starts_with(p.as_str()) && **r != format!("{p}*"))
+    };
+    resources.into_iter().filter(|r| !covered(r)).collect()
+}
+
+/// Actions that need the same resources share one statement, in action order.
+fn document(cloud: Cloud, pairs: &BTreeMap<String, BTreeSet<String>>) -> Value {
+    let mut groups: Vec<(Vec<String>, &BTreeSet<String>)> = Vec::new();
+    for (action, resources) in pairs {
+        match groups.iter_mut().find(|(_, r)| *r == resources) {
+            Some((actions, _)) => actions.push(action.clone()),
+            None => groups.push((vec![action.clone()], resources)),
+        }
+    }
+    let statements: Vec<Value> = groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, (actions, resources))| {
+            json!({
+                "Sid": format!("Learned{i}"),
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": resources.iter().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "Version": cloud.policy_version(), "Statement": statements })
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
