@@ -503,7 +503,8 @@ mod tests {
     fn audit_mode_globally_and_per_service() {
         let (_dir, config) = load("");
         assert_eq!(config.unwrap().enforce_for("modelarts"), Enforce::Enforce);
-        let (_dir, config) = load("enforce = \"audit\"\n[enforce_services]\nagentrun = \"enforce\"\n");
+        let (_dir, config) =
+            load("enforce = \"audit\"\n[enforce_services]\nagentrun = \"enforce\"\n");
         let config = config.unwrap();
         assert_eq!(config.enforce_for("modelarts"), Enforce::Audit);
         assert_eq!(config.enforce_for("agentrun"), Enforce::Enforce);

@@ -68,7 +68,10 @@ pub struct Report {
 fn count(uses: &mut BTreeMap<String, Use>, name: &str, line: &LogLine) {
     let u = uses.entry(name.to_string()).or_default();
     u.name = name.to_string();
-    let who = line.principal.clone().unwrap_or_else(|| "(unauthenticated)".into());
+    let who = line
+        .principal
+        .clone()
+        .unwrap_or_else(|| "(unauthenticated)".into());
     let t = u.by.entry(who).or_default();
     match line.was_allowed() || line.decision == "unmapped" {
         true => t.allowed += 1,
@@ -85,7 +88,11 @@ pub fn coverage(lines: &[LogLine], snap: &Snapshot) -> Report {
             .filter(|l| l.service.as_deref() == Some(&service.name));
         let (mut actions, mut ops) = (BTreeMap::new(), BTreeMap::new());
         for line in mine {
-            for a in line.actions.iter().filter(|a| a.decision != "not_evaluated") {
+            for a in line
+                .actions
+                .iter()
+                .filter(|a| a.decision != "not_evaluated")
+            {
                 count(&mut actions, &a.action, line);
             }
             if let Some(op) = &line.operation {
@@ -207,20 +214,27 @@ pub fn run(opts: &Options) -> u8 {
 fn uses_text(uses: &[Use]) -> String {
     let mut s = String::new();
     for u in uses {
-        let by: Vec<String> = u
-            .by
-            .iter()
-            .map(|(p, t)| format!("{p} ({} allowed, {} denied)", t.allowed, t.denied))
-            .collect();
+        let by: Vec<String> =
+            u.by.iter()
+                .map(|(p, t)| format!("{p} ({} allowed, {} denied)", t.allowed, t.denied))
+                .collect();
         s += &format!("    {:<40} {}\n", u.name, by.join(", "));
     }
     s
 }
 
-/// The text report.
+/// The text report. Services and users no request touched get one line
+/// each (the JSON has every detail).
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     for c in &r.services {
+        if c.actions_used.is_empty() && c.operations_used.is_empty() {
+            s += &format!(
+                "{}: no requests ({} actions, {} SDK operations)\n\n",
+                c.service, c.actions_total, c.operations_total
+            );
+            continue;
+        }
         s += &format!(
             "{}: {}/{} actions, {}/{} SDK operations exercised\n",
             c.service,
@@ -230,20 +244,35 @@ pub fn render(r: &Report) -> String {
             c.operations_total
         );
         s += &uses_text(&c.actions_used);
-        s += &format!("  actions never called: {}\n", c.actions_never_called.join(", "));
-        s += &uses_text(&c.operations_used);
-        s += &format!("  operations never called: {}\n\n", c.operations_never_called.join(", "));
-    }
-    for p in &r.principals {
         s += &format!(
-            "{}: uses {} of {} granted action(s); granted but never used: {}\n",
-            p.principal,
-            p.used,
-            p.granted,
-            match p.granted_never_used.is_empty() {
-                true => "none".to_string(),
-                false => p.granted_never_used.join(", "),
-            }
+            "  actions never called: {}\n",
+            c.actions_never_called.join(", ")
+        );
+        s += &uses_text(&c.operations_used);
+        s += &format!(
+            "  operations never called: {}\n\n",
+            c.operations_never_called.join(", ")
+        );
+    }
+    let (active, idle): (Vec<_>, Vec<_>) = r.principals.iter().partition(|p| p.used > 0);
+    for p in active {
+        let unused = match p.granted_never_used.is_empty() {
+            true => "none".to_string(),
+            false => p.granted_never_used.join(", "),
+        };
+        s += &format!(
+            "{}: uses {} of {} granted action(s); granted but never used: {unused}\n",
+            p.principal, p.used, p.granted
+        );
+    }
+    if !idle.is_empty() {
+        let idle: Vec<String> = idle
+            .iter()
+            .map(|p| format!("{} ({} granted)", p.principal, p.granted))
+            .collect();
+        s += &format!(
+            "users that used none of their grants: {}\n",
+            idle.join(", ")
         );
     }
     s

@@ -138,7 +138,11 @@ struct CoverageArgs {
 }
 
 /// `--routes` / `--policies`, else the config's folders, else the defaults.
-fn dirs(config: &std::path::Path, routes: Option<PathBuf>, policies: Option<PathBuf>) -> (PathBuf, PathBuf) {
+fn dirs(
+    config: &std::path::Path,
+    routes: Option<PathBuf>,
+    policies: Option<PathBuf>,
+) -> (PathBuf, PathBuf) {
     let loaded = iamgate::config::Config::load(config).ok();
     let routes = routes
         .or_else(|| loaded.as_ref().map(|c| c.routes_dir.clone()))

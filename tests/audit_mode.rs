@@ -23,7 +23,13 @@ const ALICE: &str = "example-token-alice-not-real";
 /// alice holds NotebookFullAccess only: listing pools is an implicit deny.
 const POOLS: &str = "/v2/p-acme-cn4/pools";
 
-fn gateway(dir: &std::path::Path, policies: &std::path::Path, extra: &str, log: DecisionLog, up: &str) -> Arc<Gateway> {
+fn gateway(
+    dir: &std::path::Path,
+    policies: &std::path::Path,
+    extra: &str,
+    log: DecisionLog,
+    up: &str,
+) -> Arc<Gateway> {
     Arc::new(common::gateway_at(dir, policies, extra, up, log))
 }
 
@@ -48,7 +54,11 @@ fn tree_with_account_line(dir: &std::path::Path, line: &str) -> std::path::PathB
     common::copy_tree(&common::manifest("policies"), &tree);
     let accounts = tree.join("accounts.toml");
     let text = std::fs::read_to_string(&accounts).unwrap();
-    let text = text.replacen("id = \"acme0001\"\n", &format!("id = \"acme0001\"\n{line}\n"), 1);
+    let text = text.replacen(
+        "id = \"acme0001\"\n",
+        &format!("id = \"acme0001\"\n{line}\n"),
+        1,
+    );
     std::fs::write(&accounts, text).unwrap();
     tree
 }
@@ -56,7 +66,10 @@ fn tree_with_account_line(dir: &std::path::Path, line: &str) -> std::path::PathB
 async fn log_lines(path: &std::path::Path, n: usize) -> Vec<Value> {
     for _ in 0..200 {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         if lines.len() >= n {
             return lines;
         }
@@ -72,19 +85,33 @@ async fn a_denied_request_is_forwarded_and_recorded_as_audit_deny() {
     let path = dir.path().join("decisions.jsonl");
     let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
     let extra = "enforce = \"audit\"\ndebug_headers = true";
-    let gw = gateway(dir.path(), &common::manifest("policies"), extra, log.clone(), &upstream.addr());
+    let gw = gateway(
+        dir.path(),
+        &common::manifest("policies"),
+        extra,
+        log.clone(),
+        &upstream.addr(),
+    );
     let (status, resp, _) = send_from(&gw, get(POOLS, ALICE), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::OK, "the upstream's answer");
     assert_eq!(upstream.requests().len(), 1);
     assert_eq!(resp.headers()["x-iamgate-decision"], "audit_deny");
     let audit = resp.headers()["x-iamgate-audit"].to_str().unwrap();
     assert!(
-        audit.starts_with("implicit_deny modelarts:pool:list on modelarts:cn-north-4:acme0001:pool:*"),
+        audit.starts_with(
+            "implicit_deny modelarts:pool:list on modelarts:cn-north-4:acme0001:pool:*"
+        ),
         "{audit}"
     );
     assert!(metric(&gw, "decision=\"audit_deny\""));
     // An allowed request stays an allow.
-    let (status, resp, _) = send_from(&gw, get("/v1/p-acme-cn4/notebooks", ALICE), "127.0.0.1", false).await;
+    let (status, resp, _) = send_from(
+        &gw,
+        get("/v1/p-acme-cn4/notebooks", ALICE),
+        "127.0.0.1",
+        false,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(resp.headers()["x-iamgate-decision"], "allow");
     assert!(resp.headers().get("x-iamgate-audit").is_none());
@@ -93,7 +120,10 @@ async fn a_denied_request_is_forwarded_and_recorded_as_audit_deny() {
     assert_eq!(lines[0]["decision"], "audit_deny");
     assert_eq!(lines[0]["error"], Value::Null);
     assert_eq!(lines[0]["actions"][0]["decision"], "implicit_deny");
-    assert_eq!(lines[0]["actions"][0]["reason"]["type"], "no_identity_allow");
+    assert_eq!(
+        lines[0]["actions"][0]["reason"]["type"],
+        "no_identity_allow"
+    );
     assert_eq!(lines[1]["decision"], "allow");
 }
 
@@ -101,13 +131,32 @@ async fn a_denied_request_is_forwarded_and_recorded_as_audit_deny() {
 async fn authentication_failures_foreign_projects_and_ambiguous_paths_are_still_refused() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(dir.path(), &common::manifest("policies"), "enforce = \"audit\"", DecisionLog::disabled(), &upstream.addr());
-    let (status, _, body) = send_from(&gw, get(POOLS, "example-token-expired-not-real"), "127.0.0.1", false).await;
+    let gw = gateway(
+        dir.path(),
+        &common::manifest("policies"),
+        "enforce = \"audit\"",
+        DecisionLog::disabled(),
+        &upstream.addr(),
+    );
+    let (status, _, body) = send_from(
+        &gw,
+        get(POOLS, "example-token-expired-not-real"),
+        "127.0.0.1",
+        false,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    let (status, _, body) = send_from(&gw, get("/v2/p-solo-cn4/pools", ALICE), "127.0.0.1", false).await;
+    let (status, _, body) =
+        send_from(&gw, get("/v2/p-solo-cn4/pools", ALICE), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error_code"], "APIGW.0302", "{body}");
-    let (status, _, _) = send_from(&gw, get("/v1/p-acme-cn4/notebooks/a%2Fb", ALICE), "127.0.0.1", false).await;
+    let (status, _, _) = send_from(
+        &gw,
+        get("/v1/p-acme-cn4/notebooks/a%2Fb", ALICE),
+        "127.0.0.1",
+        false,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(upstream.requests().is_empty(), "{:#?}", upstream.requests());
     assert!(!metric(&gw, "audit_deny"));
@@ -118,7 +167,13 @@ async fn a_service_can_stay_enforced_under_a_global_audit() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let extra = "enforce = \"audit\"\n[enforce_services]\nmodelarts = \"enforce\"";
-    let gw = gateway(dir.path(), &common::manifest("policies"), extra, DecisionLog::disabled(), &upstream.addr());
+    let gw = gateway(
+        dir.path(),
+        &common::manifest("policies"),
+        extra,
+        DecisionLog::disabled(),
+        &upstream.addr(),
+    );
     let (status, _, body) = send_from(&gw, get(POOLS, ALICE), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error_code"], "APIGW.0302", "{body}");
@@ -130,7 +185,13 @@ async fn an_account_in_audit_mode_is_forwarded_and_an_enforced_one_is_not() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let tree = tree_with_account_line(dir.path(), "enforce = \"audit\"");
-    let gw = gateway(dir.path(), &tree, "", DecisionLog::disabled(), &upstream.addr());
+    let gw = gateway(
+        dir.path(),
+        &tree,
+        "",
+        DecisionLog::disabled(),
+        &upstream.addr(),
+    );
     let (status, _, _) = send_from(&gw, get(POOLS, ALICE), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream.requests().len(), 1);
@@ -138,7 +199,13 @@ async fn an_account_in_audit_mode_is_forwarded_and_an_enforced_one_is_not() {
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let tree = tree_with_account_line(dir.path(), "enforce = \"enforce\"");
-    let gw = gateway(dir.path(), &tree, "enforce = \"audit\"", DecisionLog::disabled(), &upstream.addr());
+    let gw = gateway(
+        dir.path(),
+        &tree,
+        "enforce = \"audit\"",
+        DecisionLog::disabled(),
+        &upstream.addr(),
+    );
     let (status, _, body) = send_from(&gw, get(POOLS, ALICE), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error_code"], "APIGW.0302", "{body}");

@@ -51,10 +51,12 @@ pub struct Learned {
 pub fn policy_name(account: &str, user: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
-            .map(|c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                true => c,
-                false => '_',
-            })
+            .map(
+                |c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    true => c,
+                    false => '_',
+                },
+            )
             .collect()
     };
     format!("learned-{}-{}", clean(account), clean(user))

@@ -7,7 +7,8 @@ fn line(principal: &str, decision: &str, actions: &[(&str, &str)]) -> String {
         .iter()
         .map(|(a, r)| json!({"action": a, "resource": r, "decision": decision, "reason": null, "context": {}}))
         .collect();
-    json!({"schema": 1, "principal": principal, "decision": decision, "actions": actions}).to_string()
+    json!({"schema": 1, "principal": principal, "decision": decision, "actions": actions})
+        .to_string()
 }
 
 fn lines(text: &[String]) -> Vec<LogLine> {
@@ -18,13 +19,34 @@ fn lines(text: &[String]) -> Vec<LogLine> {
 fn one_policy_per_user_with_ids_and_collection_wildcards() {
     let nb = "modelarts:cn-north-4:acme0001:notebook:";
     let log = lines(&[
-        line("iam::acme0001:user:alice", "allow", &[("modelarts:notebook:list", &format!("{nb}*"))]),
-        line("iam::acme0001:user:alice", "audit_deny", &[("modelarts:notebook:get", &format!("{nb}nb1"))]),
-        line("iam::acme0001:user:alice", "allow", &[("modelarts:notebook:delete", &format!("{nb}nb1"))]),
-        line("iam::acme0001:root", "allow", &[("modelarts:pool:delete", "x")]),
-        line("acs:ram::123:user/runner", "allow", &[("agentrun:GetTemplate", "*")]),
+        line(
+            "iam::acme0001:user:alice",
+            "allow",
+            &[("modelarts:notebook:list", &format!("{nb}*"))],
+        ),
+        line(
+            "iam::acme0001:user:alice",
+            "audit_deny",
+            &[("modelarts:notebook:get", &format!("{nb}nb1"))],
+        ),
+        line(
+            "iam::acme0001:user:alice",
+            "allow",
+            &[("modelarts:notebook:delete", &format!("{nb}nb1"))],
+        ),
+        line(
+            "iam::acme0001:root",
+            "allow",
+            &[("modelarts:pool:delete", "x")],
+        ),
+        line(
+            "acs:ram::123:user/runner",
+            "allow",
+            &[("agentrun:GetTemplate", "*")],
+        ),
         // Refusals before a decision teach nothing.
-        json!({"schema": 1, "principal": null, "decision": "unauthenticated", "actions": []}).to_string(),
+        json!({"schema": 1, "principal": null, "decision": "unauthenticated", "actions": []})
+            .to_string(),
     ]);
     let learned = learn(&log);
     assert_eq!(learned.roots, ["iam::acme0001:root"]);

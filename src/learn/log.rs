@@ -170,9 +170,6 @@ mod tests {
         let log = read_log(text.as_bytes()).unwrap();
         assert_eq!(log.lines.len(), 1);
         assert!(log.lines[0].is_decided());
-        assert_eq!(
-            log.skipped.iter().map(|s| s.0).collect::<Vec<_>>(),
-            [3, 4]
-        );
+        assert_eq!(log.skipped.iter().map(|s| s.0).collect::<Vec<_>>(), [3, 4]);
     }
 }

@@ -18,7 +18,11 @@ pub fn policy_path(p: &LearnedPolicy) -> PathBuf {
 
 /// Write the policies (and the base tree first, when given). Returns notes
 /// for the summary: users the base `accounts.toml` does not have.
-pub fn write_tree(learned: &Learned, out: &Path, base: Option<&Path>) -> Result<Vec<String>, String> {
+pub fn write_tree(
+    learned: &Learned,
+    out: &Path,
+    base: Option<&Path>,
+) -> Result<Vec<String>, String> {
     let err = |what: &Path, e: std::io::Error| format!("{}: {e}", what.display());
     let mut notes = Vec::new();
     if let Some(base) = base {
@@ -51,8 +55,7 @@ pub fn write_tree(learned: &Learned, out: &Path, base: Option<&Path>) -> Result<
 /// `accounts.toml` with each learned user attached to its learned policy
 /// only; also the principals no user entry matched.
 fn attach(text: &str, policies: &[LearnedPolicy]) -> Result<(String, Vec<String>), String> {
-    let mut doc: toml::Table =
-        toml::from_str(text).map_err(|e| format!("accounts.toml: {e}"))?;
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| format!("accounts.toml: {e}"))?;
     let mut missing = Vec::new();
     for p in policies {
         if !attach_one(&mut doc, p) {
@@ -109,10 +112,18 @@ pub fn render_summary(learned: &Learned, notes: &[String]) -> String {
     s += &format!(
         "learned {} polic{} from {requests} request(s)\n",
         learned.policies.len(),
-        if learned.policies.len() == 1 { "y" } else { "ies" }
+        if learned.policies.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
     );
     for p in &learned.policies {
-        s += &format!("\n{}\n  policy:    {}\n", p.principal, policy_path(p).display());
+        s += &format!(
+            "\n{}\n  policy:    {}\n",
+            p.principal,
+            policy_path(p).display()
+        );
         s += &format!("  requests:  {} ({} denied)\n", p.requests, p.denied);
         s += &format!("  actions:   {}\n", p.actions.join(", "));
         s += &format!("  resources: {}\n", p.resources.join(", "));
@@ -124,7 +135,10 @@ pub fn render_summary(learned: &Learned, notes: &[String]) -> String {
         );
     }
     if !learned.unknown.is_empty() {
-        s += &format!("\nnot learned (unknown principals): {}\n", learned.unknown.join(", "));
+        s += &format!(
+            "\nnot learned (unknown principals): {}\n",
+            learned.unknown.join(", ")
+        );
     }
     for n in notes {
         s += &format!("note: {n}\n");

@@ -255,7 +255,9 @@ fn audit_header(gw: &Gateway, mut resp: Response<Body>, audited: Option<String>)
         .map(|why| -> String {
             // A header value is visible ASCII: a Sid in another script is elided.
             let ascii = |c: char| c.is_ascii_graphic() || c == ' ';
-            why.chars().map(|c| if ascii(c) { c } else { '?' }).collect()
+            why.chars()
+                .map(|c| if ascii(c) { c } else { '?' })
+                .collect()
         })
         .and_then(|why| HeaderValue::from_str(&why).ok());
     if let Some(v) = value {
