@@ -46,6 +46,8 @@ pub struct Admin {
     pub guard: Guard,
     /// The resource state (`GET /-/resources?limit=N`).
     pub resources: Arc<crate::state::ResourceState>,
+    /// What decided requests needed (`GET /-/learned?principal=URN`).
+    pub observed: Arc<crate::learn::Observed>,
 }
 
 /// Who may call the `/-/` endpoints.
@@ -213,6 +215,7 @@ impl Admin {
                 let limit = query_limit(req.uri().query()).unwrap_or(1000);
                 json_response(StatusCode::OK, &self.resources.to_json(limit))
             }
+            (&Method::GET, "/-/learned") => self.learned(req.uri().query()),
             (&Method::POST, "/-/reload") => match self.reloader.reload("admin").await {
                 ReloadOutcome::Loaded(digest) => {
                     json_response(StatusCode::OK, &json!({"ok": true, "digest": digest}))
@@ -223,6 +226,32 @@ impl Admin {
                 ),
             },
             _ => json_response(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
+        }
+    }
+}
+
+impl Admin {
+    /// `/-/learned`: the least-privilege policies of the traffic so far
+    /// (of `principal=URN`, percent-encoded, or of everyone); 404 for a
+    /// named principal with no decided request yet.
+    fn learned(&self, query: Option<&str>) -> Response<Body> {
+        let principal = query.and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("principal="))
+                .map(|v| {
+                    percent_encoding::percent_decode_str(&v.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+        });
+        let live = self.observed.learned(principal.as_deref());
+        let nothing = live.learned.policies.is_empty() && live.learned.roots.is_empty();
+        match (principal, nothing) {
+            (Some(p), true) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not_observed", "message": format!("no decided request of {p} yet")}),
+            ),
+            _ => json_response(StatusCode::OK, &json!(live)),
         }
     }
 }

@@ -38,7 +38,8 @@ fn config(dir: &Path, policies: &Path, extra: &str) -> std::path::PathBuf {
     path
 }
 
-fn serve(config: &Path) -> (Child, String) {
+/// Starts `iamgate serve`; the child, the gateway's and the admin address.
+fn serve(config: &Path) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iamgate"))
         .arg("--config")
         .arg(config)
@@ -48,16 +49,33 @@ fn serve(config: &Path) -> (Child, String) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
+    let mut next = |prefix: &str| loop {
         let line = lines
             .next()
             .expect("serve exited before listening")
             .unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
+        if let Some(addr) = line.strip_prefix(prefix) {
             break addr.to_string();
         }
     };
-    (child, addr)
+    let addr = next("listening on ");
+    let admin = next("admin listening on ");
+    (child, addr, admin)
+}
+
+/// `GET` on the admin listener with an optional bearer token: status, body.
+fn admin_get(admin: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(admin).unwrap();
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nhost: {admin}\r\n{auth}connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
 }
 
 /// One HTTP/1.1 request; the status and the response head.
@@ -112,9 +130,12 @@ fn stop(mut child: Child) {
 /// Run the traffic through a gateway in audit mode; the decision log.
 fn audited_traffic(dir: &Path, base: &Path) -> std::path::PathBuf {
     let log = dir.join("decisions.jsonl");
-    let extra =
-        format!("enforce = \"audit\"\ndebug_headers = true\n[decision_log]\ntarget = {log:?}");
-    let (child, addr) = serve(&config(dir, base, &extra));
+    let token = dir.join("admin-token");
+    std::fs::write(&token, "e2e-admin-token\n").unwrap();
+    let extra = format!(
+        "enforce = \"audit\"\ndebug_headers = true\n[decision_log]\ntarget = {log:?}\n[admin]\ntoken_file = {token:?}"
+    );
+    let (child, addr, admin) = serve(&config(dir, base, &extra));
     let create = r#"{"id": "nb-e2e", "name": "nb-e2e"}"#;
     let traffic = [
         (READER, "GET", NB.to_string(), "", "allow"),
@@ -141,8 +162,47 @@ fn audited_traffic(dir: &Path, base: &Path) -> std::path::PathBuf {
     // Audit mode never lets an authentication failure through.
     let (status, _) = http(&addr, "GET", NB, "example-token-expired-not-real", "");
     assert_eq!(status, 401);
+    live_learned(&admin);
     stop(child);
     log
+}
+
+/// `GET /-/learned` on the running gateway: the same policy `learn` writes
+/// from the log, behind the admin token.
+fn live_learned(admin: &str) {
+    let reader = "/-/learned?principal=iam%3A%3Aacme0001%3Auser%3Areader";
+    let (status, _) = admin_get(admin, reader, None);
+    assert_eq!(status, 401);
+    let (status, body) = admin_get(admin, reader, Some("e2e-admin-token"));
+    assert_eq!(status, 200, "{body}");
+    let live: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(live["policies"].as_array().unwrap().len(), 1, "{live:#}");
+    let policy = &live["policies"][0];
+    assert_eq!(policy["principal"], "iam::acme0001:user:reader");
+    assert_eq!(
+        (policy["requests"].as_u64(), policy["denied"].as_u64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(
+        policy["actions"],
+        serde_json::json!([
+            "modelarts:notebook:create",
+            "modelarts:notebook:delete",
+            "modelarts:notebook:get",
+            "modelarts:notebook:list"
+        ])
+    );
+    assert_eq!(policy["document"]["Version"], "5.0");
+    let (status, _) = admin_get(
+        admin,
+        "/-/learned?principal=iam%3A%3Aacme0001%3Auser%3Anobody",
+        Some("e2e-admin-token"),
+    );
+    assert_eq!(status, 404);
+    let (status, body) = admin_get(admin, "/-/learned", Some("e2e-admin-token"));
+    assert_eq!(status, 200);
+    let all: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(all["policies"].as_array().unwrap().len(), 2, "{all:#}");
 }
 
 #[test]

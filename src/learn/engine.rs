@@ -63,11 +63,29 @@ pub fn policy_name(account: &str, user: &str) -> String {
 }
 
 /// Per principal: action → resources the requests needed, and counts.
-#[derive(Default)]
-struct Seen {
+#[derive(Debug, Clone, Default)]
+pub(super) struct Seen {
     pairs: BTreeMap<String, BTreeSet<String>>,
     requests: usize,
     denied: usize,
+}
+
+impl Seen {
+    /// Count one request.
+    pub(super) fn request(&mut self, allowed: bool) {
+        self.requests += 1;
+        self.denied += usize::from(!allowed);
+    }
+
+    /// Whether the pair is already known.
+    pub(super) fn has(&self, action: &str, resource: &str) -> bool {
+        self.pairs.get(action).is_some_and(|r| r.contains(resource))
+    }
+
+    pub(super) fn add(&mut self, action: &str, resource: &str) {
+        let resources = self.pairs.entry(action.to_string()).or_default();
+        resources.insert(resource.to_string());
+    }
 }
 
 /// Learn one policy per principal from every line a policy decided.
@@ -78,13 +96,16 @@ pub fn learn(lines: &[LogLine]) -> Learned {
             continue;
         };
         let s = seen.entry(principal.clone()).or_default();
-        s.requests += 1;
-        s.denied += usize::from(!line.was_allowed());
+        s.request(line.was_allowed());
         for a in &line.actions {
-            let resources = s.pairs.entry(a.action.clone()).or_default();
-            resources.insert(a.resource.clone());
+            s.add(&a.action, &a.resource);
         }
     }
+    learn_seen(seen)
+}
+
+/// One policy per principal of what was seen.
+pub(super) fn learn_seen(seen: BTreeMap<String, Seen>) -> Learned {
     let mut out = Learned::default();
     for (principal, s) in seen {
         match parse_principal(&principal) {

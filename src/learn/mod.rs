@@ -7,12 +7,14 @@
 
 pub mod engine;
 pub mod log;
+pub mod observed;
 pub mod output;
 
 use std::path::PathBuf;
 
 pub use engine::{learn, policy_name, Learned, LearnedPolicy};
 pub use log::{parse_principal, read_log, read_log_path, Log, LogAction, LogLine};
+pub use observed::{LiveLearned, Observed};
 
 /// Everything `iamgate learn` was asked.
 #[derive(Debug, Clone)]

@@ -209,6 +209,7 @@ async fn decide_and_forward(
     let result = authorize(snap, route, who, project, &target, &facts, rec);
     gw.metrics
         .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
+    observe(gw, rec);
     let (permit, audited) = match result {
         Err(GatewayError::Denied(d)) if audits(gw, snap, route, who) => audit(rec, &d),
         other => (other?, None),
@@ -220,6 +221,19 @@ async fn decide_and_forward(
     let fields = body_fields(body).unwrap_or_default();
     let resp = ownership::record(&gw.resources, route, &target, slot, &fields, resp).await?;
     Ok(audit_header(gw, resp, audited))
+}
+
+/// Feed `GET /-/learned`: the actions a decided request needed.
+fn observe(gw: &Gateway, rec: &Record) {
+    if rec.actions.is_empty() {
+        return;
+    }
+    let pairs = rec
+        .actions
+        .iter()
+        .map(|a| (a.action.as_str(), a.resource.as_str()));
+    gw.observed
+        .note(&rec.principal, rec.decision == Some("allow"), pairs);
 }
 
 /// Audit mode for this request: the account's own `enforce`, else the

@@ -91,6 +91,8 @@ pub struct Gateway {
     /// Who owns which resource, with which tags: made by traffic, outlives
     /// snapshots (`crate::state`).
     pub resources: Arc<crate::state::ResourceState>,
+    /// What decided requests needed, per principal (`GET /-/learned`).
+    pub observed: Arc<crate::learn::Observed>,
 }
 
 impl Gateway {
@@ -124,6 +126,7 @@ impl Gateway {
             snapshots,
             metrics,
             decision_log,
+            observed: Arc::default(),
         }
     }
 
