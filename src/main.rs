@@ -102,6 +102,10 @@ struct LearnArgs {
     /// Learn only this principal (its URN).
     #[arg(long, value_name = "URN")]
     principal: Option<String>,
+    /// Also learn conditions: a StringEquals on each tag or enterprise
+    /// project key that had one value in every request of a statement.
+    #[arg(long)]
+    conditions: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -260,6 +264,7 @@ fn main() -> ExitCode {
             out: a.out,
             base: a.policies,
             principal: a.principal,
+            conditions: a.conditions,
             json: a.json,
         })),
         Command::Replay(a) => {

@@ -245,3 +245,72 @@ fn coverage_names_who_exercised_what_and_what_is_granted_but_unused() {
         .unwrap()
         .contains(&json!("modelarts:notebook:delete")));
 }
+
+#[test]
+fn learned_conditions_keep_the_tag_the_requests_showed() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = |id: &str, team: &str| {
+        json!({"schema": 1, "request_id": id, "method": "GET", "path": format!("/v1/p-acme-cn4/notebooks/{id}"),
+            "principal": "iam::acme0001:user:tagger", "service": "modelarts", "operation": "show_notebook",
+            "actions": [{"action": "modelarts:notebook:get", "resource": "modelarts:cn-north-4:acme0001:notebook:*",
+                "decision": "allow", "reason": null, "context": {}}],
+            "context": {"g:resourcetag/team": [team]}, "decision": "allow", "status": 200})
+    };
+    let log = write_log(dir.path(), &[nb("a", "blue"), nb("b", "blue")]);
+    let learned = dir.path().join("learned");
+    let args = [
+        "learn",
+        &log,
+        "--policies",
+        "policies",
+        "--out",
+        learned.to_str().unwrap(),
+        "--conditions",
+    ];
+    let (code, out, err) = run(&args, None);
+    assert_eq!(code, 0, "{out}{err}");
+    let file = learned.join("huawei/identity/learned-acme0001-tagger.json");
+    let policy: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Condition"],
+        json!({"StringEquals": {"g:resourcetag/team": ["blue"]}})
+    );
+    // The tree loads, the traffic replays allowed, and the condition still
+    // tells blue from red.
+    let (code, report) = replay(&log, learned.to_str().unwrap());
+    assert_eq!(
+        (
+            report["denied_after"].as_u64(),
+            report["undecidable"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{report:#}"
+    );
+    assert_eq!(code, 3, "the deciding statement changed");
+    let config = dir.path().join("iamgate.toml");
+    std::fs::write(&config, format!(
+        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {learned:?}\n[upstreams]\nmodelarts = \"builtin:mock\"\nagentrun = \"builtin:mock\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
+        common::manifest("routes"))).unwrap();
+    let config = config.to_str().unwrap();
+    let (code, out, err) = run(&["--config", config, "check"], None);
+    assert_eq!(code, 0, "{out}{err}");
+    let explain = |id: &str| {
+        run(
+            &[
+                "--config",
+                config,
+                "explain",
+                "--user",
+                "tagger",
+                "--method",
+                "GET",
+                "--path",
+                &format!("/v1/p-acme-cn4/notebooks/{id}"),
+            ],
+            None,
+        )
+        .0
+    };
+    assert_eq!(explain("nb-blue"), 0);
+    assert_eq!(explain("nb-red"), 2);
+}

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::conditions::{condition_json, Conditions, PairContexts};
 use super::log::{parse_principal, LogLine};
 use crate::cloud::Cloud;
 
@@ -68,6 +69,8 @@ pub(super) struct Seen {
     pairs: BTreeMap<String, BTreeSet<String>>,
     requests: usize,
     denied: usize,
+    /// With `--conditions`: what each pair's requests showed.
+    contexts: Option<PairContexts>,
 }
 
 impl Seen {
@@ -88,8 +91,21 @@ impl Seen {
     }
 }
 
+/// How to learn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LearnOptions {
+    /// Narrow statements with the tag and enterprise-project values the
+    /// requests showed ([`super::conditions`]).
+    pub conditions: bool,
+}
+
 /// Learn one policy per principal from every line a policy decided.
 pub fn learn(lines: &[LogLine]) -> Learned {
+    learn_with(lines, LearnOptions::default())
+}
+
+/// [`learn`], with options.
+pub fn learn_with(lines: &[LogLine], opts: LearnOptions) -> Learned {
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     for line in lines.iter().filter(|l| l.is_decided()) {
         let Some(principal) = &line.principal else {
@@ -97,8 +113,12 @@ pub fn learn(lines: &[LogLine]) -> Learned {
         };
         let s = seen.entry(principal.clone()).or_default();
         s.request(line.was_allowed());
-        for a in &line.actions {
+        for (i, a) in line.actions.iter().enumerate() {
             s.add(&a.action, &a.resource);
+            if opts.conditions {
+                let contexts = s.contexts.get_or_insert_with(PairContexts::default);
+                contexts.observe(&a.action, &a.resource, &line.context_of(i));
+            }
         }
     }
     learn_seen(seen)
@@ -127,16 +147,15 @@ fn policy_for(
     user: String,
     s: Seen,
 ) -> LearnedPolicy {
-    let pairs: BTreeMap<String, BTreeSet<String>> = s
-        .pairs
-        .into_iter()
-        .map(|(action, resources)| (action, without_covered(resources)))
+    let groups = condition_groups(&s);
+    let actions = s.pairs.keys().cloned().collect();
+    let resources: BTreeSet<String> = groups
+        .values()
+        .flat_map(|pairs| pairs.values().flatten().cloned())
         .collect();
-    let actions = pairs.keys().cloned().collect();
-    let resources: BTreeSet<String> = pairs.values().flatten().cloned().collect();
     LearnedPolicy {
         name: policy_name(&account, &user),
-        document: document(cloud, &pairs),
+        document: document(cloud, &groups),
         principal,
         cloud,
         account,
@@ -146,6 +165,29 @@ fn policy_for(
         actions,
         resources: resources.into_iter().collect(),
     }
+}
+
+/// Conditions → action → resources (one group, no conditions, unless
+/// `--conditions` found some), ids under a wildcard of their group dropped.
+fn condition_groups(s: &Seen) -> BTreeMap<Conditions, BTreeMap<String, BTreeSet<String>>> {
+    let mut groups: BTreeMap<Conditions, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (action, resources) in &s.pairs {
+        for r in resources {
+            let c = s
+                .contexts
+                .as_ref()
+                .map(|ctx| ctx.conditions(action, r))
+                .unwrap_or_default();
+            let group = groups.entry(c).or_default();
+            group.entry(action.clone()).or_default().insert(r.clone());
+        }
+    }
+    for pairs in groups.values_mut() {
+        for resources in pairs.values_mut() {
+            *resources = without_covered(std::mem::take(resources));
+        }
+    }
+    groups
 }
 
 /// Drop a resource a wildcard of the same set already covers (an id next to
@@ -166,27 +208,34 @@ fn without_covered(resources: BTreeSet<String>) -> BTreeSet<String> {
     resources.into_iter().filter(|r| !covered(r)).collect()
 }
 
-/// Actions that need the same resources share one statement, in action order.
-fn document(cloud: Cloud, pairs: &BTreeMap<String, BTreeSet<String>>) -> Value {
-    let mut groups: Vec<(Vec<String>, &BTreeSet<String>)> = Vec::new();
-    for (action, resources) in pairs {
-        match groups.iter_mut().find(|(_, r)| *r == resources) {
-            Some((actions, _)) => actions.push(action.clone()),
-            None => groups.push((vec![action.clone()], resources)),
+/// Per condition group, actions that need the same resources share one
+/// statement, in action order.
+fn document(
+    cloud: Cloud,
+    groups: &BTreeMap<Conditions, BTreeMap<String, BTreeSet<String>>>,
+) -> Value {
+    let mut statements: Vec<Value> = Vec::new();
+    for (conditions, pairs) in groups {
+        let mut same: Vec<(Vec<String>, &BTreeSet<String>)> = Vec::new();
+        for (action, resources) in pairs {
+            match same.iter_mut().find(|(_, r)| *r == resources) {
+                Some((actions, _)) => actions.push(action.clone()),
+                None => same.push((vec![action.clone()], resources)),
+            }
         }
-    }
-    let statements: Vec<Value> = groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, (actions, resources))| {
-            json!({
-                "Sid": format!("Learned{i}"),
+        for (actions, resources) in same {
+            let mut st = json!({
+                "Sid": format!("Learned{}", statements.len()),
                 "Effect": "Allow",
                 "Action": actions,
                 "Resource": resources.iter().collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+            });
+            if let Some(c) = condition_json(conditions) {
+                st["Condition"] = c;
+            }
+            statements.push(st);
+        }
+    }
     json!({ "Version": cloud.policy_version(), "Statement": statements })
 }
 

@@ -5,6 +5,7 @@
 //! [`output`] writes a tree `iamgate check` accepts plus a summary.
 //! `replay` and `coverage` read logs through [`log`] too.
 
+mod conditions;
 pub mod engine;
 pub mod log;
 pub mod observed;
@@ -12,7 +13,7 @@ pub mod output;
 
 use std::path::PathBuf;
 
-pub use engine::{learn, policy_name, Learned, LearnedPolicy};
+pub use engine::{learn, learn_with, policy_name, LearnOptions, Learned, LearnedPolicy};
 pub use log::{parse_principal, read_log, read_log_path, Log, LogAction, LogLine};
 pub use observed::{LiveLearned, Observed};
 
@@ -27,6 +28,8 @@ pub struct Options {
     pub base: Option<PathBuf>,
     /// Only this principal (URN).
     pub principal: Option<String>,
+    /// Learn `StringEquals` conditions on tag and enterprise-project keys.
+    pub conditions: bool,
     pub json: bool,
 }
 
@@ -42,7 +45,12 @@ pub fn run(opts: &Options) -> u8 {
     for (n, why) in &log.skipped {
         eprintln!("{}:{n}: skipped: {why}", opts.log.display());
     }
-    let mut learned = learn(&log.lines);
+    let mut learned = learn_with(
+        &log.lines,
+        LearnOptions {
+            conditions: opts.conditions,
+        },
+    );
     if let Some(only) = &opts.principal {
         learned.policies.retain(|p| &p.principal == only);
         learned.roots.retain(|r| r == only);
