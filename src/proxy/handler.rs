@@ -29,7 +29,7 @@ use crate::proxy::outgoing::{upstream_headers, Origin};
 use crate::proxy::record::{Record, Recorder};
 use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
 use crate::proxy::upstream::Outgoing;
-use crate::proxy::{body, hygiene, ownership, Body, Gateway};
+use crate::proxy::{audit, body, hygiene, ownership, Body, Gateway};
 use crate::routes::{RouteError, RouteMatch, Routed};
 use crate::snapshot::Snapshot;
 
@@ -209,9 +209,11 @@ async fn decide_and_forward(
     let result = authorize(snap, route, who, project, &target, &facts, rec);
     gw.metrics
         .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
-    observe(gw, rec);
+    audit::observe(gw, rec);
     let (permit, audited) = match result {
-        Err(GatewayError::Denied(d)) if audits(gw, snap, route, who) => audit(rec, &d),
+        Err(GatewayError::Denied(d)) if audit::applies(gw, snap, route, who) => {
+            audit::let_through(rec, &d)
+        }
         other => (other?, None),
     };
     let slot = ownership::reserve(&gw.resources, route)?;
@@ -220,64 +222,7 @@ async fn decide_and_forward(
     // The body parsed once already for the context; it cannot fail here.
     let fields = body_fields(body).unwrap_or_default();
     let resp = ownership::record(&gw.resources, route, &target, slot, &fields, resp).await?;
-    Ok(audit_header(gw, resp, audited))
-}
-
-/// Feed `GET /-/learned`: the actions a decided request needed.
-fn observe(gw: &Gateway, rec: &Record) {
-    if rec.actions.is_empty() {
-        return;
-    }
-    let pairs = rec
-        .actions
-        .iter()
-        .map(|a| (a.action.as_str(), a.resource.as_str()));
-    gw.observed
-        .note(&rec.principal, rec.decision == Some("allow"), pairs);
-}
-
-/// Audit mode for this request: the account's own `enforce`, else the
-/// service's, else the global one.
-fn audits(gw: &Gateway, snap: &Snapshot, route: &RouteMatch<'_>, who: &Authenticated) -> bool {
-    let account = &*who.principal.account_id;
-    let mode = match snap.directory.account_enforce.get(account) {
-        Some(mode) => *mode,
-        None => gw.config.enforce_for(&route.service.name),
-    };
-    mode == crate::config::Enforce::Audit
-}
-
-/// Let a policy denial through in audit mode: recorded as `audit_deny` (the
-/// actions keep the denial's reasons); the text is the would-be denial.
-fn audit(rec: &mut Record, d: &DenialDetails) -> (Permit, Option<String>) {
-    rec.decision = Some("audit_deny");
-    let denial = &d.denial;
-    let why = format!(
-        "{} {} on {}: {}",
-        denial.decision.kind.as_str(),
-        denial.action,
-        denial.resource,
-        reason_summary(&denial.decision.reason)
-    );
-    (Permit::for_audit_mode_by_configuration(), Some(why))
-}
-
-/// `X-Iamgate-Audit: <the would-be denial>` with `debug_headers`.
-fn audit_header(gw: &Gateway, mut resp: Response<Body>, audited: Option<String>) -> Response<Body> {
-    let value = audited
-        .filter(|_| gw.config.debug_headers)
-        .map(|why| -> String {
-            // A header value is visible ASCII: a Sid in another script is elided.
-            let ascii = |c: char| c.is_ascii_graphic() || c == ' ';
-            why.chars()
-                .map(|c| if ascii(c) { c } else { '?' })
-                .collect()
-        })
-        .and_then(|why| HeaderValue::from_str(&why).ok());
-    if let Some(v) = value {
-        resp.headers_mut().insert("x-iamgate-audit", v);
-    }
-    resp
+    Ok(audit::header(gw, resp, audited))
 }
 
 /// What an allowed request sends upstream.

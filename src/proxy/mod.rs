@@ -45,6 +45,7 @@ macro_rules! delegate_async_write {
     };
 }
 
+mod audit;
 pub mod body;
 pub mod context;
 pub mod firstline;
