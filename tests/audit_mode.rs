@@ -192,9 +192,12 @@ async fn an_account_in_audit_mode_is_forwarded_and_an_enforced_one_is_not() {
         DecisionLog::disabled(),
         &upstream.addr(),
     );
-    let (status, _, _) = send_from(&gw, get(POOLS, ALICE), "127.0.0.1", false).await;
+    let (status, resp, _) = send_from(&gw, get(POOLS, ALICE), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream.requests().len(), 1);
+    // Without debug_headers the response carries no audit header.
+    assert!(resp.headers().get("x-iamgate-audit").is_none());
+    assert!(metric(&gw, "decision=\"audit_deny\""));
 
     let upstream = Upstream::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -210,4 +213,17 @@ async fn an_account_in_audit_mode_is_forwarded_and_an_enforced_one_is_not() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error_code"], "APIGW.0302", "{body}");
     assert!(upstream.requests().is_empty());
+}
+
+#[test]
+fn an_account_enforce_value_other_than_enforce_or_audit_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = tree_with_account_line(dir.path(), "enforce = \"warn\"");
+    let errors = iamgate::snapshot::Snapshot::load_dirs(&common::manifest("routes"), &tree, None)
+        .unwrap_err();
+    let text = format!("{errors:?}");
+    assert!(
+        text.contains("accounts.toml") && text.contains("warn"),
+        "{text}"
+    );
 }
