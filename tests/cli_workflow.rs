@@ -314,3 +314,38 @@ fn learned_conditions_keep_the_tag_the_requests_showed() {
     assert_eq!(explain("nb-blue"), 0);
     assert_eq!(explain("nb-red"), 2);
 }
+
+#[test]
+fn learn_refuses_to_write_into_the_tree_it_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write_log(dir.path(), &[alice_get()]);
+    let base = dir.path().join("base");
+    common::copy_tree(&common::manifest("policies"), &base);
+    let inside = base.join("learned");
+    let (code, _, err) = run(
+        &[
+            "learn",
+            &log,
+            "--policies",
+            base.to_str().unwrap(),
+            "--out",
+            inside.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("is inside --policies"), "{err}");
+    assert!(!inside.exists());
+    let (code, _, err) = run(
+        &[
+            "learn",
+            &log,
+            "--policies",
+            base.to_str().unwrap(),
+            "--out",
+            base.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+}

@@ -26,6 +26,7 @@ pub fn write_tree(
     let err = |what: &Path, e: std::io::Error| format!("{}: {e}", what.display());
     let mut notes = Vec::new();
     if let Some(base) = base {
+        refuse_inside(base, out)?;
         copy_dir(base, out).map_err(|e| format!("copying {}: {e}", base.display()))?;
     }
     for p in &learned.policies {
@@ -50,6 +51,32 @@ pub fn write_tree(
     std::fs::create_dir_all(out).map_err(|e| err(out, e))?;
     std::fs::write(&summary, json + "\n").map_err(|e| err(&summary, e))?;
     Ok(notes)
+}
+
+/// The output tree must not be the base tree or inside it: the copy would
+/// overwrite the base, or copy itself into itself.
+fn refuse_inside(base: &Path, out: &Path) -> Result<(), String> {
+    let base = base
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", base.display()))?;
+    // `out` may not exist yet: its nearest existing ancestor decides.
+    let mut probe = out.to_path_buf();
+    let existing = loop {
+        if let Ok(c) = probe.canonicalize() {
+            break Some(c);
+        }
+        if !probe.pop() || probe.as_os_str().is_empty() {
+            break std::env::current_dir().ok();
+        }
+    };
+    match existing {
+        Some(o) if o.starts_with(&base) => Err(format!(
+            "--out {} is inside --policies {}: write the learned tree elsewhere",
+            out.display(),
+            base.display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `accounts.toml` with each learned user attached to its learned policy
