@@ -1,7 +1,8 @@
 //! The admin listener (loopback by default): `/metrics`, `/healthz`,
 //! `/readyz` (false before the first snapshot and while draining),
-//! `/-/snapshot` (digest, load time, counts, last reload errors) and
-//! `POST /-/reload`.
+//! `/-/snapshot` (digest, load time, counts, last reload errors),
+//! `/-/resources`, `/-/learned` (the least-privilege policies of the
+//! traffic so far, `?principal=URN`) and `POST /-/reload`.
 //!
 //! Probes and `/metrics` are open: the kubelet and Prometheus must reach
 //! them without secrets. Everything under `/-/` changes state or reveals it

@@ -15,6 +15,7 @@
 //! - [`mock`]: the bundled mock cloud upstream.
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring.
+//! - [`learn`], [`replay`], [`coverage`]: the least-privilege workflow over decision logs.
 
 pub mod accept;
 pub mod admin;
