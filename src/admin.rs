@@ -1,8 +1,9 @@
 //! The admin listener (loopback by default): `/metrics`, `/healthz`,
 //! `/readyz` (false before the first snapshot and while draining),
 //! `/-/snapshot` (digest, load time, counts, last reload errors; with
-//! `?check=disk` also the digest the files on disk compile to now) and
-//! `POST /-/reload`.
+//! `?check=disk` also the digest the files on disk compile to now),
+//! `/-/resources`, `/-/learned` (the least-privilege policies of the
+//! traffic so far, `?principal=URN`) and `POST /-/reload`.
 //!
 //! Probes and `/metrics` are open: the kubelet and Prometheus must reach
 //! them without secrets. Everything under `/-/` changes state or reveals it
@@ -47,6 +48,8 @@ pub struct Admin {
     pub guard: Guard,
     /// The resource state (`GET /-/resources?limit=N`).
     pub resources: Arc<crate::state::ResourceState>,
+    /// What decided requests needed (`GET /-/learned?principal=URN`).
+    pub observed: Arc<crate::learn::Observed>,
 }
 
 /// Who may call the `/-/` endpoints.
@@ -217,6 +220,7 @@ impl Admin {
                 let limit = query_limit(req.uri().query()).unwrap_or(1000);
                 json_response(StatusCode::OK, &self.resources.to_json(limit))
             }
+            (&Method::GET, "/-/learned") => self.learned(req.uri().query()),
             (&Method::POST, "/-/reload") => match self.reloader.reload("admin").await {
                 ReloadOutcome::Loaded(digest) => {
                     json_response(StatusCode::OK, &json!({"ok": true, "digest": digest}))
@@ -251,7 +255,32 @@ impl Admin {
         doc["disk"] = disk;
         doc
     }
+
+    /// `/-/learned`: the least-privilege policies of the traffic so far
+    /// (of `principal=URN`, percent-encoded, or of everyone); 404 for a
+    /// named principal with no decided request yet.
+    fn learned(&self, query: Option<&str>) -> Response<Body> {
+        let principal = query.and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("principal="))
+                .map(|v| {
+                    percent_encoding::percent_decode_str(&v.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+        });
+        let live = self.observed.learned(principal.as_deref());
+        let nothing = live.learned.policies.is_empty() && live.learned.roots.is_empty();
+        match (principal, nothing) {
+            (Some(p), true) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not_observed", "message": format!("no decided request of {p} yet")}),
+            ),
+            _ => json_response(StatusCode::OK, &json!(live)),
+        }
+    }
 }
+
 
 /// Whether a query string asks for `check=disk`.
 fn wants_disk_check(query: Option<&str>) -> bool {

@@ -45,6 +45,12 @@ struct ConfigFile {
     runtime: RuntimeFile,
     #[serde(default)]
     admin: AdminFile,
+    /// `enforce` (the default) or `audit` for every request.
+    #[serde(default)]
+    enforce: Enforce,
+    /// Per service (`modelarts = "audit"`), over the global `enforce`.
+    #[serde(default)]
+    enforce_services: BTreeMap<String, Enforce>,
     #[serde(default)]
     nonce_store: NonceStoreFile,
 }
@@ -214,6 +220,17 @@ pub enum UnmappedPolicy {
     Forward,
 }
 
+/// Whether a policy denial is enforced, or only recorded (audit mode:
+/// the request is forwarded and logged as `audit_deny`). Authentication
+/// failures and hostile or ambiguous requests are refused in both modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforce {
+    #[default]
+    Enforce,
+    Audit,
+}
+
 /// Where a service's requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstream {
@@ -300,6 +317,10 @@ pub struct Config {
     /// `[nonce_store] url`: ACS3 nonces in a Redis shared by the fleet
     /// (`None`: in memory, per process).
     pub nonce_store: Option<SharedNonceStore>,
+    /// The global `enforce` mode.
+    pub enforce: Enforce,
+    /// `[enforce_services]`: per-service modes over the global one.
+    pub enforce_services: BTreeMap<String, Enforce>,
 }
 
 impl Config {
@@ -320,6 +341,15 @@ impl Config {
     /// Region of an Alibaba service (`[regions]`), if configured.
     pub fn region(&self, service: &str) -> Option<&str> {
         self.regions.get(service).map(String::as_str)
+    }
+
+    /// The mode of a service: its `[enforce_services]` entry, else the
+    /// global `enforce` (an account's own `enforce` overrides both).
+    pub fn enforce_for(&self, service: &str) -> Enforce {
+        self.enforce_services
+            .get(service)
+            .copied()
+            .unwrap_or(self.enforce)
     }
 }
 
@@ -456,6 +486,8 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
             url,
             timeout: ms(f.nonce_store.timeout_ms),
         }),
+        enforce: f.enforce,
+        enforce_services: f.enforce_services,
     })
 }
 
@@ -527,6 +559,21 @@ mod tests {
         // max_wait never undercuts the debounce.
         let (_dir, config) = load("[reload]\ndebounce_ms = 300\nmax_wait_ms = 10\n");
         assert_eq!(config.unwrap().max_wait, Duration::from_millis(300));
+    }
+
+    #[test]
+    fn audit_mode_globally_and_per_service() {
+        let (_dir, config) = load("");
+        assert_eq!(config.unwrap().enforce_for("modelarts"), Enforce::Enforce);
+        let (_dir, config) =
+            load("enforce = \"audit\"\n[enforce_services]\nagentrun = \"enforce\"\n");
+        let config = config.unwrap();
+        assert_eq!(config.enforce_for("modelarts"), Enforce::Audit);
+        assert_eq!(config.enforce_for("agentrun"), Enforce::Enforce);
+        let (_dir, config) = load("[enforce_services]\nmodelarts = \"audit\"\n");
+        assert_eq!(config.unwrap().enforce_for("modelarts"), Enforce::Audit);
+        let (_dir, config) = load("enforce = \"warn\"\n");
+        assert!(config.is_err());
     }
 
     #[test]

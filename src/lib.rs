@@ -15,6 +15,7 @@
 //! - [`mock`]: the bundled mock cloud upstream.
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring; [`workers`]: per-core listeners and runtimes.
+//! - [`learn`], [`replay`], [`coverage`]: the least-privilege workflow over decision logs.
 
 pub mod accept;
 pub mod admin;
@@ -22,16 +23,19 @@ pub mod check;
 pub mod cloud;
 pub mod coalesce;
 pub mod config;
+pub mod coverage;
 pub mod decision_log;
 pub mod diag;
 pub mod directory;
 pub mod explain;
 pub mod identity;
+pub mod learn;
 pub mod metrics;
 pub mod mock;
 pub mod policy;
 pub mod proxy;
 pub mod reload;
+pub mod replay;
 pub mod routes;
 pub mod serve;
 pub mod signals;

@@ -68,6 +68,93 @@ enum Command {
     /// project refused), 1 on usage or load errors.
     #[command(after_long_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+    /// Learn each principal's least-privilege identity policy from a
+    /// decision log: exactly the actions and resources its requests needed.
+    ///
+    /// Writes `<out>/<cloud>/identity/learned-<account>-<user>.json` and
+    /// `<out>/learned-summary.json`; with `--policies BASE`, `<out>` becomes
+    /// a complete tree (BASE copied, learned users attached to their learned
+    /// policy only) that `iamgate check`, `serve` and `replay` load.
+    /// Exit status: 0 written, 1 on errors.
+    Learn(LearnArgs),
+    /// Re-decide every request of a decision log against another policy
+    /// tree and report what changed: newly denied, newly allowed, reason
+    /// changed, undecidable (a key the log did not record).
+    ///
+    /// Exit status: 0 nothing changed, 3 something changed, 1 on errors.
+    Replay(ReplayArgs),
+    /// Which catalog actions and SDK operations a decision log exercised,
+    /// by whom, allowed or denied, which were never called, and what each
+    /// user is granted but never used.
+    Coverage(CoverageArgs),
+}
+
+#[derive(Args)]
+struct LearnArgs {
+    /// The decision log (`-` reads stdin).
+    log: PathBuf,
+    /// Where to write the learned policies.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// A policy tree to copy into --out with learned users re-attached.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// Learn only this principal (its URN).
+    #[arg(long, value_name = "URN")]
+    principal: Option<String>,
+    /// Also learn conditions: a StringEquals on each tag or enterprise
+    /// project key that had one value in every request of a statement.
+    #[arg(long)]
+    conditions: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The decision log (`-` reads stdin).
+    log: PathBuf,
+    /// The policy tree to decide against.
+    #[arg(long, value_name = "DIR")]
+    policies: PathBuf,
+    /// The route folder (default: the config's, else `routes`).
+    #[arg(long, value_name = "DIR")]
+    routes: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CoverageArgs {
+    /// The decision log (`-` reads stdin).
+    log: PathBuf,
+    /// The policy tree (default: the config's, else `policies`).
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// The route folder (default: the config's, else `routes`).
+    #[arg(long, value_name = "DIR")]
+    routes: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--routes` / `--policies`, else the config's folders, else the defaults.
+fn dirs(
+    config: &std::path::Path,
+    routes: Option<PathBuf>,
+    policies: Option<PathBuf>,
+) -> (PathBuf, PathBuf) {
+    let loaded = iamgate::config::Config::load(config).ok();
+    let routes = routes
+        .or_else(|| loaded.as_ref().map(|c| c.routes_dir.clone()))
+        .unwrap_or_else(|| "routes".into());
+    let policies = policies
+        .or_else(|| loaded.as_ref().map(|c| c.policies_dir.clone()))
+        .unwrap_or_else(|| "policies".into());
+    (routes, policies)
 }
 
 const EXPLAIN_EXAMPLES: &str = "Examples:
@@ -171,6 +258,34 @@ fn main() -> ExitCode {
         Command::Check => ExitCode::from(iamgate::check::run(&cli.config)),
         Command::Explain(args) => {
             ExitCode::from(iamgate::explain::run(&args.into_options(cli.config)))
+        }
+        Command::Learn(a) => ExitCode::from(iamgate::learn::run(&iamgate::learn::Options {
+            log: a.log,
+            out: a.out,
+            base: a.policies,
+            principal: a.principal,
+            conditions: a.conditions,
+            json: a.json,
+        })),
+        Command::Replay(a) => {
+            let (routes, _) = dirs(&cli.config, a.routes, None);
+            let opts = iamgate::replay::Options {
+                log: a.log,
+                policies: a.policies,
+                routes,
+                json: a.json,
+            };
+            ExitCode::from(iamgate::replay::run(&opts))
+        }
+        Command::Coverage(a) => {
+            let (routes, policies) = dirs(&cli.config, a.routes, a.policies);
+            let opts = iamgate::coverage::Options {
+                log: a.log,
+                routes,
+                policies,
+                json: a.json,
+            };
+            ExitCode::from(iamgate::coverage::run(&opts))
         }
         Command::Serve => {
             // The worker count must be known before the runtime starts; a

@@ -37,6 +37,7 @@ const DECISIONS: &[&str] = &[
     "foreign_resource",
     "busy",
     "error",
+    "audit_deny",
 ];
 
 /// Values accepted for the `kind` label of `iamgate_protocol_errors_total`.

@@ -165,6 +165,9 @@ impl<'a> Builder<'a> {
                 continue;
             }
             self.account(acc, &at);
+            if let Some(mode) = acc.enforce {
+                self.dir.account_enforce.insert(acc.id.clone(), mode);
+            }
         }
     }
 

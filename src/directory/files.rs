@@ -63,6 +63,10 @@ pub struct AccountEntry {
     pub groups: Vec<GroupEntry>,
     #[serde(default, rename = "user")]
     pub users: Vec<UserEntry>,
+    /// `audit`: this account's denials are forwarded and recorded only
+    /// (overrides the config's global and per-service modes).
+    #[serde(default)]
+    pub enforce: Option<crate::config::Enforce>,
 }
 
 /// A Huawei project: the `{project_id}` of ModelArts paths, bound to a region.

@@ -105,6 +105,8 @@ pub struct Directory {
     pub tokens: HashMap<String, Token>,
     pub resources: HashMap<String, ResourceAttrs>,
     pub policy_count: usize,
+    /// Accounts with their own `enforce` mode (accounts.toml), by id.
+    pub account_enforce: HashMap<String, crate::config::Enforce>,
 }
 
 impl Directory {

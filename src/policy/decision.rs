@@ -144,6 +144,17 @@ impl Permit {
         }
     }
 
+    /// Audit mode (`enforce = "audit"`): a request the policies deny is
+    /// forwarded all the same and recorded as `audit_deny`. The handler
+    /// calls this only with the denial in hand, for a request that passed
+    /// authentication and every hygiene rule.
+    pub fn for_audit_mode_by_configuration() -> Permit {
+        Permit {
+            grants: Vec::new(),
+            unmapped: false,
+        }
+    }
+
     pub fn grants(&self) -> &[Grant] {
         &self.grants
     }

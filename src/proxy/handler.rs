@@ -29,7 +29,7 @@ use crate::proxy::outgoing::{upstream_headers, Origin};
 use crate::proxy::record::{Record, Recorder};
 use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
 use crate::proxy::upstream::Outgoing;
-use crate::proxy::{body, hygiene, ownership, Body, Gateway};
+use crate::proxy::{audit, body, hygiene, ownership, Body, Gateway};
 use crate::routes::{RouteError, RouteMatch, Routed};
 use crate::snapshot::Snapshot;
 
@@ -211,13 +211,20 @@ async fn decide_and_forward(
     let result = authorize(snap, route, who, project, &target, &facts, rec);
     gw.metrics
         .observe_authz(&route.service.name, authz_started.elapsed().as_secs_f64());
-    let permit = result?;
+    audit::observe(gw, rec);
+    let (permit, audited) = match result {
+        Err(GatewayError::Denied(d)) if audit::applies(gw, snap, route, who) => {
+            audit::let_through(rec, &d)
+        }
+        other => (other?, None),
+    };
     let slot = ownership::reserve(&gw.resources, route)?;
     let body = sent.body;
     let resp = forward(gw, &permit, &route.service.upstream, sent).await?;
     // The body parsed once already for the context; it cannot fail here.
     let fields = body_fields(body).unwrap_or_default();
-    ownership::record(&gw.resources, route, &target, slot, &fields, resp).await
+    let resp = ownership::record(&gw.resources, route, &target, slot, &fields, resp).await?;
+    Ok(audit::header(gw, resp, audited))
 }
 
 /// What an allowed request sends upstream.

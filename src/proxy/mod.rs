@@ -45,6 +45,7 @@ macro_rules! delegate_async_write {
     };
 }
 
+mod audit;
 pub mod body;
 pub mod context;
 pub mod firstline;
@@ -96,6 +97,8 @@ pub struct Gateway {
     /// `[nonce_store] url`: the fleet's replay store, used instead of
     /// `nonces` when configured.
     pub shared_nonces: Option<Arc<crate::identity::RedisNonceStore>>,
+    /// What decided requests needed, per principal (`GET /-/learned`).
+    pub observed: Arc<crate::learn::Observed>,
 }
 
 impl Gateway {
@@ -136,6 +139,7 @@ impl Gateway {
             snapshots,
             metrics,
             decision_log,
+            observed: Arc::default(),
         }
     }
 
@@ -154,6 +158,7 @@ impl Gateway {
             body_budget: self.body_budget.clone(),
             resources: self.resources.clone(),
             shared_nonces: self.shared_nonces.clone(),
+            observed: self.observed.clone(),
         }
     }
 
