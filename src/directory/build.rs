@@ -178,6 +178,7 @@ impl<'a> Builder<'a> {
                 root: user.is_none(),
                 identity,
                 org: org.clone(),
+                session: None,
             }),
             cloud: acc.cloud,
             account_id: account_id.clone(),
@@ -191,6 +192,7 @@ impl<'a> Builder<'a> {
             .principals
             .insert((acc.id.clone(), None), Arc::new(root));
         self.projects(acc, at);
+        self.roles(acc, at, &org, &org_path);
         let groups = self.groups(acc, at);
         let mut names = HashSet::new();
         for (j, u) in acc.users.iter().enumerate() {

@@ -359,5 +359,6 @@ pub fn reason_summary(reason: &Reason) -> String {
         }
         Reason::NoIdentityAllow => "no identity-based policy allows it".into(),
         Reason::RootUser => "account root identity".into(),
+        Reason::NoSessionAllow => "the session policy does not allow it".into(),
     }
 }
