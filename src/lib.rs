@@ -15,6 +15,7 @@
 //! - [`mock`]: the bundled mock cloud upstream.
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring.
+//! - [`sts`]: the built-in Alibaba STS service (`AssumeRole`) and role sessions.
 
 pub mod accept;
 pub mod admin;
@@ -37,4 +38,5 @@ pub mod serve;
 pub mod signals;
 pub mod snapshot;
 pub mod state;
+pub mod sts;
 pub mod watch;

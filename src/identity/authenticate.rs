@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
+use crate::sts::sessions::{session_key, STS_KEY_PREFIX};
 use crate::identity::{
-    check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
+    check_acs3_head, check_acs3_session_head, verify_acs3_session, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
     AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
 
@@ -35,6 +36,17 @@ pub enum AuthError {
     UnknownToken,
     #[error("token expired at {expires_at}")]
     TokenExpired { expires_at: String },
+    /// A temporary (`STS.`) access key without `x-acs-security-token`.
+    #[error("a security token is required with a temporary access key")]
+    MissingSecurityToken,
+    /// A security token this gateway did not issue, or whose role is gone.
+    #[error("security token not recognised")]
+    SecurityTokenInvalid,
+    /// The token belongs to another access key (or came with a long-term key).
+    #[error("security token does not belong to this access key")]
+    SecurityTokenMismatch,
+    #[error("security token expired at {expiration}")]
+    SecurityTokenExpired { expiration: String },
 }
 
 impl AuthError {
@@ -60,6 +72,10 @@ impl AuthError {
             AuthError::UnknownKey => "unknown_key",
             AuthError::UnknownToken => "token_unknown",
             AuthError::TokenExpired { .. } => "token_expired",
+            AuthError::MissingSecurityToken => "security_token_missing",
+            AuthError::SecurityTokenInvalid => "security_token_invalid",
+            AuthError::SecurityTokenMismatch => "security_token_mismatch",
+            AuthError::SecurityTokenExpired { .. } => "security_token_expired",
         }
     }
 }
@@ -76,6 +92,9 @@ pub enum Credential<'d> {
     },
     /// A token: nothing left to check.
     Token(Authenticated),
+    /// A request signed with temporary credentials (Alibaba STS): the
+    /// session's key, resolved from its security token.
+    Session { key: AccessKey, auth: SignedAuthorization },
 }
 
 /// Everything about the caller that the headers can tell: refuses missing,
@@ -100,6 +119,15 @@ pub fn identify<'d>(
         Cloud::Huawei => parse_sdk_hmac(value)?,
         Cloud::Aliyun => parse_acs3(value)?,
     };
+    if cloud == Cloud::Aliyun {
+        let token = req.headers.get("x-acs-security-token");
+        if token.is_some() || auth.access_key.starts_with(STS_KEY_PREFIX) {
+            let token = token.map(|t| t.to_str().unwrap_or(""));
+            let key = session_key(dir, &auth.access_key, token, now)?;
+            check_acs3_session_head(req, &auth, now)?;
+            return Ok(Credential::Session { key, auth });
+        }
+    }
     let key = match dir.access_keys.get(&auth.access_key) {
         Some(k) if k.principal.cloud == cloud => k,
         _ => return Err(AuthError::UnknownKey),
@@ -122,6 +150,14 @@ impl Credential<'_> {
     ) -> Result<Authenticated, AuthError> {
         let (cloud, key, auth) = match self {
             Credential::Token(who) => return Ok(who),
+            Credential::Session { key, auth } => {
+                verify_acs3_session(req, &auth, &key.secret, now, nonces)?;
+                return Ok(Authenticated {
+                    principal: key.principal,
+                    access_key: Some(auth.access_key),
+                    mfa: false,
+                });
+            }
             Credential::Signed { cloud, key, auth } => (cloud, key, auth),
         };
         match cloud {

@@ -162,6 +162,18 @@ async fn pipeline<B: RequestBody>(
         body: &body.bytes,
     };
     match routed {
+        Routed::Mapped(route) if route.service.upstream == crate::sts::BUILTIN_UPSTREAM => {
+            let call = super::builtin::BuiltinCall {
+                parts,
+                peer: req.conn.peer,
+                tls: req.conn.tls,
+                who: &who,
+                body: &body.bytes,
+                request_id: req.request_id,
+                now,
+            };
+            super::builtin::serve_sts(&gw.config, snap, &route, call, rec)
+        }
         Routed::Mapped(route) => {
             decide_and_forward(gw, snap, &route, project, sent, now, rec).await
         }

@@ -46,6 +46,7 @@ macro_rules! delegate_async_write {
 }
 
 pub mod body;
+mod builtin;
 pub mod context;
 pub mod firstline;
 pub mod framing;

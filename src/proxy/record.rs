@@ -317,6 +317,7 @@ fn error_record(e: &GatewayError) -> ErrorRecord {
         E::Denied(d) => ("denied", Some(d.denial.decision.kind.as_str())),
         E::UpstreamUnavailable(_) => ("upstream_unavailable", None),
         E::UpstreamTimeout => ("upstream_timeout", None),
+        E::Service { code, .. } => ("service", Some(*code)),
     };
     ErrorRecord {
         code,
