@@ -356,9 +356,11 @@ fn authorize(
     // A body or query the policy cannot read unambiguously is refused.
     let base = base_context(cloud, who, route, project, facts)
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    // A body that names a role also needs ram:PassRole on it.
+    let passes = crate::sts::pass_role::needs(&snap.directory, route, who, facts.body, &base)?;
     let count = route.route.actions.len();
     let mut base = Some(base);
-    let needs: Vec<_> = route
+    let mut needs: Vec<_> = route
         .actions()
         .enumerate()
         .map(|(i, a)| {
@@ -377,6 +379,7 @@ fn authorize(
             (a.name.clone(), resource, ctx)
         })
         .collect();
+    needs.extend(passes);
     let result = crate::policy::authorize(&who.principal.subject, &needs);
     rec.note_authorization(&who.principal.subject, &needs, &result);
     result.map_err(|denial| {

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal, Role, User};
 use crate::identity::{hmac_sha256_hex, AuthError};
-use crate::policy::{parse_policy, PolicySet, Subject};
+use crate::policy::{parse_policy, Context, PolicySet, Subject};
 
 /// Temporary access key ids start with this, as Alibaba's do.
 pub const STS_KEY_PREFIX: &str = "STS.";
@@ -202,6 +202,21 @@ pub fn session_of(principal: &Principal) -> Option<(String, &str, &str)> {
     let (account, rest) = rest.split_once(':')?;
     let (role, session) = rest.strip_prefix("assumed-role/")?.split_once('/')?;
     Some((format!("acs:ram::{account}:role/{role}"), role, session))
+}
+
+/// The keys that describe a role session (aliyun-ram.md): `acs:PrincipalARN`
+/// (the role's ARN, as control policies match roles), `acs:PrincipalType`
+/// (`AssumedRoleUser`), `acs:PrincipalAccount` (the role's account) and
+/// `sts:RoleSessionName` [decision: RAM documents no key for the session
+/// name; named after the `AssumeRole` parameter]. Nothing for other callers.
+pub fn add_session_keys(c: &mut Context, principal: &Principal) {
+    let Some((role_arn, _, session)) = session_of(principal) else {
+        return;
+    };
+    c.set_normalized("sts:rolesessionname", session);
+    c.set_normalized("acs:principalarn", role_arn);
+    c.set_normalized("acs:principaltype", "AssumedRoleUser");
+    c.set_normalized("acs:principalaccount", principal.account_id.to_string());
 }
 
 #[cfg(test)]
