@@ -208,6 +208,9 @@ impl Recorder {
     /// Record, then set the request id and the debug headers.
     pub(super) fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
         let decision = self.rec.decision.unwrap_or("error");
+        // A role session: its assumed-role ARN (the decision log has it as `principal`).
+        let principal = &self.rec.principal;
+        let session = principal.contains(":assumed-role/").then(|| principal.clone());
         self.record(resp.status().as_u16());
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
@@ -217,6 +220,9 @@ impl Recorder {
             headers.insert("x-iamgate-decision", HeaderValue::from_static(decision));
             if let Ok(v) = HeaderValue::from_str(&self.snap.digest) {
                 headers.insert("x-iamgate-snapshot", v);
+            }
+            if let Some(v) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+                headers.insert("x-iamgate-session", v);
             }
         }
         resp
