@@ -9,7 +9,9 @@ use std::sync::Arc;
 use crate::cloud::Cloud;
 use crate::directory::build::Builder;
 use crate::directory::files::{AccountEntry, RoleEntry};
-use crate::directory::trust::{parse_trust_policy, TrustPolicy};
+use crate::diag::{Diagnostic, Place};
+use crate::directory::trust::{parse_trust_policy, Trusted, TrustPolicy};
+use crate::directory::Directory;
 use crate::identity::sha256_hex;
 use crate::policy::{OrgLevel, Subject};
 
@@ -36,6 +38,32 @@ pub struct Role {
     /// The role's policies and the org levels above its account.
     pub subject: Arc<Subject>,
     pub org_path: Option<String>,
+}
+
+/// Why no one can assume `role`, if that is so.
+fn unassumable(dir: &Directory, role: &Role) -> Option<String> {
+    if role.trust.admits_no_one() {
+        return Some(format!(
+            "no one can assume role `{}`: no statement of its trust policy allows sts:AssumeRole to a principal",
+            role.name
+        ));
+    }
+    let exists = |t: &Trusted| match t {
+        Trusted::Account(a) => dir.principal(a, None).is_some(),
+        Trusted::User { account, name } => dir.principal(account, Some(name)).is_some(),
+        Trusted::Role { account, name } => dir.role(account, name).is_some(),
+        Trusted::Service(_) => true,
+    };
+    let allowing = role.trust.statements.iter().filter(|(st, _)| {
+        st.effect == crate::policy::Effect::Allow && st.matches_action("sts:assumerole")
+    });
+    let mut named = allowing.flat_map(|(_, ps)| ps.iter());
+    (!named.any(exists)).then(|| {
+        format!(
+            "no one here can assume role `{}`: none of the principals its trust policy names exists in accounts.toml",
+            role.name
+        )
+    })
 }
 
 /// The ARN of role `name` in `account` (RAM prints role names lower-case).
@@ -67,6 +95,27 @@ impl Builder<'_> {
             if let Some(role) = self.role(acc, entry, &rat, org, org_path) {
                 let key = (acc.id.clone(), entry.name.to_ascii_lowercase());
                 self.dir.roles.insert(key, Arc::new(role));
+            }
+        }
+    }
+
+    /// Once every account is in: warn about roles no one can assume (no
+    /// statement allows `sts:AssumeRole` to anyone, or every principal it
+    /// names is missing from accounts.toml and no service is trusted).
+    pub(super) fn role_warnings(&mut self, accounts: &[AccountEntry]) {
+        for (i, acc) in accounts.iter().enumerate() {
+            for (r, entry) in acc.roles.iter().enumerate() {
+                let Some(role) = self.dir.role(&acc.id, &entry.name) else {
+                    continue;
+                };
+                let Some(why) = unassumable(&self.dir, role) else {
+                    continue;
+                };
+                let place = Place::Pointer(format!("/account/{i}/role/{r}/trust_policy"));
+                let file = self.file("accounts.toml");
+                let d = Diagnostic::warning(&file, place, why)
+                    .with_hint("name an existing user, role or account (acs:ram::<account>:root) or a service as Principal");
+                self.diags.push(d);
             }
         }
     }
