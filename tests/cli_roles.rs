@@ -101,6 +101,7 @@ fn explain_role_with_a_session_policy_narrows() {
     let (code, out) = iamgate(&repo(), &["explain", "--role", "AgentRunReader", "--session-policy", p, "--method", "GET", "--path", "/2025-09-10/templates/t1"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("the role allows it, but the session policy does not"), "{out}");
+    assert!(out.contains("[session policy] session-policy#0 Allow: action not matched"), "{out}");
     let (code, _) = iamgate(&repo(), &["explain", "--role", "AgentRunReader", "--session-policy", p, "--method", "GET", "--path", "/2025-09-10/templates"]);
     assert_eq!(code, 0);
     let (code, out) = iamgate(&repo(), &["explain", "--role", "NoSuchRole", "--action", "agentrun:ListTemplates"]);

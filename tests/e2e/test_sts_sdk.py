@@ -15,7 +15,7 @@ import pytest
 from alibabacloud_agentrun20250910 import models
 from alibabacloud_sts20150401 import models as sts_models
 from alibabacloud_tea_openapi.exceptions import ClientException
-from samples import ASSUMER, DEV_ACCOUNT, RUNNER, VIEWER, agentrun_client, session_agentrun_client, sts_client
+from samples import ASSUMER, DEV_ACCOUNT, PROD_ACCOUNT, RUNNER, VIEWER, agentrun_client, session_agentrun_client, sts_client
 
 ROLE = f"acs:ram::{DEV_ACCOUNT}:role/AgentRunReader"
 DEPLOYER = f"acs:ram::{DEV_ACCOUNT}:role/AgentRunDeployer"
@@ -142,3 +142,17 @@ def test_pass_role_refused_for_a_role_that_does_not_trust_the_service(gw):
     call = lambda: c.create_agent_runtime(models.CreateAgentRuntimeRequest(body=runtime_body(missing)))
     e = refused(gw, call, 404, "EntityNotExist.Role")
     assert missing in e.data["Message"]
+
+
+def test_control_policies_above_the_roles_account_bound_its_sessions(gw):
+    prod_role = f"acs:ram::{PROD_ACCOUNT}:role/AgentRunProdOperator"
+    resp = assume(gw, role=prod_role, session="cross")
+    assert resp.body.assumed_role_user.arn == f"acs:ram::{PROD_ACCOUNT}:assumed-role/agentrunprodoperator/cross"
+    c = session_agentrun_client(gw.host, gw.port, resp.body.credentials)
+    rt = c.create_agent_runtime(models.CreateAgentRuntimeRequest(body=runtime_body())).body.data.agent_runtime_id
+    gw.clear_upstream()
+    e = refused(gw, lambda: c.delete_agent_runtime(rt), 403, "NoPermission")
+    detail = e.access_denied_detail
+    assert (detail["PolicyType"], detail["NoPermissionType"]) == ("ControlPolicy", "ExplicitDeny")
+    assert detail["AuthPrincipalOwnerId"] == PROD_ACCOUNT
+    assert detail["AuthPrincipalType"] == "AssumedRoleUser"
