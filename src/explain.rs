@@ -340,16 +340,25 @@ fn resolve_role(
     found.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     let role = match found.as_slice() {
         [one] => *one,
-        [] => return Err(ExplainError::Usage(format!("no role `{name}` in accounts.toml"))),
+        [] => {
+            return Err(ExplainError::Usage(format!(
+                "no role `{name}` in accounts.toml"
+            )))
+        }
         many => {
             let ids: Vec<&str> = many.iter().map(|r| &*r.account_id).collect();
-            let m = format!("role `{name}` exists in accounts {}: pass --account", ids.join(", "));
+            let m = format!(
+                "role `{name}` exists in accounts {}: pass --account",
+                ids.join(", ")
+            );
             return Err(ExplainError::Usage(m));
         }
     };
     crate::sts::sessions::session_principal(role, EXPLAIN_SESSION, session_policy)
         .map(Arc::new)
-        .ok_or_else(|| ExplainError::Usage("the session policy does not parse as a RAM policy".into()))
+        .ok_or_else(|| {
+            ExplainError::Usage("the session policy does not parse as a RAM policy".into())
+        })
 }
 
 fn apply_overrides(ctx: &mut Context, overrides: &[ContextOverride]) {

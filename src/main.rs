@@ -67,7 +67,7 @@ enum Command {
     /// Exit status: 0 allowed, 2 denied (explicit or implicit deny, or the
     /// project refused), 1 on usage or load errors.
     #[command(after_long_help = EXPLAIN_EXAMPLES)]
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
 }
 
 const EXPLAIN_EXAMPLES: &str = "Examples:
@@ -181,7 +181,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Check => ExitCode::from(iamgate::check::run(&cli.config)),
         Command::Explain(args) => {
-            ExitCode::from(iamgate::explain::run(&args.into_options(cli.config)))
+            ExitCode::from(iamgate::explain::run(&(*args).into_options(cli.config)))
         }
         Command::Serve => {
             // The worker count must be known before the runtime starts; a

@@ -199,20 +199,36 @@ fn run_file(path: &Path, cov: &mut Coverage) -> (usize, Vec<String>) {
 fn trust_case(path: &Path, file: &CorpusFile, trust: &str, case: &Case) -> Option<String> {
     use iamgate::directory::trust::{parse_trust_policy, Caller};
     let doc = &file.trust_policies[trust];
-    let policy = parse_trust_policy(path, "/trust", doc).unwrap_or_else(|e| panic!("{trust}: {e:?}"));
-    let who = case.caller.as_deref().expect("a trust case names its caller");
+    let policy =
+        parse_trust_policy(path, "/trust", doc).unwrap_or_else(|e| panic!("{trust}: {e:?}"));
+    let who = case
+        .caller
+        .as_deref()
+        .expect("a trust case names its caller");
     let (kind, rest) = who.split_once(':').unwrap();
     let split = || rest.split_once('/').unwrap();
     let caller = match kind {
-        "user" => Caller::User { account: split().0, name: split().1 },
-        "role" => Caller::Role { account: split().0, name: split().1 },
+        "user" => Caller::User {
+            account: split().0,
+            name: split().1,
+        },
+        "role" => Caller::Role {
+            account: split().0,
+            name: split().1,
+        },
         "service" => Caller::Service(rest),
         other => panic!("{}: unknown caller kind {other}", case.name),
     };
     let admitted = policy.admits(caller, &context_of(case));
     let got = if admitted { "allow" } else { "implicit_deny" };
     (got != case.decision || case.by != "trust").then(|| {
-        format!("{}: {}: expected {} by {}, got {got} by trust", path.display(), case.name, case.decision, case.by)
+        format!(
+            "{}: {}: expected {} by {}, got {got} by trust",
+            path.display(),
+            case.name,
+            case.decision,
+            case.by
+        )
     })
 }
 

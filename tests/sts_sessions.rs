@@ -21,11 +21,23 @@ const TEMPLATES: &str = "/2025-09-10/templates";
 
 fn gateway(dir: &std::path::Path, upstream: &Upstream) -> Arc<Gateway> {
     let policies = common::manifest("policies");
-    let gw = common::gateway_at(dir, &policies, "debug_headers = true", &upstream.addr(), DecisionLog::disabled());
+    let gw = common::gateway_at(
+        dir,
+        &policies,
+        "debug_headers = true",
+        &upstream.addr(),
+        DecisionLog::disabled(),
+    );
     Arc::new(gw)
 }
 
-fn session(gw: &Gateway, role: &str, name: &str, policy: Option<&str>, expires: OffsetDateTime) -> Issued {
+fn session(
+    gw: &Gateway,
+    role: &str,
+    name: &str,
+    policy: Option<&str>,
+    expires: OffsetDateTime,
+) -> Issued {
     let snap = gw.snapshots.load();
     let role = snap.directory.role(DEV, role).unwrap();
     issue(role, name, policy, expires)
@@ -35,8 +47,17 @@ fn hour() -> OffsetDateTime {
     OffsetDateTime::now_utc() + Duration::hours(1)
 }
 
-fn signed(method: &str, s: &Issued, token: &str) -> http::Request<http_body_util::Full<bytes::Bytes>> {
-    sign::acs3(method, TEMPLATES, (&s.access_key_id, &s.secret), &[("x-acs-security-token", token)])
+fn signed(
+    method: &str,
+    s: &Issued,
+    token: &str,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    sign::acs3(
+        method,
+        TEMPLATES,
+        (&s.access_key_id, &s.secret),
+        &[("x-acs-security-token", token)],
+    )
 }
 
 #[tokio::test]
@@ -48,9 +69,19 @@ async fn a_session_read_is_forwarded_and_names_the_session() {
     let (status, resp, _) = send_from(&gw, signed("GET", &s, &s.token), "127.0.0.1", false).await;
     assert_eq!(status, StatusCode::OK);
     let arn = "acs:ram::1234567890123456:assumed-role/agentrunreader/ci-run";
-    assert_eq!(resp.headers().get("x-iamgate-session").map(|v| v.to_str().unwrap()), Some(arn), "{:?}", resp.headers());
+    assert_eq!(
+        resp.headers()
+            .get("x-iamgate-session")
+            .map(|v| v.to_str().unwrap()),
+        Some(arn),
+        "{:?}",
+        resp.headers()
+    );
     let seen = upstream.only_request();
-    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("GET", TEMPLATES));
+    assert_eq!(
+        (seen.method.as_str(), seen.path.as_str()),
+        ("GET", TEMPLATES)
+    );
     assert_eq!(seen.headers["x-iamgate-account"], DEV);
 }
 
@@ -77,12 +108,19 @@ async fn a_session_policy_narrows_the_role_over_the_wire() {
     let only_runtimes = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"agentrun:List*","Resource":"acs:agentrun:*:*:runtimes/*"}]}"#;
     let s = session(&gw, "AgentRunReader", "narrow", Some(only_runtimes), hour());
     let (status, _, body) = send_from(&gw, signed("GET", &s, &s.token), "127.0.0.1", false).await;
-    assert_eq!((status, body["Code"].as_str()), (StatusCode::FORBIDDEN, Some("NoPermission")));
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("NoPermission"))
+    );
     assert!(upstream.requests().is_empty());
 }
 
 /// Status and code of a refused request; the upstream saw nothing.
-async fn refused(gw: &Arc<Gateway>, upstream: &Upstream, req: http::Request<http_body_util::Full<bytes::Bytes>>) -> (StatusCode, String) {
+async fn refused(
+    gw: &Arc<Gateway>,
+    upstream: &Upstream,
+    req: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> (StatusCode, String) {
     let (status, _, body) = send_from(gw, req, "127.0.0.1", false).await;
     assert!(upstream.requests().is_empty(), "nothing forwarded");
     (status, body["Code"].as_str().unwrap_or("").to_string())
@@ -94,17 +132,51 @@ async fn expired_unknown_mismatched_and_missing_tokens_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let gw = gateway(dir.path(), &upstream);
     let bad = StatusCode::BAD_REQUEST;
-    let old = session(&gw, "AgentRunReader", "old", None, OffsetDateTime::now_utc() - Duration::seconds(5));
-    assert_eq!(refused(&gw, &upstream, signed("GET", &old, &old.token)).await, (bad, "InvalidSecurityToken.Expired".into()));
+    let old = session(
+        &gw,
+        "AgentRunReader",
+        "old",
+        None,
+        OffsetDateTime::now_utc() - Duration::seconds(5),
+    );
+    assert_eq!(
+        refused(&gw, &upstream, signed("GET", &old, &old.token)).await,
+        (bad, "InvalidSecurityToken.Expired".into())
+    );
     let s = session(&gw, "AgentRunReader", "s", None, hour());
     let other = session(&gw, "AgentRunReader", "other", None, hour());
-    assert_eq!(refused(&gw, &upstream, signed("GET", &s, &other.token)).await, (bad, "InvalidSecurityToken.MismatchWithAccessKey".into()));
-    assert_eq!(refused(&gw, &upstream, signed("GET", &s, "CAISnot-ours")).await, (bad, "InvalidSecurityToken.Malformed".into()));
+    assert_eq!(
+        refused(&gw, &upstream, signed("GET", &s, &other.token)).await,
+        (bad, "InvalidSecurityToken.MismatchWithAccessKey".into())
+    );
+    assert_eq!(
+        refused(&gw, &upstream, signed("GET", &s, "CAISnot-ours")).await,
+        (bad, "InvalidSecurityToken.Malformed".into())
+    );
     let no_token = sign::acs3("GET", TEMPLATES, (&s.access_key_id, &s.secret), &[]);
-    assert_eq!(refused(&gw, &upstream, no_token).await, (bad, "MissingSecurityToken".into()));
+    assert_eq!(
+        refused(&gw, &upstream, no_token).await,
+        (bad, "MissingSecurityToken".into())
+    );
     let runner = ("LTAIRUNNEREXAMPLE0001", "runner-example-secret-not-real");
-    let long_term = sign::acs3("GET", TEMPLATES, runner, &[("x-acs-security-token", &s.token)]);
-    assert_eq!(refused(&gw, &upstream, long_term).await, (bad, "InvalidSecurityToken.MismatchWithAccessKey".into()));
-    let wrong_secret = sign::acs3("GET", TEMPLATES, (&s.access_key_id, "guess"), &[("x-acs-security-token", &s.token)]);
-    assert_eq!(refused(&gw, &upstream, wrong_secret).await, (bad, "SignatureDoesNotMatch".into()));
+    let long_term = sign::acs3(
+        "GET",
+        TEMPLATES,
+        runner,
+        &[("x-acs-security-token", &s.token)],
+    );
+    assert_eq!(
+        refused(&gw, &upstream, long_term).await,
+        (bad, "InvalidSecurityToken.MismatchWithAccessKey".into())
+    );
+    let wrong_secret = sign::acs3(
+        "GET",
+        TEMPLATES,
+        (&s.access_key_id, "guess"),
+        &[("x-acs-security-token", &s.token)],
+    );
+    assert_eq!(
+        refused(&gw, &upstream, wrong_secret).await,
+        (bad, "SignatureDoesNotMatch".into())
+    );
 }

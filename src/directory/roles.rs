@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::cloud::Cloud;
+use crate::diag::{Diagnostic, Place};
 use crate::directory::build::Builder;
 use crate::directory::files::{AccountEntry, RoleEntry};
-use crate::diag::{Diagnostic, Place};
-use crate::directory::trust::{parse_trust_policy, Trusted, TrustPolicy};
+use crate::directory::trust::{parse_trust_policy, TrustPolicy, Trusted};
 use crate::directory::Directory;
 use crate::identity::sha256_hex;
 use crate::policy::{OrgLevel, Subject};
@@ -84,7 +84,11 @@ impl Builder<'_> {
         for (r, entry) in acc.roles.iter().enumerate() {
             let rat = format!("{at}/role/{r}");
             if acc.cloud != Cloud::Aliyun {
-                self.error("accounts.toml", rat, "RAM roles exist only in aliyun accounts");
+                self.error(
+                    "accounts.toml",
+                    rat,
+                    "RAM roles exist only in aliyun accounts",
+                );
                 continue;
             }
             if !seen.insert(entry.name.to_ascii_lowercase()) {

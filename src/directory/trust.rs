@@ -31,9 +31,15 @@ pub enum Trusted {
 /// Who asks to assume a role.
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
-    User { account: &'a str, name: &'a str },
+    User {
+        account: &'a str,
+        name: &'a str,
+    },
     /// A role session (role chaining).
-    Role { account: &'a str, name: &'a str },
+    Role {
+        account: &'a str,
+        name: &'a str,
+    },
     Service(&'a str),
 }
 
@@ -49,12 +55,20 @@ impl Trusted {
             (Trusted::Account(a), Caller::User { account, .. } | Caller::Role { account, .. }) => {
                 a == account
             }
-            (Trusted::User { account: a, name: n }, Caller::User { account, name }) => {
-                a == account && n == name
-            }
-            (Trusted::Role { account: a, name: n }, Caller::Role { account, name }) => {
-                a == account && n.eq_ignore_ascii_case(name)
-            }
+            (
+                Trusted::User {
+                    account: a,
+                    name: n,
+                },
+                Caller::User { account, name },
+            ) => a == account && n == name,
+            (
+                Trusted::Role {
+                    account: a,
+                    name: n,
+                },
+                Caller::Role { account, name },
+            ) => a == account && n.eq_ignore_ascii_case(name),
             (Trusted::Service(s), Caller::Service(name)) => s.eq_ignore_ascii_case(name),
             _ => false,
         }
@@ -70,18 +84,12 @@ impl TrustPolicy {
                 && principals.iter().any(|p| p.admits(caller))
                 && st.conditions.iter().all(|c| c.holds(ctx))
         };
-        let mut matching = self.statements.iter().filter(applies);
-        let (mut allow, mut deny) = (false, false);
-        for (st, _) in matching.by_ref() {
-            match st.effect {
-                Effect::Allow => allow = true,
-                Effect::Deny => deny = true,
-            }
-        }
-        allow && !deny
+        let matching: Vec<_> = self.statements.iter().filter(applies).collect();
+        let any = |effect: Effect| matching.iter().any(|(st, _)| st.effect == effect);
+        any(Effect::Allow) && !any(Effect::Deny)
     }
 
-    /// The services an allowing statement names (for `check` and PassRole).
+    /// The services the allowing statements name.
     pub fn services(&self) -> impl Iterator<Item = &str> {
         self.statements
             .iter()
@@ -102,7 +110,11 @@ impl TrustPolicy {
 }
 
 /// Parse a trust policy; errors point into the role entry (`at`) of `file`.
-pub fn parse_trust_policy(file: &Path, at: &str, text: &str) -> Result<TrustPolicy, Vec<Diagnostic>> {
+pub fn parse_trust_policy(
+    file: &Path,
+    at: &str,
+    text: &str,
+) -> Result<TrustPolicy, Vec<Diagnostic>> {
     let err = |pointer: String, msg: String| Diagnostic::error(file, Place::Pointer(pointer), msg);
     let mut value: Value = strict_json::from_str(text)
         .map_err(|e| vec![err(format!("{at}/trust_policy"), strict_json::message(&e))])?;
@@ -110,7 +122,12 @@ pub fn parse_trust_policy(file: &Path, at: &str, text: &str) -> Result<TrustPoli
     let mut errors = Vec::new();
     let statements = match value.get_mut("Statement").and_then(Value::as_array_mut) {
         Some(s) => s,
-        None => return Err(vec![err(format!("{at}/trust_policy"), "no Statement list".into())]),
+        None => {
+            return Err(vec![err(
+                format!("{at}/trust_policy"),
+                "no Statement list".into(),
+            )])
+        }
     };
     for (i, st) in statements.iter_mut().enumerate() {
         let here = format!("{at}/trust_policy/Statement/{i}");
@@ -121,7 +138,10 @@ pub fn parse_trust_policy(file: &Path, at: &str, text: &str) -> Result<TrustPoli
         match obj.remove("Principal").map(|p| principal_list(&p)) {
             Some(Ok(list)) => principals.push(list),
             Some(Err(msg)) => errors.push(err(format!("{here}/Principal"), msg)),
-            None => errors.push(err(here.clone(), "a trust statement needs a Principal".into())),
+            None => errors.push(err(
+                here.clone(),
+                "a trust statement needs a Principal".into(),
+            )),
         }
         if obj.contains_key("Resource") || obj.contains_key("NotResource") {
             errors.push(err(here, "a trust policy names no Resource".into()));
@@ -144,13 +164,19 @@ pub fn parse_trust_policy(file: &Path, at: &str, text: &str) -> Result<TrustPoli
 
 /// `{"RAM": …, "Service": …}`, each a string or a list of strings.
 fn principal_list(p: &Value) -> Result<Vec<Trusted>, String> {
-    let obj = p.as_object().ok_or("Principal must be an object: {\"RAM\": …} or {\"Service\": …}")?;
+    let obj = p
+        .as_object()
+        .ok_or("Principal must be an object: {\"RAM\": …} or {\"Service\": …}")?;
     let mut out = Vec::new();
     for (kind, values) in obj {
         let values: Vec<&str> = match values {
             Value::String(s) => vec![s.as_str()],
             Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => return Err(format!("Principal.{kind} must be a string or a list of strings")),
+            _ => {
+                return Err(format!(
+                    "Principal.{kind} must be a string or a list of strings"
+                ))
+            }
         };
         for v in values {
             out.push(match kind.as_str() {

@@ -12,10 +12,34 @@ const USER_AND_SERVICE: &str = r#"{"Version":"1","Statement":[
 fn admits_named_user_whole_account_and_service_only() {
     let t = parse(USER_AND_SERVICE).unwrap();
     let ctx = Context::new();
-    assert!(t.admits(Caller::User { account: "111", name: "alice" }, &ctx));
-    assert!(!t.admits(Caller::User { account: "111", name: "bob" }, &ctx));
-    assert!(t.admits(Caller::User { account: "222", name: "anyone" }, &ctx));
-    assert!(t.admits(Caller::Role { account: "222", name: "r" }, &ctx));
+    assert!(t.admits(
+        Caller::User {
+            account: "111",
+            name: "alice"
+        },
+        &ctx
+    ));
+    assert!(!t.admits(
+        Caller::User {
+            account: "111",
+            name: "bob"
+        },
+        &ctx
+    ));
+    assert!(t.admits(
+        Caller::User {
+            account: "222",
+            name: "anyone"
+        },
+        &ctx
+    ));
+    assert!(t.admits(
+        Caller::Role {
+            account: "222",
+            name: "r"
+        },
+        &ctx
+    ));
     assert!(t.admits(Caller::Service("FC.aliyuncs.com"), &ctx));
     assert!(!t.admits(Caller::Service("devs.aliyuncs.com"), &ctx));
     assert_eq!(t.services().collect::<Vec<_>>(), ["fc.aliyuncs.com"]);
@@ -31,7 +55,10 @@ fn external_id_condition_and_explicit_deny() {
       {"Effect":"Deny","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::111:user/mallory"}}]}"#,
     )
     .unwrap();
-    let alice = Caller::User { account: "111", name: "alice" };
+    let alice = Caller::User {
+        account: "111",
+        name: "alice",
+    };
     let mut ctx = Context::new();
     assert!(!t.admits(alice, &ctx), "no ExternalId");
     ctx.set("sts:ExternalId", "wrong");
@@ -39,7 +66,10 @@ fn external_id_condition_and_explicit_deny() {
     let mut ctx = Context::new();
     ctx.set("sts:ExternalId", "abc");
     assert!(t.admits(alice, &ctx));
-    let mallory = Caller::User { account: "111", name: "mallory" };
+    let mallory = Caller::User {
+        account: "111",
+        name: "mallory",
+    };
     assert!(!t.admits(mallory, &ctx), "the deny wins");
 }
 
@@ -51,8 +81,20 @@ fn role_principals_ignore_case() {
     )
     .unwrap();
     let ctx = Context::new();
-    assert!(t.admits(Caller::Role { account: "111", name: "BUILDER" }, &ctx));
-    assert!(!t.admits(Caller::User { account: "111", name: "builder" }, &ctx));
+    assert!(t.admits(
+        Caller::Role {
+            account: "111",
+            name: "BUILDER"
+        },
+        &ctx
+    ));
+    assert!(!t.admits(
+        Caller::User {
+            account: "111",
+            name: "builder"
+        },
+        &ctx
+    ));
 }
 
 #[test]
@@ -80,7 +122,8 @@ fn unknown_principal_forms_are_errors_with_their_place() {
 
 #[test]
 fn grammar_errors_of_the_statement_part_are_reported() {
-    let no_principal = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}"#;
+    let no_principal =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}"#;
     assert!(parse(no_principal).is_err());
     let bad_version = r#"{"Version":"2","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::1:root"}}]}"#;
     assert!(parse(bad_version).is_err());

@@ -8,11 +8,12 @@ use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
-use crate::sts::sessions::{session_key, STS_KEY_PREFIX};
 use crate::identity::{
-    check_acs3_head, check_acs3_session_head, verify_acs3_session, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
-    AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization, UnsignedPayload,
+    check_acs3_head, check_acs3_session_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac,
+    verify_acs3, verify_acs3_session, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore,
+    ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
+use crate::sts::sessions::{session_key, STS_KEY_PREFIX};
 
 /// A verified caller.
 #[derive(Debug, Clone)]
@@ -94,7 +95,10 @@ pub enum Credential<'d> {
     Token(Authenticated),
     /// A request signed with temporary credentials (Alibaba STS): the
     /// session's key, resolved from its security token.
-    Session { key: AccessKey, auth: SignedAuthorization },
+    Session {
+        key: AccessKey,
+        auth: SignedAuthorization,
+    },
 }
 
 /// Everything about the caller that the headers can tell: refuses missing,

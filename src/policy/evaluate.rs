@@ -130,7 +130,13 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
         .session
         .as_ref()
         .map(|set| (set, judge(set, action, resource, ctx)));
-    if let Some((set, Verdict { deny: Some(pos), .. })) = &session {
+    if let Some((
+        set,
+        Verdict {
+            deny: Some(pos), ..
+        },
+    )) = &session
+    {
         return deny(Reason::Statement(statement_ref(
             set,
             *pos,

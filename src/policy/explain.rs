@@ -105,7 +105,13 @@ pub fn trace(
         ));
     }
     if let Some(session) = &subject.session {
-        out.extend(trace_set(session, PolicySource::Session, action, resource, ctx));
+        out.extend(trace_set(
+            session,
+            PolicySource::Session,
+            action,
+            resource,
+            ctx,
+        ));
     }
     out
 }

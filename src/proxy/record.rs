@@ -210,7 +210,9 @@ impl Recorder {
         let decision = self.rec.decision.unwrap_or("error");
         // A role session: its assumed-role ARN (the decision log has it as `principal`).
         let principal = &self.rec.principal;
-        let session = principal.contains(":assumed-role/").then(|| principal.clone());
+        let session = principal
+            .contains(":assumed-role/")
+            .then(|| principal.clone());
         self.record(resp.status().as_u16());
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {

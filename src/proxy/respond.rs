@@ -182,7 +182,13 @@ impl GatewayError {
                 status,
                 code,
                 message,
-            } => (*status, "APIGW.0201", message.clone(), code, message.clone()),
+            } => (
+                *status,
+                "APIGW.0201",
+                message.clone(),
+                code,
+                message.clone(),
+            ),
             E::UpstreamTimeout => {
                 let m = "Backend timeout".to_string();
                 (

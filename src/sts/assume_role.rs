@@ -60,14 +60,23 @@ fn query_params(raw: Option<&str>) -> Result<Vec<(String, String)>, GatewayError
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| {
-            let plus: Vec<u8> = s.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
+            let plus: Vec<u8> = s
+                .bytes()
+                .map(|b| if b == b'+' { b' ' } else { b })
+                .collect();
             String::from_utf8(percent_decode(&plus).collect())
         };
         let (Ok(k), Ok(v)) = (decode(k), decode(v)) else {
-            return Err(invalid("InvalidParameter", "query parameters must be UTF-8"));
+            return Err(invalid(
+                "InvalidParameter",
+                "query parameters must be UTF-8",
+            ));
         };
         if out.iter().any(|(n, _)| *n == k) {
-            return Err(invalid("InvalidParameter", format!("parameter {k} is repeated")));
+            return Err(invalid(
+                "InvalidParameter",
+                format!("parameter {k} is repeated"),
+            ));
         }
         out.push((k, v));
     }
@@ -96,10 +105,20 @@ pub fn prepare(
         return Err(refuse(StatusCode::FORBIDDEN, "NoPermission", m));
     }
     let params = query_params(raw_query)?;
-    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let role_arn = get("RoleArn").ok_or_else(|| invalid("MissingRoleArn", "RoleArn is mandatory for this action."))?;
-    let session_name = get("RoleSessionName")
-        .ok_or_else(|| invalid("MissingRoleSessionName", "RoleSessionName is mandatory for this action."))?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let role_arn = get("RoleArn")
+        .ok_or_else(|| invalid("MissingRoleArn", "RoleArn is mandatory for this action."))?;
+    let session_name = get("RoleSessionName").ok_or_else(|| {
+        invalid(
+            "MissingRoleSessionName",
+            "RoleSessionName is mandatory for this action.",
+        )
+    })?;
     if !valid_session_name(&session_name) {
         let m = "The parameter RoleSessionName is wrongly formed: 2 to 64 characters of A-Z a-z 0-9 . @ - _";
         return Err(invalid("InvalidParameter.RoleSessionName", m));
@@ -165,7 +184,10 @@ fn check_session_policy(text: &str) -> Result<(), GatewayError> {
     let path = std::path::Path::new("Policy");
     parse_policy(path, "session-policy", crate::cloud::Cloud::Aliyun, text).map_err(|errors| {
         let why: Vec<String> = errors.iter().map(|d| d.message.clone()).collect();
-        let m = format!("The parameter Policy has not passed grammar check: {}", why.join("; "));
+        let m = format!(
+            "The parameter Policy has not passed grammar check: {}",
+            why.join("; ")
+        );
         invalid("InvalidParameter.PolicyGrammar", m)
     })?;
     Ok(())
@@ -207,7 +229,12 @@ pub fn complete(
         return Err(refuse(StatusCode::FORBIDDEN, "NoPermission", m));
     }
     let expires = now + Duration::seconds(call.duration);
-    let issued = issue(&call.role, &call.session_name, call.policy.as_deref(), expires);
+    let issued = issue(
+        &call.role,
+        &call.session_name,
+        call.policy.as_deref(),
+        expires,
+    );
     let body = json!({
         "RequestId": request_id,
         "AssumedRoleUser": {

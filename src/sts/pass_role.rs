@@ -80,7 +80,11 @@ pub fn needs(
         .filter(|n| !n.is_empty() && !n.contains(['/', ':', '*']));
     let Some(role_name) = role_name else {
         let m = format!("{ROLE_FIELD} {arn:?} is not a RAM role of the caller's account {account} (expected acs:ram::{account}:role/<name>)");
-        return Err(refuse(StatusCode::BAD_REQUEST, "InvalidParameter.RoleArn", m));
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter.RoleArn",
+            m,
+        ));
     };
     let Some(role) = dir.role(account, role_name) else {
         let m = format!("The role does not exist: {arn} ({ROLE_FIELD})");
@@ -88,7 +92,11 @@ pub fn needs(
     };
     if !role.trust.admits(Caller::Service(service), &Context::new()) {
         let m = format!("The role {arn} cannot be passed to {service}: its trust policy does not name {service} as a Service principal");
-        return Err(refuse(StatusCode::BAD_REQUEST, "InvalidParameter.RoleArn", m));
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter.RoleArn",
+            m,
+        ));
     }
     let mut ctx = base.clone();
     ctx.set("acs:Service", service);
@@ -103,9 +111,15 @@ mod tests {
     #[test]
     fn the_role_field_is_read_from_the_top_level_only() {
         let arn = "acs:ram::1:role/x";
-        assert_eq!(named_role(format!(r#"{{"executionRoleArn":"{arn}"}}"#).as_bytes()).as_deref(), Some(arn));
+        assert_eq!(
+            named_role(format!(r#"{{"executionRoleArn":"{arn}"}}"#).as_bytes()).as_deref(),
+            Some(arn)
+        );
         assert_eq!(named_role(br#"{"executionRoleArn":""}"#), None);
-        assert_eq!(named_role(br#"{"nested":{"executionRoleArn":"acs:ram::1:role/x"}}"#), None);
+        assert_eq!(
+            named_role(br#"{"nested":{"executionRoleArn":"acs:ram::1:role/x"}}"#),
+            None
+        );
         assert_eq!(named_role(b"not json"), None);
         assert_eq!(named_role(b""), None);
     }

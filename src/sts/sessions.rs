@@ -67,10 +67,18 @@ fn secret_for(access_key_id: &str) -> String {
 }
 
 /// Issue credentials for a session of `role` ending at `expires`.
-pub fn issue(role: &Role, session_name: &str, policy: Option<&str>, expires: OffsetDateTime) -> Issued {
+pub fn issue(
+    role: &Role,
+    session_name: &str,
+    policy: Option<&str>,
+    expires: OffsetDateTime,
+) -> Issued {
     let access_key_id = format!(
         "{STS_KEY_PREFIX}{}",
-        uuid::Uuid::new_v4().simple().to_string().to_ascii_uppercase()
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .to_ascii_uppercase()
     );
     let claims = SessionClaims {
         ak: access_key_id.clone(),
@@ -117,7 +125,9 @@ pub fn open(token: &str) -> Option<SessionClaims> {
     if !same {
         return None;
     }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -167,10 +177,20 @@ pub fn assumed_role_arn(role: &Role, session_name: &str) -> String {
 /// The principal of a session of `role`: the role's policies (∩ the
 /// session policy), the control policies above the role's account.
 /// `None` when the session policy does not parse.
-pub fn session_principal(role: &Role, session_name: &str, policy: Option<&str>) -> Option<Principal> {
+pub fn session_principal(
+    role: &Role,
+    session_name: &str,
+    policy: Option<&str>,
+) -> Option<Principal> {
     let session = match policy {
         Some(text) => {
-            let p = parse_policy(std::path::Path::new("<session policy>"), "session-policy", Cloud::Aliyun, text).ok()?;
+            let p = parse_policy(
+                std::path::Path::new("<session policy>"),
+                "session-policy",
+                Cloud::Aliyun,
+                text,
+            )
+            .ok()?;
             Some(Arc::new(PolicySet::new(vec![Arc::new(p)])))
         }
         None => None,
