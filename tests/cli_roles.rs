@@ -65,7 +65,7 @@ fn an_unknown_principal_form_is_an_error_at_its_place() {
     let (code, out) = iamgate(tmp.path(), &["check"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("policies/accounts.toml#/account/3/role/0/trust_policy/Statement/0/Principal"),
+        out.contains("policies/accounts.toml#/account/3/role/1/trust_policy/Statement/0/Principal"),
         "{out}"
     );
     assert!(
@@ -87,12 +87,12 @@ fn a_role_no_one_can_assume_is_a_warning() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(
-            "#/account/3/role/0/trust_policy: warning: no one here can assume role `Nobody`"
+            "#/account/3/role/1/trust_policy: warning: no one here can assume role `Nobody`"
         ),
         "{out}"
     );
     assert!(
-        out.contains("#/account/3/role/1/trust_policy: warning: no one can assume role `DenyOnly`"),
+        out.contains("#/account/3/role/2/trust_policy: warning: no one can assume role `DenyOnly`"),
         "{out}"
     );
     assert!(!out.contains("`Fine`"), "{out}");

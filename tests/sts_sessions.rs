@@ -180,3 +180,19 @@ async fn expired_unknown_mismatched_and_missing_tokens_are_refused() {
         (bad, "SignatureDoesNotMatch".into())
     );
 }
+
+#[tokio::test]
+async fn an_unsigned_security_token_is_refused() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &upstream);
+    let s = session(&gw, "AgentRunReader", "s", None, hour());
+    let mut req = sign::acs3("GET", TEMPLATES, (&s.access_key_id, &s.secret), &[]);
+    req.headers_mut()
+        .insert("x-acs-security-token", s.token.parse().unwrap());
+    let got = refused(&gw, &upstream, req).await;
+    assert_eq!(
+        got,
+        (StatusCode::BAD_REQUEST, "IncompleteSignature".to_string())
+    );
+}
