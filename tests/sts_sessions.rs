@@ -196,3 +196,33 @@ async fn an_unsigned_security_token_is_refused() {
         (StatusCode::BAD_REQUEST, "IncompleteSignature".to_string())
     );
 }
+
+#[tokio::test]
+async fn the_decision_log_names_the_session() {
+    use iamgate::decision_log::LogTarget;
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let policies = common::manifest("policies");
+    let gw = Arc::new(common::gateway_at(
+        dir.path(),
+        &policies,
+        "",
+        &upstream.addr(),
+        log.clone(),
+    ));
+    let s = session(&gw, "AgentRunReader", "audit", None, hour());
+    send_from(&gw, signed("POST", &s, &s.token), "127.0.0.1", false).await;
+    drop(gw);
+    log.close().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        line["principal"],
+        "acs:ram::1234567890123456:assumed-role/agentrunreader/audit"
+    );
+    assert_eq!(line["access_key_id"], s.access_key_id.as_str());
+    assert_eq!(line["decision"], "implicit_deny");
+    assert!(upstream.requests().is_empty());
+}

@@ -325,7 +325,11 @@ fn error_record(e: &GatewayError) -> ErrorRecord {
         E::Denied(d) => ("denied", Some(d.denial.decision.kind.as_str())),
         E::UpstreamUnavailable(_) => ("upstream_unavailable", None),
         E::UpstreamTimeout => ("upstream_timeout", None),
-        E::Service { code, .. } => ("service", Some(*code)),
+        // The STS code as the open `kind`; the closed `code` as for any refusal.
+        E::Service { status, code, .. } => match super::respond::service_label(*status) {
+            "implicit_deny" => ("denied", Some(*code)),
+            label => (label, Some(*code)),
+        },
     };
     ErrorRecord {
         code,

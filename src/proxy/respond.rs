@@ -88,8 +88,7 @@ impl GatewayError {
             GatewayError::Project { .. } => "wrong_project",
             GatewayError::Denied(d) => d.denial.decision.kind.as_str(),
             GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout => "error",
-            GatewayError::Service { status, .. } if *status == StatusCode::FORBIDDEN => "denied",
-            GatewayError::Service { .. } => "bad_request",
+            GatewayError::Service { status, .. } => service_label(*status),
         }
     }
 
@@ -373,6 +372,16 @@ fn access_denied_detail(d: &DenialDetails) -> Value {
         "NoPermissionType": if decision.kind == DecisionKind::ExplicitDeny { "ExplicitDeny" } else { "ImplicitDeny" },
         "EncodedDiagnosticMessage": encode(&d.explanation),
     })
+}
+
+/// The closed decision / error-code label of a built-in service's refusal:
+/// a 403 (root, trust policy) is an implicit deny, a 404 an unknown thing.
+pub(crate) fn service_label(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::FORBIDDEN => "implicit_deny",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "bad_request",
+    }
 }
 
 /// `Account`, `AssumedRoleUser` (a role session) or `SubUser`.
