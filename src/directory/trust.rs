@@ -118,8 +118,6 @@ pub fn parse_trust_policy(
     let err = |pointer: String, msg: String| Diagnostic::error(file, Place::Pointer(pointer), msg);
     let mut value: Value = strict_json::from_str(text)
         .map_err(|e| vec![err(format!("{at}/trust_policy"), strict_json::message(&e))])?;
-    let mut principals = Vec::new();
-    let mut errors = Vec::new();
     let statements = match value.get_mut("Statement").and_then(Value::as_array_mut) {
         Some(s) => s,
         None => {
@@ -129,6 +127,27 @@ pub fn parse_trust_policy(
             )])
         }
     };
+    let principals = take_principals(statements, at, &err)?;
+    let doc = value.to_string();
+    let policy = parse_policy(file, "trust policy", Cloud::Aliyun, &doc).map_err(|errs| {
+        errs.into_iter()
+            .map(|d| err(format!("{at}/trust_policy"), d.message))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(TrustPolicy {
+        statements: policy.statements.into_iter().zip(principals).collect(),
+    })
+}
+
+/// Remove each statement's `Principal` (compiled) and stand `Resource: "*"`
+/// in, so that the rest parses as an identity policy.
+fn take_principals(
+    statements: &mut [Value],
+    at: &str,
+    err: &dyn Fn(String, String) -> Diagnostic,
+) -> Result<Vec<Vec<Trusted>>, Vec<Diagnostic>> {
+    let mut principals = Vec::new();
+    let mut errors = Vec::new();
     for (i, st) in statements.iter_mut().enumerate() {
         let here = format!("{at}/trust_policy/Statement/{i}");
         let Some(obj) = st.as_object_mut() else {
@@ -148,18 +167,10 @@ pub fn parse_trust_policy(
         }
         obj.insert("Resource".into(), Value::String("*".into()));
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    match errors.is_empty() {
+        true => Ok(principals),
+        false => Err(errors),
     }
-    let doc = value.to_string();
-    let policy = parse_policy(file, "trust policy", Cloud::Aliyun, &doc).map_err(|errs| {
-        errs.into_iter()
-            .map(|d| err(format!("{at}/trust_policy"), d.message))
-            .collect::<Vec<_>>()
-    })?;
-    Ok(TrustPolicy {
-        statements: policy.statements.into_iter().zip(principals).collect(),
-    })
 }
 
 /// `{"RAM": …, "Service": …}`, each a string or a list of strings.

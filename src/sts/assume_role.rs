@@ -95,15 +95,7 @@ pub fn prepare(
     headers: &HeaderMap,
     raw_query: Option<&str>,
 ) -> Result<AssumeRoleCall, GatewayError> {
-    let action = header(headers, "x-acs-action");
-    if action != Some(ACTION) || header(headers, "x-acs-version") != Some(VERSION) {
-        let m = format!("Specified api is not found, please check your url and method (x-acs-action {action:?}, version {VERSION} only)");
-        return Err(refuse(StatusCode::NOT_FOUND, "InvalidAction.NotFound", m));
-    }
-    if who.principal.is_root() {
-        let m = "Roles may not be assumed by root accounts.";
-        return Err(refuse(StatusCode::FORBIDDEN, "NoPermission", m));
-    }
+    check_call(headers, who)?;
     let params = query_params(raw_query)?;
     let get = |name: &str| {
         params
@@ -136,6 +128,21 @@ pub fn prepare(
         policy,
         external_id: get("ExternalId"),
     })
+}
+
+/// `AssumeRole` of version 2015-04-01 (the only operation served), by a
+/// RAM user or role session: the account root may not assume roles.
+fn check_call(headers: &HeaderMap, who: &Authenticated) -> Result<(), GatewayError> {
+    let action = header(headers, "x-acs-action");
+    if action != Some(ACTION) || header(headers, "x-acs-version") != Some(VERSION) {
+        let m = format!("Specified api is not found, please check your url and method (x-acs-action {action:?}, version {VERSION} only)");
+        return Err(refuse(StatusCode::NOT_FOUND, "InvalidAction.NotFound", m));
+    }
+    if who.principal.is_root() {
+        let m = "Roles may not be assumed by root accounts.";
+        return Err(refuse(StatusCode::FORBIDDEN, "NoPermission", m));
+    }
+    Ok(())
 }
 
 fn valid_session_name(name: &str) -> bool {
