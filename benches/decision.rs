@@ -98,6 +98,7 @@ fn principal(identity: Vec<Arc<Policy>>, org: &Org) -> Principal {
             root: false,
             identity,
             org: org.levels.clone(),
+            session: None,
         },
         naive,
     }

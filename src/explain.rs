@@ -37,7 +37,17 @@ pub enum Who {
     },
     /// The account's root identity.
     Root { account: String },
+    /// A session of a RAM role (names ignore case), with an optional
+    /// session policy (a JSON file); the account narrows the search.
+    Role {
+        name: String,
+        account: Option<String>,
+        session_policy: Option<std::path::PathBuf>,
+    },
 }
+
+/// The session name `explain --role` gives its session.
+pub const EXPLAIN_SESSION: &str = "iamgate-explain";
 
 /// What is asked.
 #[derive(Debug, Clone)]
@@ -275,6 +285,19 @@ fn load(opts: &Options) -> Result<(Snapshot, Option<Config>), ExplainError> {
 fn resolve(snap: &Snapshot, who: &Who) -> Result<Arc<Principal>, ExplainError> {
     let dir = &snap.directory;
     match who {
+        Who::Role {
+            name,
+            account,
+            session_policy,
+        } => {
+            let text = match session_policy {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    ExplainError::Usage(format!("cannot read {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
+            resolve_role(snap, name, account.as_deref(), text.as_deref())
+        }
         Who::Root { account } => dir
             .principal(account, None)
             .cloned()
@@ -297,6 +320,45 @@ fn resolve(snap: &Snapshot, who: &Who) -> Result<Arc<Principal>, ExplainError> {
             }
         }
     }
+}
+
+/// A session of role `name`, as `AssumeRole` would make it.
+fn resolve_role(
+    snap: &Snapshot,
+    name: &str,
+    account: Option<&str>,
+    session_policy: Option<&str>,
+) -> Result<Arc<Principal>, ExplainError> {
+    let lower = name.to_ascii_lowercase();
+    let mut found: Vec<_> = snap
+        .directory
+        .roles
+        .iter()
+        .filter(|((acc, n), _)| *n == lower && account.is_none_or(|a| a == acc))
+        .map(|(_, r)| r)
+        .collect();
+    found.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    let role = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(ExplainError::Usage(format!(
+                "no role `{name}` in accounts.toml"
+            )))
+        }
+        many => {
+            let ids: Vec<&str> = many.iter().map(|r| &*r.account_id).collect();
+            let m = format!(
+                "role `{name}` exists in accounts {}: pass --account",
+                ids.join(", ")
+            );
+            return Err(ExplainError::Usage(m));
+        }
+    };
+    crate::sts::sessions::session_principal(role, EXPLAIN_SESSION, session_policy)
+        .map(Arc::new)
+        .ok_or_else(|| {
+            ExplainError::Usage("the session policy does not parse as a RAM policy".into())
+        })
 }
 
 fn apply_overrides(ctx: &mut Context, overrides: &[ContextOverride]) {

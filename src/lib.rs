@@ -16,6 +16,7 @@
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring; [`workers`]: per-core listeners and runtimes.
 //! - [`learn`], [`replay`], [`coverage`]: the least-privilege workflow over decision logs.
+//! - [`sts`]: the built-in Alibaba STS service (`AssumeRole`) and role sessions.
 
 pub mod accept;
 pub mod admin;
@@ -41,5 +42,6 @@ pub mod serve;
 pub mod signals;
 pub mod snapshot;
 pub mod state;
+pub mod sts;
 pub mod watch;
 pub mod workers;

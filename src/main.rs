@@ -67,7 +67,7 @@ enum Command {
     /// Exit status: 0 allowed, 2 denied (explicit or implicit deny, or the
     /// project refused), 1 on usage or load errors.
     #[command(after_long_help = EXPLAIN_EXAMPLES)]
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
     /// Learn each principal's least-privilege identity policy from a
     /// decision log: exactly the actions and resources its requests needed.
     ///
@@ -165,7 +165,7 @@ const EXPLAIN_EXAMPLES: &str = "Examples:
       --context g:ResourceTag/team=blue --context 'g:TagKeys=[\"team\"]' --now 2026-01-01T00:00:00Z";
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("principal").required(true).args(["user", "root"])))]
+#[command(group(ArgGroup::new("principal").required(true).args(["user", "root", "role"])))]
 #[command(group(ArgGroup::new("request").required(true).args(["method", "action"])))]
 struct ExplainArgs {
     /// The user asking (a user name from accounts.toml).
@@ -177,6 +177,12 @@ struct ExplainArgs {
     /// Account id: narrows --user, names the account for --root.
     #[arg(long)]
     account: Option<String>,
+    /// A session of this RAM role (as AssumeRole makes it; names ignore case).
+    #[arg(long)]
+    role: Option<String>,
+    /// A session policy (JSON file) for --role: it can only narrow the role.
+    #[arg(long, value_name = "FILE", requires = "role")]
+    session_policy: Option<PathBuf>,
     /// HTTP method of the request (with --path).
     #[arg(long, requires = "path")]
     method: Option<String>,
@@ -212,6 +218,11 @@ impl ExplainArgs {
     fn into_options(self, config: PathBuf) -> iamgate::explain::Options {
         let who = match (self.root, self.account.clone()) {
             (true, Some(account)) => Who::Root { account },
+            _ if self.role.is_some() => Who::Role {
+                name: self.role.clone().unwrap_or_default(),
+                account: self.account.clone(),
+                session_policy: self.session_policy.clone(),
+            },
             _ => Who::User {
                 name: self.user.unwrap_or_default(),
                 account: self.account,
@@ -257,7 +268,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Check => ExitCode::from(iamgate::check::run(&cli.config)),
         Command::Explain(args) => {
-            ExitCode::from(iamgate::explain::run(&args.into_options(cli.config)))
+            ExitCode::from(iamgate::explain::run(&(*args).into_options(cli.config)))
         }
         Command::Learn(a) => ExitCode::from(iamgate::learn::run(&iamgate::learn::Options {
             log: a.log,

@@ -83,6 +83,10 @@ impl Snapshot {
 fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for s in routes.services() {
+        // A built-in service (STS) is answered in-process: no upstream, no region.
+        if s.upstream == crate::sts::BUILTIN_UPSTREAM {
+            continue;
+        }
         if !config.upstreams.contains_key(&s.upstream) {
             let msg = format!(
                 "service `{}` names upstream `{}`, which [upstreams] does not define",

@@ -74,6 +74,7 @@ fn subject(policy: Policy) -> Subject {
         root: false,
         identity: Arc::new(PolicySet::new(vec![Arc::new(policy)])),
         org: Arc::from(Vec::new()),
+        session: None,
     }
 }
 

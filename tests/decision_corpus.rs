@@ -20,6 +20,9 @@ use serde::Deserialize;
 struct CorpusFile {
     cloud: Cloud,
     policies: BTreeMap<String, String>,
+    /// RAM role trust policies, by name (cases with `trust` + `caller`).
+    #[serde(default)]
+    trust_policies: BTreeMap<String, String>,
     case: Vec<Case>,
 }
 
@@ -38,6 +41,15 @@ struct Case {
     context: BTreeMap<String, toml::Value>,
     decision: String,
     by: String,
+    /// A role session's session policies (they can only narrow).
+    #[serde(default)]
+    session: Option<Vec<String>>,
+    /// A trust-policy case: does trust policy `trust` admit `caller`
+    /// (`user:<account>/<name>`, `role:<account>/<name>`, `service:<name>`)?
+    #[serde(default)]
+    trust: Option<String>,
+    #[serde(default)]
+    caller: Option<String>,
 }
 
 /// (dialect, operator) → outcomes seen; modifiers seen.
@@ -88,10 +100,12 @@ fn label(reason: &Reason) -> String {
         Reason::Statement(s) => match &s.source {
             PolicySource::Identity => format!("identity:{}#{}", s.policy, s.index),
             PolicySource::Org { level, .. } => format!("org{level}:{}#{}", s.policy, s.index),
+            PolicySource::Session => format!("session:{}#{}", s.policy, s.index),
         },
         Reason::NoOrgAllow { level, .. } => format!("no-allow:org{level}"),
         Reason::NoIdentityAllow => "no-allow:identity".into(),
         Reason::RootUser => "root".into(),
+        Reason::NoSessionAllow => "no-allow:session".into(),
     }
 }
 
@@ -140,6 +154,10 @@ fn run_file(path: &Path, cov: &mut Coverage) -> (usize, Vec<String>) {
         .collect();
     let mut failures = Vec::new();
     for case in &file.case {
+        if let Some(trust) = &case.trust {
+            failures.extend(trust_case(path, &file, trust, case));
+            continue;
+        }
         let org: Vec<OrgLevel> = case
             .org
             .iter()
@@ -154,6 +172,10 @@ fn run_file(path: &Path, cov: &mut Coverage) -> (usize, Vec<String>) {
             root: case.root,
             identity: Arc::new(PolicySet::new(resolve(&policies, cloud, &case.identity))),
             org: org.into(),
+            session: case
+                .session
+                .as_ref()
+                .map(|names| Arc::new(PolicySet::new(resolve(&policies, cloud, names)))),
         };
         let ctx = context_of(case);
         let d = evaluate(&subject, &case.action, &case.resource, &ctx);
@@ -170,6 +192,44 @@ fn run_file(path: &Path, cov: &mut Coverage) -> (usize, Vec<String>) {
         }
     }
     (file.case.len(), failures)
+}
+
+/// A trust-policy case: `allow` when the trust policy admits the caller,
+/// else `implicit_deny`; `by` is always `trust`.
+fn trust_case(path: &Path, file: &CorpusFile, trust: &str, case: &Case) -> Option<String> {
+    use iamgate::directory::trust::{parse_trust_policy, Caller};
+    let doc = &file.trust_policies[trust];
+    let policy =
+        parse_trust_policy(path, "/trust", doc).unwrap_or_else(|e| panic!("{trust}: {e:?}"));
+    let who = case
+        .caller
+        .as_deref()
+        .expect("a trust case names its caller");
+    let (kind, rest) = who.split_once(':').unwrap();
+    let split = || rest.split_once('/').unwrap();
+    let caller = match kind {
+        "user" => Caller::User {
+            account: split().0,
+            name: split().1,
+        },
+        "role" => Caller::Role {
+            account: split().0,
+            name: split().1,
+        },
+        "service" => Caller::Service(rest),
+        other => panic!("{}: unknown caller kind {other}", case.name),
+    };
+    let admitted = policy.admits(caller, &context_of(case));
+    let got = if admitted { "allow" } else { "implicit_deny" };
+    (got != case.decision || case.by != "trust").then(|| {
+        format!(
+            "{}: {}: expected {} by {}, got {got} by trust",
+            path.display(),
+            case.name,
+            case.decision,
+            case.by
+        )
+    })
 }
 
 #[test]

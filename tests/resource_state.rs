@@ -57,6 +57,7 @@ fn subject(cloud: Cloud, doc: &str) -> Subject {
         root: false,
         identity: Arc::new(PolicySet::new(vec![Arc::new(policy)])),
         org: Vec::new().into(),
+        session: None,
     }
 }
 

@@ -94,6 +94,7 @@ fn subject(cloud: Cloud, identity: Vec<Arc<Policy>>, org: Vec<Arc<Policy>>) -> S
         root: false,
         identity: Arc::new(PolicySet::new(identity)),
         org: org.into(),
+        session: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub fn load(
     let mut b = Builder::new(dir, &store);
     b.organizations(&accounts.organizations);
     b.accounts(&accounts.accounts);
+    b.role_warnings(&accounts.accounts);
     b.credentials(&credentials);
     b.resources(&resources);
     let errors: Vec<Diagnostic> = b.diags.iter().filter(|d| !d.warning).cloned().collect();
@@ -181,6 +182,7 @@ impl<'a> Builder<'a> {
                 root: user.is_none(),
                 identity,
                 org: org.clone(),
+                session: None,
             }),
             cloud: acc.cloud,
             account_id: account_id.clone(),
@@ -194,6 +196,7 @@ impl<'a> Builder<'a> {
             .principals
             .insert((acc.id.clone(), None), Arc::new(root));
         self.projects(acc, at);
+        self.roles(acc, at, &org, &org_path);
         let groups = self.groups(acc, at);
         let mut names = HashSet::new();
         for (j, u) in acc.users.iter().enumerate() {

@@ -67,6 +67,31 @@ pub struct AccountEntry {
     /// (overrides the config's global and per-service modes).
     #[serde(default)]
     pub enforce: Option<crate::config::Enforce>,
+    /// Alibaba RAM roles of the account.
+    #[serde(default, rename = "role")]
+    pub roles: Vec<RoleEntry>,
+}
+
+/// An Alibaba RAM role: who may assume it (the trust policy, as the console
+/// shows it), what its sessions may do, and how long a session may last.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleEntry {
+    /// Role name; unique in the account ignoring case, as RAM compares it.
+    pub name: String,
+    /// Role id (`AssumedRoleUser.AssumedRoleId` prefix); defaults to a digest of the ARN.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The trust policy JSON (`Principal` with `RAM` and/or `Service`).
+    pub trust_policy: String,
+    /// Identity policies attached to the role, in order.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Longest session in seconds (RAM: 3600 … 43200, default 3600).
+    #[serde(default)]
+    pub max_session_duration: Option<u32>,
 }
 
 /// A Huawei project: the `{project_id}` of ModelArts paths, bound to a region.

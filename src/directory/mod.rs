@@ -7,6 +7,8 @@ pub mod files;
 mod keys;
 mod org;
 pub mod policies;
+pub mod roles;
+pub mod trust;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use crate::policy::Subject;
 
 pub use build::load;
 pub use policies::PolicyStore;
+pub use roles::Role;
 
 /// A user of an account.
 #[derive(Debug, Clone)]
@@ -107,12 +110,20 @@ pub struct Directory {
     pub policy_count: usize,
     /// Accounts with their own `enforce` mode (accounts.toml), by id.
     pub account_enforce: HashMap<String, crate::config::Enforce>,
+    /// (account id, lower-cased role name) → RAM role.
+    pub roles: HashMap<(String, String), Arc<Role>>,
 }
 
 impl Directory {
     pub fn principal(&self, account: &str, user: Option<&str>) -> Option<&Arc<Principal>> {
         self.principals
             .get(&(account.to_string(), user.map(str::to_string)))
+    }
+
+    /// A RAM role by account and name (names ignore case).
+    pub fn role(&self, account: &str, name: &str) -> Option<&Arc<Role>> {
+        self.roles
+            .get(&(account.to_string(), name.to_ascii_lowercase()))
     }
 
     /// Find a user by name across accounts (for `iamgate explain --user`);
@@ -141,6 +152,7 @@ impl std::fmt::Debug for Directory {
             .field("tokens", &self.tokens.len())
             .field("resources", &self.resources.len())
             .field("policy_count", &self.policy_count)
+            .field("roles", &self.roles.len())
             .finish()
     }
 }

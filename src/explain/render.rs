@@ -13,6 +13,7 @@ pub fn reason_text(reason: &Reason) -> String {
         }
         Reason::NoIdentityAllow => "no identity-based policy allows it".into(),
         Reason::RootUser => "the account root identity (identity policies do not apply)".into(),
+        Reason::NoSessionAllow => "the role allows it, but the session policy does not".into(),
     }
 }
 
@@ -50,6 +51,7 @@ fn statement_text(t: &StatementTrace) -> String {
     let place = match &s.source {
         PolicySource::Org { level, node } => format!("org level {level} ({node})"),
         PolicySource::Identity => "identity".to_string(),
+        PolicySource::Session => "session policy".to_string(),
     };
     let sid = s
         .sid

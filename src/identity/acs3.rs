@@ -135,6 +135,26 @@ pub fn check_acs3_head(
     if has_header(req, TOKEN_HEADER) {
         return Err(AuthFailure::TemporaryCredentials);
     }
+    check_head_after_token(req, auth, now)
+}
+
+/// [`check_acs3_head`] for temporary credentials: the security token must
+/// be present once and signed.
+pub fn check_acs3_session_head(
+    req: &HttpParts,
+    auth: &Acs3Auth,
+    now: OffsetDateTime,
+) -> Result<(), AuthFailure> {
+    single_header(req, TOKEN_HEADER)?;
+    require_signed(&auth.signed_headers, &[TOKEN_HEADER])?;
+    check_head_after_token(req, auth, now)
+}
+
+fn check_head_after_token(
+    req: &HttpParts,
+    auth: &Acs3Auth,
+    now: OffsetDateTime,
+) -> Result<(), AuthFailure> {
     let required = ["host", DATE_HEADER, CONTENT_SHA256_HEADER, NONCE_HEADER];
     require_signed(&auth.signed_headers, &required)?;
     check_date(&single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
@@ -151,8 +171,12 @@ fn check_before_signature(
     req: &HttpParts,
     auth: &Acs3Auth,
     now: OffsetDateTime,
+    session: bool,
 ) -> Result<(String, OffsetDateTime), AuthFailure> {
-    if has_header(req, TOKEN_HEADER) {
+    if session {
+        single_header(req, TOKEN_HEADER)?;
+        require_signed(&auth.signed_headers, &[TOKEN_HEADER])?;
+    } else if has_header(req, TOKEN_HEADER) {
         return Err(AuthFailure::TemporaryCredentials);
     }
     let required = ["host", DATE_HEADER, CONTENT_SHA256_HEADER, NONCE_HEADER];
@@ -180,20 +204,36 @@ pub fn verify_acs3(
     now: OffsetDateTime,
     nonces: &NonceStore,
 ) -> Result<(), AuthFailure> {
-    let (nonce, signed) = verify_acs3_signature(req, auth, secret, now)?;
+    let (nonce, signed) = verify_acs3_signature(req, auth, secret, now, false)?;
+    nonces.check_and_insert(&auth.access_key, &nonce, signed, now)
+}
+
+/// [`verify_acs3`] for temporary credentials: the security token must be
+/// present once and covered by the signature (who issued it is checked by
+/// the caller, which found `secret` through it).
+pub fn verify_acs3_session(
+    req: &HttpParts,
+    auth: &Acs3Auth,
+    secret: &[u8],
+    now: OffsetDateTime,
+    nonces: &NonceStore,
+) -> Result<(), AuthFailure> {
+    let (nonce, signed) = verify_acs3_signature(req, auth, secret, now, true)?;
     nonces.check_and_insert(&auth.access_key, &nonce, signed, now)
 }
 
 /// Everything [`verify_acs3`] checks but the nonce, which it returns with
 /// the signed date for the caller to record in whichever replay store it
-/// uses (the shared one is async).
+/// uses (the shared one is async). `session`: temporary credentials, whose
+/// security token must be present once and signed.
 pub fn verify_acs3_signature(
     req: &HttpParts,
     auth: &Acs3Auth,
     secret: &[u8],
     now: OffsetDateTime,
+    session: bool,
 ) -> Result<(String, OffsetDateTime), AuthFailure> {
-    let (nonce, signed) = check_before_signature(req, auth, now)?;
+    let (nonce, signed) = check_before_signature(req, auth, now, session)?;
     let canonical = acs3_canonical_request(req, &auth.signed_headers)?;
     verify_signature_hex(secret, &acs3_string_to_sign(&canonical), &auth.signature)?;
     Ok((nonce, signed))

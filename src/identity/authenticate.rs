@@ -10,10 +10,12 @@ use time::OffsetDateTime;
 use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
-    check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3,
-    verify_acs3_signature, verify_sdk_hmac, AuthFailure, HttpParts, NonceStore, Replay,
+    check_acs3_head, check_acs3_session_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac,
+    verify_acs3, verify_acs3_session, verify_acs3_signature, verify_sdk_hmac, AuthFailure,
+    HttpParts, NonceStore, Replay,
     ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
+use crate::sts::sessions::{session_key, STS_KEY_PREFIX};
 
 /// The store handed to [`Credential::verify`] for credentials that carry
 /// no nonce when the gateway's nonces live in the shared store.
@@ -41,6 +43,17 @@ pub enum AuthError {
     UnknownToken,
     #[error("token expired at {expires_at}")]
     TokenExpired { expires_at: String },
+    /// A temporary (`STS.`) access key without `x-acs-security-token`.
+    #[error("a security token is required with a temporary access key")]
+    MissingSecurityToken,
+    /// A security token this gateway did not issue, or whose role is gone.
+    #[error("security token not recognised")]
+    SecurityTokenInvalid,
+    /// The token belongs to another access key (or came with a long-term key).
+    #[error("security token does not belong to this access key")]
+    SecurityTokenMismatch,
+    #[error("security token expired at {expiration}")]
+    SecurityTokenExpired { expiration: String },
 }
 
 impl AuthError {
@@ -67,6 +80,10 @@ impl AuthError {
             AuthError::UnknownKey => "unknown_key",
             AuthError::UnknownToken => "token_unknown",
             AuthError::TokenExpired { .. } => "token_expired",
+            AuthError::MissingSecurityToken => "security_token_missing",
+            AuthError::SecurityTokenInvalid => "security_token_invalid",
+            AuthError::SecurityTokenMismatch => "security_token_mismatch",
+            AuthError::SecurityTokenExpired { .. } => "security_token_expired",
         }
     }
 }
@@ -83,6 +100,12 @@ pub enum Credential<'d> {
     },
     /// A token: nothing left to check.
     Token(Authenticated),
+    /// A request signed with temporary credentials (Alibaba STS): the
+    /// session's key, resolved from its security token.
+    Session {
+        key: AccessKey,
+        auth: SignedAuthorization,
+    },
 }
 
 /// Everything about the caller that the headers can tell: refuses missing,
@@ -107,6 +130,15 @@ pub fn identify<'d>(
         Cloud::Huawei => parse_sdk_hmac(value)?,
         Cloud::Aliyun => parse_acs3(value)?,
     };
+    if cloud == Cloud::Aliyun {
+        let token = req.headers.get("x-acs-security-token");
+        if token.is_some() || auth.access_key.starts_with(STS_KEY_PREFIX) {
+            let token = token.map(|t| t.to_str().unwrap_or(""));
+            let key = session_key(dir, &auth.access_key, token, now)?;
+            check_acs3_session_head(req, &auth, now)?;
+            return Ok(Credential::Session { key, auth });
+        }
+    }
     let key = match dir.access_keys.get(&auth.access_key) {
         Some(k) if k.principal.cloud == cloud => k,
         _ => return Err(AuthError::UnknownKey),
@@ -129,6 +161,14 @@ impl Credential<'_> {
     ) -> Result<Authenticated, AuthError> {
         let (cloud, key, auth) = match self {
             Credential::Token(who) => return Ok(who),
+            Credential::Session { key, auth } => {
+                verify_acs3_session(req, &auth, &key.secret, now, nonces)?;
+                return Ok(Authenticated {
+                    principal: key.principal,
+                    access_key: Some(auth.access_key),
+                    mfa: false,
+                });
+            }
             Credential::Signed { cloud, key, auth } => (cloud, key, auth),
         };
         match cloud {
@@ -160,21 +200,23 @@ impl Credential<'_> {
             Replay::Local(nonces) => return self.verify(req, now, nonces),
             Replay::Shared(shared) => shared,
         };
-        let (key, auth) = match self {
+        let (principal, secret, auth, session) = match self {
             Credential::Signed {
                 cloud: Cloud::Aliyun,
                 key,
                 auth,
-            } => (key, auth),
+            } => (key.principal.clone(), key.secret.clone(), auth, false),
+            // STS sessions carry nonces too.
+            Credential::Session { key, auth } => (key.principal, key.secret, auth, true),
             // Huawei requests and tokens carry no nonce: the store is never read.
             other => return other.verify(req, now, &NO_NONCES),
         };
-        let (nonce, signed) = verify_acs3_signature(req, &auth, &key.secret, now)?;
+        let (nonce, signed) = verify_acs3_signature(req, &auth, &secret, now, session)?;
         shared
             .check_and_insert(&auth.access_key, &nonce, signed, now)
             .await?;
         Ok(Authenticated {
-            principal: key.principal.clone(),
+            principal,
             access_key: Some(auth.access_key),
             mfa: false,
         })

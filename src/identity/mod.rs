@@ -20,8 +20,9 @@ mod sdk_hmac;
 mod test_vectors;
 
 pub use acs3::{
-    acs3_canonical_request, acs3_string_to_sign, check_acs3_head, parse_acs3, verify_acs3,
-    verify_acs3_signature, Acs3Auth, ACS3_ALGORITHM, MAX_NONCE_LEN,
+    acs3_canonical_request, acs3_string_to_sign, check_acs3_head, check_acs3_session_head,
+    parse_acs3, verify_acs3, verify_acs3_session, verify_acs3_signature, Acs3Auth, ACS3_ALGORITHM,
+    MAX_NONCE_LEN,
 };
 pub use authenticate::{authenticate, identify, AuthError, Authenticated, Credential};
 pub use authorization::SignedAuthorization;

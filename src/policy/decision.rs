@@ -14,6 +14,8 @@ pub enum PolicySource {
     /// An organisation policy (Huawei SCP, Alibaba control policy) attached at
     /// `level` (0 = the root) to `node`.
     Org { level: usize, node: Arc<str> },
+    /// The session policy of a role session (STS `AssumeRole` `Policy`).
+    Session,
 }
 
 /// A statement named as policy + 0-based index (+ Sid when present).
@@ -70,6 +72,8 @@ pub enum Reason {
     NoIdentityAllow,
     /// The account root identity is not subject to identity policies.
     RootUser,
+    /// The identity policies allow, but the session policy does not.
+    NoSessionAllow,
 }
 
 /// The answer for one action on one resource.

@@ -34,6 +34,9 @@ pub struct Subject {
     pub identity: Arc<PolicySet>,
     /// Empty when the account is in no organisation.
     pub org: Arc<[OrgLevel]>,
+    /// A role session's session policy (STS `Policy`): when present it must
+    /// allow too, so it can only narrow what the identity policies allow.
+    pub session: Option<Arc<PolicySet>>,
 }
 
 /// What one policy set says about a request: the first matching deny and
@@ -123,6 +126,23 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
             PolicySource::Identity,
         )));
     }
+    let session = subject
+        .session
+        .as_ref()
+        .map(|set| (set, judge(set, action, resource, ctx)));
+    if let Some((
+        set,
+        Verdict {
+            deny: Some(pos), ..
+        },
+    )) = &session
+    {
+        return deny(Reason::Statement(statement_ref(
+            set,
+            *pos,
+            PolicySource::Session,
+        )));
+    }
     for (level, (l, v)) in org.iter().zip(&verdicts).enumerate() {
         if v.allow.is_none() {
             let reason = Reason::NoOrgAllow {
@@ -142,6 +162,10 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
         };
     }
     match identity.allow {
+        Some(_) if session.is_some_and(|(_, v)| v.allow.is_none()) => Decision {
+            kind: DecisionKind::ImplicitDeny,
+            reason: Reason::NoSessionAllow,
+        },
         Some(pos) => Decision {
             kind: DecisionKind::Allow,
             reason: Reason::Statement(statement_ref(
@@ -264,6 +288,7 @@ mod tests {
             root: false,
             identity: Arc::new(PolicySet::new(identity)),
             org: org.into(),
+            session: None,
         }
     }
 

@@ -104,5 +104,14 @@ pub fn trace(
             ctx,
         ));
     }
+    if let Some(session) = &subject.session {
+        out.extend(trace_set(
+            session,
+            PolicySource::Session,
+            action,
+            resource,
+            ctx,
+        ));
+    }
     out
 }

@@ -127,6 +127,7 @@ pub fn base_context(
             if let Some(ak) = &who.access_key {
                 c.set_normalized("acs:accessid", ak.clone());
             }
+            crate::sts::sessions::add_session_keys(&mut c, &who.principal);
         }
     }
     Ok(c)

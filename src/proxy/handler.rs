@@ -164,6 +164,18 @@ async fn pipeline<B: RequestBody>(
         body: &body.bytes,
     };
     match routed {
+        Routed::Mapped(route) if route.service.upstream == crate::sts::BUILTIN_UPSTREAM => {
+            let call = super::builtin::BuiltinCall {
+                parts,
+                peer: req.conn.peer,
+                tls: req.conn.tls,
+                who: &who,
+                body: &body.bytes,
+                request_id: req.request_id,
+                now,
+            };
+            super::builtin::serve_sts(&gw.config, snap, &route, call, rec)
+        }
         Routed::Mapped(route) => {
             decide_and_forward(gw, snap, &route, project, sent, now, rec).await
         }
@@ -356,9 +368,11 @@ fn authorize(
     if !rec.detailed {
         base.forget_reads();
     }
+    // A body that names a role also needs ram:PassRole on it.
+    let passes = crate::sts::pass_role::needs(&snap.directory, route, who, facts.body, &base)?;
     let count = route.route.actions.len();
     let mut base = Some(base);
-    let needs: Vec<_> = route
+    let mut needs: Vec<_> = route
         .actions()
         .enumerate()
         .map(|(i, a)| {
@@ -377,6 +391,7 @@ fn authorize(
             (a.name.clone(), resource, ctx)
         })
         .collect();
+    needs.extend(passes);
     let result = crate::policy::authorize(&who.principal.subject, &needs);
     rec.note_authorization(&who.principal.subject, &needs, &result);
     result.map_err(|denial| {

@@ -47,6 +47,7 @@ macro_rules! delegate_async_write {
 
 mod audit;
 pub mod body;
+mod builtin;
 pub mod context;
 pub mod firstline;
 pub mod framing;

@@ -240,6 +240,11 @@ impl Recorder {
     /// Record, then set the request id and the debug headers.
     pub(super) fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
         let decision = self.rec.decision.unwrap_or("error");
+        // A role session: its assumed-role ARN (the decision log has it as `principal`).
+        let principal = &self.rec.principal;
+        let session = principal
+            .contains(":assumed-role/")
+            .then(|| principal.clone());
         self.record(resp.status().as_u16());
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
@@ -249,6 +254,9 @@ impl Recorder {
             headers.insert("x-iamgate-decision", HeaderValue::from_static(decision));
             if let Ok(v) = HeaderValue::from_str(&self.snap.digest) {
                 headers.insert("x-iamgate-snapshot", v);
+            }
+            if let Some(v) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+                headers.insert("x-iamgate-session", v);
             }
         }
         resp
@@ -349,6 +357,11 @@ fn error_record(e: &GatewayError) -> ErrorRecord {
         E::Denied(d) => ("denied", Some(d.denial.decision.kind.as_str())),
         E::UpstreamUnavailable(_) => ("upstream_unavailable", None),
         E::UpstreamTimeout => ("upstream_timeout", None),
+        // The STS code as the open `kind`; the closed `code` as for any refusal.
+        E::Service { status, code, .. } => match super::respond::service_label(*status) {
+            "implicit_deny" => ("denied", Some(*code)),
+            label => (label, Some(*code)),
+        },
     };
     ErrorRecord {
         code,

@@ -50,6 +50,14 @@ pub enum GatewayError {
     UpstreamUnavailable(String),
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// A built-in service's own refusal (STS `AssumeRole`): its status,
+    /// code and message as the cloud sends them.
+    #[error("{code}: {message}")]
+    Service {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// What a policy denial needs for its body.
@@ -80,6 +88,7 @@ impl GatewayError {
             GatewayError::Project { .. } => "wrong_project",
             GatewayError::Denied(d) => d.denial.decision.kind.as_str(),
             GatewayError::UpstreamUnavailable(_) | GatewayError::UpstreamTimeout => "error",
+            GatewayError::Service { status, .. } => service_label(*status),
         }
     }
 
@@ -168,6 +177,17 @@ impl GatewayError {
                     m,
                 )
             }
+            E::Service {
+                status,
+                code,
+                message,
+            } => (
+                *status,
+                "APIGW.0201",
+                message.clone(),
+                code,
+                message.clone(),
+            ),
             E::UpstreamTimeout => {
                 let m = "Backend timeout".to_string();
                 (
@@ -247,6 +267,10 @@ fn auth_parts(
         AuthError::TokenExpired { expires_at } => {
             format!("token expires, expires_at: {expires_at}")
         }
+        AuthError::MissingSecurityToken
+        | AuthError::SecurityTokenInvalid
+        | AuthError::SecurityTokenMismatch
+        | AuthError::SecurityTokenExpired { .. } => a.to_string(),
     };
     let (ali_code, ali_msg) = match a {
         AuthError::UnknownKey => (
@@ -272,6 +296,22 @@ fn auth_parts(
         AuthError::Verify(AuthFailure::ReplayStoreUnavailable) => (
             "ServiceUnavailable",
             "The replay-protection store is unavailable; retry later.",
+        ),
+        AuthError::MissingSecurityToken => (
+            "MissingSecurityToken",
+            "SecurityToken is mandatory for this action.",
+        ),
+        AuthError::SecurityTokenInvalid => (
+            "InvalidSecurityToken.Malformed",
+            "Specified SecurityToken is malformed.",
+        ),
+        AuthError::SecurityTokenMismatch => (
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            "Specified SecurityToken mismatch with the AccessKey.",
+        ),
+        AuthError::SecurityTokenExpired { .. } => (
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
         ),
         _ => (
             "IncompleteSignature",
@@ -331,13 +371,32 @@ fn access_denied_detail(d: &DenialDetails) -> Value {
     let decision: &Decision = &d.denial.decision;
     json!({
         "AuthAction": d.denial.action,
-        "AuthPrincipalType": if d.is_root { "Account" } else { "SubUser" },
+        "AuthPrincipalType": principal_type(d),
         "AuthPrincipalOwnerId": d.account_id,
         "AuthPrincipalDisplayName": d.principal_display,
         "PolicyType": if decision.decided_by_org() { "ControlPolicy" } else { "AccountLevelIdentityBasedPolicy" },
         "NoPermissionType": if decision.kind == DecisionKind::ExplicitDeny { "ExplicitDeny" } else { "ImplicitDeny" },
         "EncodedDiagnosticMessage": encode(&d.explanation),
     })
+}
+
+/// The closed decision / error-code label of a built-in service's refusal:
+/// a 403 (root, trust policy) is an implicit deny, a 404 an unknown thing.
+pub(crate) fn service_label(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::FORBIDDEN => "implicit_deny",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "bad_request",
+    }
+}
+
+/// `Account`, `AssumedRoleUser` (a role session) or `SubUser`.
+fn principal_type(d: &DenialDetails) -> &'static str {
+    match (d.is_root, d.principal_urn.contains(":assumed-role/")) {
+        (true, _) => "Account",
+        (false, true) => "AssumedRoleUser",
+        (false, false) => "SubUser",
+    }
 }
 
 fn encode(v: &Value) -> String {
@@ -365,5 +424,6 @@ pub fn reason_summary(reason: &Reason) -> String {
         }
         Reason::NoIdentityAllow => "no identity-based policy allows it".into(),
         Reason::RootUser => "account root identity".into(),
+        Reason::NoSessionAllow => "the session policy does not allow it".into(),
     }
 }

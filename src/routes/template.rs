@@ -24,6 +24,14 @@ pub(crate) fn parse(path: &str) -> Result<Template, String> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(format!("path template must start with '/': {path:?}"));
     };
+    // The root path: Alibaba RPC-style APIs (STS) all `POST /`.
+    if rest.is_empty() {
+        return Ok(Template {
+            normalised: "/".to_string(),
+            params: Vec::new(),
+            first_segment: Some(String::new()),
+        });
+    }
     let mut normalised = String::with_capacity(path.len());
     let mut params: Vec<String> = Vec::new();
     let mut first_segment = None;

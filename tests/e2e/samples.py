@@ -52,3 +52,33 @@ def agentrun_client(host, port, creds):
         access_key_id=ak, access_key_secret=sk, endpoint=f"{host}:{port}", protocol="http"
     )
     return Client(config)
+
+# May assume the account's agentrun* roles (policy sts-assume-agentrun-roles).
+ASSUMER = ("LTAIASSUMEREXAMPLE004", "assumer-example-secret-not-real")
+
+
+def sts_client(host, port, creds):
+    """The unchanged Alibaba STS SDK (alibabacloud-sts20150401 1.2.0) pointed at the gateway."""
+    from alibabacloud_sts20150401.client import Client
+    from alibabacloud_tea_openapi import models as open_api_models
+
+    ak, sk = creds
+    config = open_api_models.Config(
+        access_key_id=ak, access_key_secret=sk, endpoint=f"{host}:{port}", protocol="http"
+    )
+    return Client(config)
+
+
+def session_agentrun_client(host, port, credentials):
+    """The AgentRun SDK signing with STS credentials (AccessKeyId, secret, SecurityToken)."""
+    from alibabacloud_agentrun20250910.client import Client
+    from alibabacloud_tea_openapi import models as open_api_models
+
+    config = open_api_models.Config(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        endpoint=f"{host}:{port}",
+        protocol="http",
+    )
+    return Client(config)
