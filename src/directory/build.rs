@@ -215,6 +215,7 @@ impl<'a> Builder<'a> {
                 Arc::new(principal(Some(user), identity)),
             );
         }
+        self.agencies(acc, at, &org, org_path.as_deref());
     }
 
     /// Group name → (its policy names, their places).

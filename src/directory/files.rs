@@ -63,6 +63,29 @@ pub struct AccountEntry {
     pub groups: Vec<GroupEntry>,
     #[serde(default, rename = "user")]
     pub users: Vec<UserEntry>,
+    /// Huawei agencies of the account (`directory::agencies`).
+    #[serde(default, rename = "agency")]
+    pub agencies: Vec<AgencyEntry>,
+}
+
+/// A Huawei agency: delegated to another account or to a cloud service,
+/// with identity policies attached and a maximum session duration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyEntry {
+    pub name: String,
+    /// The account (domain) id the agency is delegated to.
+    #[serde(default)]
+    pub delegated_account: Option<String>,
+    /// The cloud service the agency is delegated to (`op_svc_modelarts`).
+    #[serde(default)]
+    pub delegated_service: Option<String>,
+    /// Identity policies attached to the agency, in order.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Maximum session duration in seconds (default 3600).
+    #[serde(default)]
+    pub duration: Option<u32>,
 }
 
 /// A Huawei project: the `{project_id}` of ModelArts paths, bound to a region.
