@@ -26,6 +26,7 @@ pub mod decision_log;
 pub mod diag;
 pub mod directory;
 pub mod explain;
+pub mod huawei_iam;
 pub mod identity;
 pub mod metrics;
 pub mod mock;

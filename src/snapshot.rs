@@ -83,7 +83,9 @@ impl Snapshot {
 fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for s in routes.services() {
-        if !config.upstreams.contains_key(&s.upstream) {
+        // A built-in service (`builtin:iam`) needs no configured upstream.
+        let builtin = s.upstream == crate::huawei_iam::UPSTREAM;
+        if !builtin && !config.upstreams.contains_key(&s.upstream) {
             let msg = format!(
                 "service `{}` names upstream `{}`, which [upstreams] does not define",
                 s.name, s.upstream

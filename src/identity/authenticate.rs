@@ -10,6 +10,7 @@ use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
     check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
+    verify_sdk_hmac_session,
     AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization, UnsignedPayload,
 };
 
@@ -76,6 +77,13 @@ pub enum Credential<'d> {
     },
     /// A token: nothing left to check.
     Token(Authenticated),
+    /// Huawei temporary AK/SK: the session's key (its principal resolved
+    /// against the snapshot) and a signed `X-Security-Token` that matched;
+    /// the signature is verified by [`Credential::verify`].
+    Session {
+        key: AccessKey,
+        auth: SignedAuthorization,
+    },
 }
 
 /// Everything about the caller that the headers can tell: refuses missing,
@@ -123,6 +131,14 @@ impl Credential<'_> {
         let (cloud, key, auth) = match self {
             Credential::Token(who) => return Ok(who),
             Credential::Signed { cloud, key, auth } => (cloud, key, auth),
+            Credential::Session { key, auth } => {
+                verify_sdk_hmac_session(req, &auth, &key.secret, now, UnsignedPayload::Refused)?;
+                return Ok(Authenticated {
+                    principal: key.principal,
+                    access_key: Some(auth.access_key),
+                    mfa: false,
+                });
+            }
         };
         match cloud {
             // An unsigned body could be swapped within the date window.

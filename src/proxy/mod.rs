@@ -46,6 +46,7 @@ macro_rules! delegate_async_write {
 }
 
 pub mod body;
+mod builtin_iam;
 pub mod context;
 pub mod firstline;
 pub mod framing;
@@ -91,6 +92,9 @@ pub struct Gateway {
     /// Who owns which resource, with which tags: made by traffic, outlives
     /// snapshots (`crate::state`).
     pub resources: Arc<crate::state::ResourceState>,
+    /// Temporary keys and tokens issued by the built-in IAM (`crate::huawei_iam`):
+    /// made by traffic, outlive snapshots.
+    pub sessions: Arc<crate::huawei_iam::sessions::SessionStore>,
 }
 
 impl Gateway {
@@ -120,6 +124,9 @@ impl Gateway {
             ),
             body_budget: body::BodyBudget::new(limits.max_body_bytes_in_flight),
             resources,
+            sessions: Arc::new(crate::huawei_iam::sessions::SessionStore::new(
+                crate::huawei_iam::SESSION_CAPACITY,
+            )),
             config,
             snapshots,
             metrics,
