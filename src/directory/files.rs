@@ -128,6 +128,19 @@ pub struct CredentialsFile {
     pub access_keys: Vec<AccessKeyEntry>,
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenEntry>,
+    /// Huawei console passwords, for `POST /v3/auth/tokens` (built-in IAM).
+    #[serde(default, rename = "password")]
+    pub passwords: Vec<PasswordEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordEntry {
+    pub account: String,
+    /// Absent → the account's root identity.
+    #[serde(default)]
+    pub user: Option<String>,
+    pub password: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

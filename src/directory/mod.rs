@@ -108,6 +108,8 @@ pub struct Directory {
     pub policy_count: usize,
     /// (account id, lower-cased agency name) → agency (Huawei).
     pub agencies: HashMap<(String, String), Arc<agencies::Agency>>,
+    /// (account id, user name or `None` for root) → password (Huawei, built-in IAM).
+    pub passwords: HashMap<(String, Option<String>), String>,
 }
 
 impl Directory {

@@ -10,6 +10,7 @@
 
 pub mod securitytokens;
 pub mod sessions;
+pub mod tokens;
 
 
 use std::sync::Arc;

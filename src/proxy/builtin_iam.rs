@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::cloud::Cloud;
 use crate::huawei_iam::securitytokens::{self, Assumption, Request};
 use crate::huawei_iam::sessions::{Issued, SessionOf, StoreFull};
-use crate::huawei_iam::{self, json_response, IamError, ASSUME_ACTION};
+use crate::huawei_iam::{self, json_response, tokens, IamError, ASSUME_ACTION};
 use crate::identity::{Authenticated, HttpParts};
 use crate::proxy::context::{base_context, source_ip, RequestFacts};
 use crate::proxy::handler::{auth_failed, denied, Connection, RequestBody};
@@ -172,11 +172,76 @@ pub(super) fn call_for<'a>(
     }
 }
 
+/// The path of `POST /v3/auth/tokens` in `routes/iam.toml`.
+const TOKENS_PATH: &str = "/v3/auth/tokens";
+
 /// Answer a built-in IAM route: securitytokens or auth/tokens.
 pub(super) async fn serve<B: RequestBody>(
     call: IamCall<'_>,
     body: B,
     rec: &mut Record,
 ) -> Result<Response<Body>, GatewayError> {
-    securitytokens(call, body, rec).await
+    if call.route.route.path == TOKENS_PATH {
+        auth_tokens(call, body, rec).await
+    } else {
+        securitytokens(call, body, rec).await
+    }
+}
+
+/// `POST /v3/auth/tokens`: a password login (credentials in the body) or
+/// an agency token for an authenticated caller.
+async fn auth_tokens<B: RequestBody>(
+    call: IamCall<'_>,
+    body: B,
+    rec: &mut Record,
+) -> Result<Response<Body>, GatewayError> {
+    let now = OffsetDateTime::now_utc();
+    let gw = call.gw;
+    let has_credentials = ["authorization", "x-auth-token", "x-security-token"]
+        .iter()
+        .any(|h| call.parts.headers.contains_key(*h));
+    let (caller, bytes) = if has_credentials {
+        let (who, bytes) = call.authenticate(body, now, rec).await?;
+        (Some(who), bytes)
+    } else {
+        let read = body::read(body, call.parts, gw.body_limits(), &gw.body_budget).await?;
+        (None, read.bytes)
+    };
+    let dir = &call.snap.directory;
+    let (answer, issued) = match (tokens::parse(&bytes), &caller) {
+        (Ok(tokens::Request::Password(p)), _) => match tokens::login(dir, &p) {
+            Ok(user) => {
+                rec.set_authenticated(&Authenticated {
+                    principal: user.clone(),
+                    access_key: None,
+                    mfa: false,
+                });
+                rec.decision = Some("allow");
+                let of = tokens::user_session(&user);
+                let issued = call.issued(gw.sessions.issue_token(of, tokens::TOKEN_SECONDS, now))?;
+                (tokens::answer(&issued, &user, None, "password"), issued)
+            }
+            Err(e) => return Ok(call.iam_error(rec, &e)),
+        },
+        (Ok(tokens::Request::AssumeRole(a)), Some(who)) => {
+            let asm = match securitytokens::assume(dir, &who.principal, &a) {
+                Ok(asm) => asm,
+                Err(e) => return Ok(call.iam_error(rec, &e)),
+            };
+            call.authorize_assume(who, &asm, &bytes, now, rec)?;
+            let issued = call.issued(gw.sessions.issue_token(asm.session_of(), asm.seconds, now))?;
+            let session = asm.agency.session_principal(&asm.session);
+            (tokens::answer(&issued, &session, Some(&who.principal), "assume_role"), issued)
+        }
+        (Ok(tokens::Request::AssumeRole(_)), None) => {
+            let missing = crate::identity::AuthError::Verify(crate::identity::AuthFailure::Missing);
+            return Err(auth_failed(gw, rec, missing));
+        }
+        (Err(e), _) => return Ok(call.iam_error(rec, &e)),
+    };
+    let mut resp = json_response(StatusCode::CREATED, &answer);
+    if let Ok(v) = http::HeaderValue::from_str(&issued.id) {
+        resp.headers_mut().insert("x-subject-token", v);
+    }
+    Ok(resp)
 }

@@ -208,6 +208,11 @@ impl Recorder {
     /// Record, then set the request id and the debug headers.
     pub(super) fn finish(mut self, mut resp: Response<Body>) -> Response<Body> {
         let decision = self.rec.decision.unwrap_or("error");
+        // Names the caller (an agency session too) on the debug headers.
+        let principal = match self.gw.config.debug_headers {
+            true => self.rec.principal.clone(),
+            false => String::new(),
+        };
         self.record(resp.status().as_u16());
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
@@ -217,6 +222,11 @@ impl Recorder {
             headers.insert("x-iamgate-decision", HeaderValue::from_static(decision));
             if let Ok(v) = HeaderValue::from_str(&self.snap.digest) {
                 headers.insert("x-iamgate-snapshot", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&principal) {
+                if !principal.is_empty() {
+                    headers.insert("x-iamgate-principal", v);
+                }
             }
         }
         resp

@@ -3,6 +3,7 @@ asks the gateway's built-in IAM for temporary keys by agency, then the
 ModelArts SDK signs with them and the security token. Every refusal checks
 the status, the error code and that the upstream saw nothing."""
 
+import json
 import shutil
 import time
 
@@ -20,7 +21,7 @@ from huaweicloudsdkiam.v3 import (
 )
 from huaweicloudsdkmodelarts.v1 import CreateNotebookRequest, ListNotebooksRequest, ModelArtsClient, NotebookCreateRequest
 
-from conftest import REPO, start_stack, stop_stack
+from conftest import REPO, send_raw, start_stack, stop_stack
 from samples import ACME_PROJECT, SOLO
 
 DEPLOYER = ("HWDEPLOYEREXAMPLE007", "deployer-example-secret-not-real")
@@ -75,6 +76,34 @@ def modelarts_with(url, credential):
     return ModelArtsClient.new_builder().with_credentials(creds).with_endpoints([url]).build()
 
 
+def signed_headers(gw, cred, path=f"/v1/{ACME_PROJECT}/notebooks", sign_token=True):
+    """A GET signed by the SDK's own signer with the temporary keys; the
+    security token signed (as the SDK does) or added after signing."""
+    from datetime import datetime, timezone
+
+    from huaweicloudsdkcore.sdk_request import SdkRequest
+    from huaweicloudsdkcore.signer.signer import Signer
+
+    headers = {
+        "X-Sdk-Date": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        "X-Project-Id": ACME_PROJECT,
+        "Host": f"{gw.host}:{gw.port}",
+    }
+    if sign_token:
+        headers["X-Security-Token"] = cred.securitytoken
+    req = SdkRequest(method="GET", schema="http", host=f"{gw.host}:{gw.port}", resource_path=path,
+                     query_params=[], header_params=headers, body="")
+    signed = Signer(BasicCredentials(cred.access, cred.secret, ACME_PROJECT)).sign(req)
+    out = {k: v for k, v in signed.header_params.items() if k != "Host"}
+    out["X-Security-Token"] = cred.securitytoken
+    return out
+
+
+def send(gw, method, path, headers, body=""):
+    status, resp_headers, raw = send_raw(gw, method, path, headers, body)
+    return status, {k.lower(): v for k, v in resp_headers}, raw
+
+
 def refused(gw, call, status, code):
     with pytest.raises(ClientRequestException) as err:
         call()
@@ -89,9 +118,13 @@ def test_agency_session_reads_notebooks_and_is_named_in_headers(gw):
     assert len(cred.access) == 20 and cred.secret and cred.securitytoken
     assert cred.expires_at.endswith("Z")
     assert gw.upstream_requests() == [], "the built-in IAM answers itself"
+    status, headers, raw = send(gw, "GET", f"/v1/{ACME_PROJECT}/notebooks", signed_headers(gw, cred))
+    assert status == 200, raw
+    assert headers["x-iamgate-principal"] == "sts::acme0001:assumed-agency:solo_notebook_reader/ci-run"
+    assert headers["x-iamgate-decision"] == "allow"
+    gw.clear_upstream()
     client = modelarts_with(gw.url, cred)
-    resp = client.list_notebooks(ListNotebooksRequest())
-    assert resp.raw_content is not None
+    client.list_notebooks(ListNotebooksRequest())
     seen = gw.upstream_requests()
     assert [(r["method"], r["path"]) for r in seen] == [("GET", f"/v1/{ACME_PROJECT}/notebooks")]
 
@@ -122,6 +155,13 @@ def test_a_wrong_security_token_is_refused(gw):
     assert e.error_msg.endswith("decrypt token fail")
 
 
+def test_an_unsigned_security_token_is_refused(gw):
+    cred = assume(gw.url, DEPLOYER, "solo_notebook_reader")
+    status, _, raw = send(gw, "GET", f"/v1/{ACME_PROJECT}/notebooks", signed_headers(gw, cred, sign_token=False))
+    assert (status, json.loads(raw)["error_code"]) == (401, "APIGW.0301"), raw
+    assert gw.upstream_requests() == []
+
+
 def test_caller_without_sts_permission_cannot_assume(gw):
     e = refused(gw, lambda: assume(gw.url, SOLO, "solo_notebook_reader"), 403, "APIGW.0302")
     assert e.error_msg == (
@@ -140,3 +180,40 @@ def test_service_agency_and_unknown_agency_are_refused_by_iam(gw):
 def test_duration_beyond_the_agency_maximum_is_invalid(gw):
     e = refused(gw, lambda: assume(gw.url, DEPLOYER, "solo_notebook_reader", duration=7200), 400, "IAM.0007")
     assert "duration_seconds" in e.error_msg
+
+
+# --- Password tokens: POST /v3/auth/tokens → X-Subject-Token → X-Auth-Token ---
+
+def password_token(gw, user, password):
+    body = json.dumps({
+        "auth": {
+            "identity": {"methods": ["password"], "password": {"user": {"name": user, "password": password, "domain": {"name": "acme"}}}},
+            "scope": {"project": {"name": "cn-north-4"}},
+        }
+    })
+    status, headers, raw = send_raw(gw, "POST", "/v3/auth/tokens", {"Content-Type": "application/json"}, body)
+    return status, {k.lower(): v for k, v in headers}, json.loads(raw)
+
+
+def test_password_token_works_as_x_auth_token_until_it_is_refused(gw):
+    status, headers, body = password_token(gw, "reader", "reader-example-password-not-real")
+    assert status == 201, body
+    token = headers["x-subject-token"]
+    assert body["token"]["user"]["name"] == "reader" and body["token"]["expires_at"].endswith("Z")
+    nb = f"/v1/{ACME_PROJECT}/notebooks"
+    status, resp_headers, raw = send_raw(gw, "GET", nb, {"X-Auth-Token": token})
+    assert status == 200, raw
+    assert dict((k.lower(), v) for k, v in resp_headers)["x-iamgate-principal"] == "iam::acme0001:user:reader"
+    assert [(r["method"], r["path"]) for r in gw.upstream_requests()] == [("GET", nb)]
+    gw.clear_upstream()
+    create = json.dumps({"name": "nb", "flavor": "modelarts.vm.cpu.2u", "image_id": "img-1"})
+    status, _, raw = send_raw(gw, "POST", nb, {"X-Auth-Token": token, "Content-Type": "application/json"}, create)
+    assert (status, json.loads(raw)["error_code"]) == (403, "APIGW.0302"), raw
+    assert gw.upstream_requests() == []
+
+
+def test_wrong_password_gets_no_token(gw):
+    status, headers, body = password_token(gw, "reader", "wrong")
+    assert (status, body["error_code"]) == (401, "IAM.0102"), body
+    assert "x-subject-token" not in headers
+    assert gw.upstream_requests() == []
