@@ -186,3 +186,8 @@ pub fn account_named<'d>(
     })?;
     Some(root.1.account_id.clone())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "identify_tests.rs"]
+mod tests;
