@@ -37,6 +37,12 @@ pub enum Who {
     },
     /// The account's root identity.
     Root { account: String },
+    /// A session of a Huawei agency; the account narrows the search.
+    Agency {
+        name: String,
+        account: Option<String>,
+        session: String,
+    },
 }
 
 /// What is asked.
@@ -275,6 +281,23 @@ fn load(opts: &Options) -> Result<(Snapshot, Option<Config>), ExplainError> {
 fn resolve(snap: &Snapshot, who: &Who) -> Result<Arc<Principal>, ExplainError> {
     let dir = &snap.directory;
     match who {
+        Who::Agency {
+            name,
+            account,
+            session,
+        } => match dir.find_agency(name, account.as_deref()).as_slice() {
+            [one] => Ok(Arc::new(one.session_principal(session))),
+            [] => Err(ExplainError::Usage(format!(
+                "no agency `{name}` in accounts.toml"
+            ))),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|a| &*a.account_id).collect();
+                Err(ExplainError::Usage(format!(
+                    "agency `{name}` exists in accounts {}: pass --account",
+                    ids.join(", ")
+                )))
+            }
+        },
         Who::Root { account } => dir
             .principal(account, None)
             .cloned()
