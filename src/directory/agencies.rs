@@ -66,6 +66,14 @@ impl Agency {
     }
 }
 
+impl Principal {
+    /// A session of a Huawei agency (URN `sts::…:assumed-agency:…`), not a
+    /// user: `g:PrincipalType` is `AssumedAgency` and no user keys apply.
+    pub fn is_agency_session(&self) -> bool {
+        self.cloud == Cloud::Huawei && self.urn.starts_with("sts::")
+    }
+}
+
 /// Directory key of an agency: account id and the lower-cased name.
 pub fn agency_key(account: &str, name: &str) -> (String, String) {
     (account.to_string(), name.to_lowercase())
@@ -176,6 +184,8 @@ cloud = "huawei"
         let p = a.session_principal("s1");
         assert_eq!(p.urn, "sts::a1:assumed-agency:Reader/s1");
         assert!(!p.is_root());
+        assert!(p.is_agency_session());
+        assert!(!d.principal("a1", None).unwrap().is_agency_session());
         assert_eq!(p.subject.identity.policies().len(), 1);
     }
 

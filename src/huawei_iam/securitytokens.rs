@@ -173,7 +173,7 @@ pub fn session_of(caller: &Principal) -> SessionOf {
     let agency_session = caller
         .user
         .as_ref()
-        .filter(|_| caller.urn.starts_with("sts::"))
+        .filter(|_| caller.is_agency_session())
         .and_then(|u| u.name.split_once('/'));
     match agency_session {
         Some((agency, session)) => SessionOf::Agency {
