@@ -131,6 +131,36 @@ impl Builder<'_> {
         }
     }
 
+    /// Agencies no caller can use: delegated to an account that is not in
+    /// accounts.toml (or is not a Huawei account), or with sessions shorter
+    /// than IAM's 900 s minimum (fine for tests, never real).
+    pub(super) fn agency_warnings(&mut self, accounts: &[AccountEntry]) {
+        for (i, acc) in accounts.iter().enumerate() {
+            for (k, a) in acc.agencies.iter().enumerate() {
+                let at = format!("/account/{i}/agency/{k}");
+                if let Some(trusted) = &a.delegated_account {
+                    let known = accounts
+                        .iter()
+                        .any(|x| x.id == *trusted && x.cloud == Cloud::Huawei);
+                    if !known {
+                        let msg = format!("agency `{}` is delegated to `{trusted}`, which is no huawei account of accounts.toml: no one can assume it", a.name);
+                        self.warning(&format!("{at}/delegated_account"), msg);
+                    }
+                }
+                if a.duration.is_some_and(|d| d < 900) {
+                    let msg = format!("agency `{}`: sessions shorter than IAM's minimum of 900 s (for tests only)", a.name);
+                    self.warning(&format!("{at}/duration"), msg);
+                }
+            }
+        }
+    }
+
+    fn warning(&mut self, pointer: &str, message: String) {
+        let file = self.file("accounts.toml");
+        let d = crate::diag::Diagnostic::warning(&file, crate::diag::Place::Pointer(pointer.into()), message);
+        self.diags.push(d);
+    }
+
     /// Exactly one of `delegated_account` / `delegated_service`.
     fn agency_trust(&mut self, a: &AgencyEntry, aat: &str) -> Option<AgencyTrust> {
         match (&a.delegated_account, &a.delegated_service) {
@@ -187,6 +217,21 @@ cloud = "huawei"
         assert!(p.is_agency_session());
         assert!(!d.principal("a1", None).unwrap().is_agency_session());
         assert_eq!(p.subject.identity.policies().len(), 1);
+    }
+
+    #[test]
+    fn unusable_agencies_are_warnings() {
+        let text = format!(
+            "{BASE}[[account.agency]]\nname = \"Lost\"\ndelegated_account = \"nobody\"\n\
+             [[account.agency]]\nname = \"Short\"\ndelegated_account = \"a1\"\nduration = 2\n"
+        );
+        let dir = write_tree(&text);
+        let (_, warnings) = load(dir.path(), &mut Vec::new()).unwrap();
+        let all: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
+        let all = all.join("\n");
+        assert!(all.contains("/account/0/agency/0/delegated_account") && all.contains("no one can assume it"), "{all}");
+        assert!(all.contains("/account/0/agency/1/duration") && all.contains("900 s"), "{all}");
+        assert_eq!(warnings.len(), 2, "{all}");
     }
 
     #[test]

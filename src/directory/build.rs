@@ -42,6 +42,7 @@ pub fn load(
     let mut b = Builder::new(dir, &store);
     b.organizations(&accounts.organizations);
     b.accounts(&accounts.accounts);
+    b.agency_warnings(&accounts.accounts);
     b.credentials(&credentials);
     b.resources(&resources);
     let errors: Vec<Diagnostic> = b.diags.iter().filter(|d| !d.warning).cloned().collect();
