@@ -29,6 +29,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size of the explain arguments costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the gateway (the default).
     Serve,

@@ -37,7 +37,10 @@ fn an_agency_session_may_list_notebooks_with_the_agency_policy() {
         out.contains("principal: sts::acme0001:assumed-agency:solo_notebook_reader/explain"),
         "{out}"
     );
-    assert!(out.contains("because: NotebookReadOnly#0 (ReadNotebooks)"), "{out}");
+    assert!(
+        out.contains("because: NotebookReadOnly#0 (ReadNotebooks)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -92,7 +92,11 @@ impl Builder<'_> {
         for (k, a) in acc.agencies.iter().enumerate() {
             let aat = format!("{at}/agency/{k}");
             if acc.cloud != Cloud::Huawei {
-                self.error("accounts.toml", aat, "agencies exist only in huawei accounts");
+                self.error(
+                    "accounts.toml",
+                    aat,
+                    "agencies exist only in huawei accounts",
+                );
                 continue;
             }
             let Some(trust) = self.agency_trust(a, &aat) else {
@@ -157,7 +161,11 @@ impl Builder<'_> {
 
     fn warning(&mut self, pointer: &str, message: String) {
         let file = self.file("accounts.toml");
-        let d = crate::diag::Diagnostic::warning(&file, crate::diag::Place::Pointer(pointer.into()), message);
+        let d = crate::diag::Diagnostic::warning(
+            &file,
+            crate::diag::Place::Pointer(pointer.into()),
+            message,
+        );
         self.diags.push(d);
     }
 
@@ -229,8 +237,15 @@ cloud = "huawei"
         let (_, warnings) = load(dir.path(), &mut Vec::new()).unwrap();
         let all: Vec<String> = warnings.iter().map(|d| d.to_string()).collect();
         let all = all.join("\n");
-        assert!(all.contains("/account/0/agency/0/delegated_account") && all.contains("no one can assume it"), "{all}");
-        assert!(all.contains("/account/0/agency/1/duration") && all.contains("900 s"), "{all}");
+        assert!(
+            all.contains("/account/0/agency/0/delegated_account")
+                && all.contains("no one can assume it"),
+            "{all}"
+        );
+        assert!(
+            all.contains("/account/0/agency/1/duration") && all.contains("900 s"),
+            "{all}"
+        );
         assert_eq!(warnings.len(), 2, "{all}");
     }
 
@@ -246,7 +261,10 @@ cloud = "huawei"
         let errors = load(dir.path(), &mut Vec::new()).unwrap_err();
         let text: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
         let all = text.join("\n");
-        assert!(all.contains("/account/0/agency/0") && all.contains("exactly one"), "{all}");
+        assert!(
+            all.contains("/account/0/agency/0") && all.contains("exactly one"),
+            "{all}"
+        );
         assert!(all.contains("/account/0/agency/1/duration"), "{all}");
         assert!(all.contains("/account/0/agency/2/policies/0"), "{all}");
         assert!(all.contains("duplicate agency `unknown`"), "{all}");

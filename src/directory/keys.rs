@@ -95,7 +95,11 @@ impl Builder<'_> {
             }
             let key = (p.account.clone(), p.user.clone());
             if self.dir.passwords.insert(key, p.password.clone()).is_some() {
-                self.error("credentials.toml", at, "duplicate password for this identity");
+                self.error(
+                    "credentials.toml",
+                    at,
+                    "duplicate password for this identity",
+                );
             }
         }
     }

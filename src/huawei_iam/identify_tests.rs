@@ -76,7 +76,10 @@ fn temporary_keys_are_checked_before_the_signature() {
     let later = now + time::Duration::seconds(901);
     let h = signed_by(&live.id, &token);
     let expired = err(identify(&store, &d, Cloud::Huawei, &parts(&h), later));
-    assert!(matches!(expired, AuthError::TokenExpired { .. }), "{expired:?}");
+    assert!(
+        matches!(expired, AuthError::TokenExpired { .. }),
+        "{expired:?}"
+    );
 }
 
 #[test]
@@ -88,7 +91,10 @@ fn a_matching_session_yields_the_agency_session_principal() {
     let h = signed_by(&live.id, &live.session.security_token);
     match identify(&store, &d, Cloud::Huawei, &parts(&h), now).unwrap() {
         Credential::Session { key, auth } => {
-            assert_eq!(key.principal.urn, "sts::acme0001:assumed-agency:solo_notebook_reader/s1");
+            assert_eq!(
+                key.principal.urn,
+                "sts::acme0001:assumed-agency:solo_notebook_reader/s1"
+            );
             assert_eq!(key.secret, live.session.secret.as_bytes());
             assert_eq!(auth.access_key, live.id);
         }
@@ -115,7 +121,13 @@ fn a_security_token_that_is_not_signed_is_refused() {
         ("x-sdk-date", "20260101T000000Z"),
     ]);
     let e = err(identify(&store, &d, Cloud::Huawei, &parts(&h), now));
-    assert!(matches!(e, AuthError::Verify(crate::identity::AuthFailure::Malformed(_))), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            AuthError::Verify(crate::identity::AuthFailure::Malformed(_))
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -130,7 +142,10 @@ fn a_deleted_agency_ends_its_sessions() {
     };
     let live = store.issue_keys(gone, 900, now).unwrap();
     let h = signed_by(&live.id, &live.session.security_token);
-    assert_eq!(err(identify(&store, &d, Cloud::Huawei, &parts(&h), now)), AuthError::UnknownKey);
+    assert_eq!(
+        err(identify(&store, &d, Cloud::Huawei, &parts(&h), now)),
+        AuthError::UnknownKey
+    );
 }
 
 #[test]

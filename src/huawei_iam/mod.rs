@@ -12,7 +12,6 @@ pub mod securitytokens;
 pub mod sessions;
 pub mod tokens;
 
-
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -104,7 +103,11 @@ fn issued_token(
     req: &HttpParts<'_>,
     now: OffsetDateTime,
 ) -> Result<Option<Authenticated>, AuthError> {
-    let Some(value) = req.headers.get("x-auth-token").and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(None);
     };
     let Some(session) = store.token(value) else {
@@ -159,7 +162,10 @@ impl IamError {
 }
 
 /// A JSON response of the built-in service.
-pub fn json_response<E>(status: StatusCode, body: &Value) -> Response<http_body_util::combinators::BoxBody<Bytes, E>> {
+pub fn json_response<E>(
+    status: StatusCode,
+    body: &Value,
+) -> Response<http_body_util::combinators::BoxBody<Bytes, E>> {
     let mut resp = Response::new(
         Full::new(Bytes::from(body.to_string()))
             .map_err(|never| match never {})
@@ -174,11 +180,7 @@ pub fn json_response<E>(status: StatusCode, body: &Value) -> Response<http_body_
 }
 
 /// The Huawei account a request body names by `domain_id` or `domain_name`.
-pub fn account_named<'d>(
-    dir: &'d Directory,
-    id: Option<&str>,
-    name: Option<&str>,
-) -> Option<Arc<str>> {
+pub fn account_named(dir: &Directory, id: Option<&str>, name: Option<&str>) -> Option<Arc<str>> {
     let root = dir.principals.iter().find(|((acc, user), p)| {
         user.is_none()
             && p.cloud == Cloud::Huawei

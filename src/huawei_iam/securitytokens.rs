@@ -82,7 +82,9 @@ pub fn parse(body: &[u8]) -> Result<Request, IamError> {
     let id = body.auth.identity;
     if id.policy.is_some() {
         // Session policies are not evaluated by iamgate: refuse rather than widen.
-        return Err(IamError::invalid("auth.identity.policy (unsupported by iamgate)"));
+        return Err(IamError::invalid(
+            "auth.identity.policy (unsupported by iamgate)",
+        ));
     }
     match (id.methods.as_slice(), id.assume_role, id.token) {
         ([m], Some(a), _) if m == "assume_role" => Ok(Request::AssumeRole(a)),
@@ -135,14 +137,18 @@ pub fn assume(dir: &Directory, caller: &Principal, a: &AssumeRole) -> Result<Ass
         None => caller.display_name().to_string(),
     };
     if !valid_session_name(&session) {
-        return Err(IamError::invalid("auth.identity.assume_role.session_user.name"));
+        return Err(IamError::invalid(
+            "auth.identity.assume_role.session_user.name",
+        ));
     }
     let max = agency.max_session_seconds;
     let seconds = a
         .duration_seconds
         .unwrap_or(DEFAULT_SESSION_SECONDS.min(max));
     if seconds < MIN_SESSION_SECONDS.min(max) || seconds > max {
-        return Err(IamError::invalid("auth.identity.assume_role.duration_seconds"));
+        return Err(IamError::invalid(
+            "auth.identity.assume_role.duration_seconds",
+        ));
     }
     Ok(Assumption {
         agency: agency.clone(),

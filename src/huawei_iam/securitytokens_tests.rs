@@ -24,11 +24,22 @@ fn assume_of(body: &[u8]) -> AssumeRole {
 
 #[test]
 fn parses_both_methods_and_refuses_the_rest() {
-    let a = assume_of(&assume_body("x", r#","duration_seconds":900,"session_user":{"name":"s1"}"#));
-    assert_eq!((a.agency_name.as_str(), a.duration_seconds), ("x", Some(900)));
+    let a = assume_of(&assume_body(
+        "x",
+        r#","duration_seconds":900,"session_user":{"name":"s1"}"#,
+    ));
+    assert_eq!(
+        (a.agency_name.as_str(), a.duration_seconds),
+        ("x", Some(900))
+    );
     assert_eq!(a.session_user.unwrap().name, "s1");
     let t = br#"{"auth":{"identity":{"methods":["token"],"token":{"duration_seconds":1200}}}}"#;
-    assert!(matches!(parse(t).unwrap(), Request::Token(TokenMethod { duration_seconds: Some(1200) })));
+    assert!(matches!(
+        parse(t).unwrap(),
+        Request::Token(TokenMethod {
+            duration_seconds: Some(1200)
+        })
+    ));
     for bad in [
         &br#"{"auth":{"identity":{"methods":["password"]}}}"#[..],
         br#"{"auth":{"identity":{"methods":["assume_role"]}}}"#,
@@ -44,7 +55,12 @@ fn parses_both_methods_and_refuses_the_rest() {
 fn a_trusted_account_gets_the_session_with_defaults() {
     let d = sample();
     let deployer = d.principal("solo0002", Some("deployer")).unwrap();
-    let asm = assume(&d, deployer, &assume_of(&assume_body("SOLO_NOTEBOOK_READER", ""))).unwrap();
+    let asm = assume(
+        &d,
+        deployer,
+        &assume_of(&assume_body("SOLO_NOTEBOOK_READER", "")),
+    )
+    .unwrap();
     assert_eq!(asm.agency.name, "solo_notebook_reader", "names ignore case");
     assert_eq!((asm.session.as_str(), asm.seconds), ("deployer", 3600));
     assert_eq!(
@@ -69,7 +85,11 @@ fn untrusted_callers_service_agencies_and_unknown_agencies_are_refused() {
     ];
     for (who, agency) in cases {
         let e = assume(&d, who, &assume_of(&assume_body(agency, ""))).unwrap_err();
-        assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "IAM.0101"), "{agency}");
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::FORBIDDEN, "IAM.0101"),
+            "{agency}"
+        );
         assert!(e.message.contains(agency) && e.message.contains(&who.urn));
     }
 }
@@ -84,7 +104,11 @@ fn durations_and_session_names_are_checked() {
         r#","session_user":{"name":"x"}"#,
         r#","session_user":{"name":"bad name"}"#,
     ] {
-        let e = assume(&d, deployer, &assume_of(&assume_body("solo_notebook_reader", extra)));
+        let e = assume(
+            &d,
+            deployer,
+            &assume_of(&assume_body("solo_notebook_reader", extra)),
+        );
         assert_eq!(e.unwrap_err().code, "IAM.0007", "{extra}");
     }
     let body = assume_body("solo_notebook_reader", r#","domain_id":"nobody""#);

@@ -244,10 +244,16 @@ mod tests {
         assert_ne!(a.id, b.id);
         assert_eq!(a.id.len(), 20);
         assert_eq!(a.session.secret.len(), 40);
-        assert_eq!(store.key(&a.id).unwrap().security_token, a.session.security_token);
+        assert_eq!(
+            store.key(&a.id).unwrap().security_token,
+            a.session.security_token
+        );
         assert!(store.token(&a.id).is_none(), "keys and tokens are separate");
         let t = store.issue_token(of(), 60, now).unwrap();
-        assert_eq!(store.token(&t.id).unwrap().expires_at, now + Duration::seconds(60));
+        assert_eq!(
+            store.token(&t.id).unwrap().expires_at,
+            now + Duration::seconds(60)
+        );
     }
 
     #[test]

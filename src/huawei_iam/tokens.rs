@@ -89,7 +89,11 @@ pub enum Request {
 pub fn parse(body: &[u8]) -> Result<Request, IamError> {
     let body: Body = serde_json::from_slice(body).map_err(|_| IamError::invalid("auth"))?;
     let Auth { identity, scope } = body.auth;
-    match (identity.methods.as_slice(), identity.password, identity.assume_role) {
+    match (
+        identity.methods.as_slice(),
+        identity.password,
+        identity.assume_role,
+    ) {
         ([m], Some(p), _) if m == "password" => Ok(Request::Password(Password {
             domain: p.user.domain,
             user: p.user.name,
@@ -117,9 +121,15 @@ pub fn login(dir: &Directory, p: &Password) -> Result<Arc<Principal>, IamError> 
         .ok_or_else(wrong_password)?;
     let user = dir
         .principal(&account, Some(&p.user))
-        .or_else(|| dir.principal(&account, None).filter(|r| *r.account_name == p.user))
+        .or_else(|| {
+            dir.principal(&account, None)
+                .filter(|r| *r.account_name == p.user)
+        })
         .ok_or_else(wrong_password)?;
-    let key = (account.to_string(), user.user.as_ref().map(|u| u.name.clone()));
+    let key = (
+        account.to_string(),
+        user.user.as_ref().map(|u| u.name.clone()),
+    );
     let stored = dir.passwords.get(&key).ok_or_else(wrong_password)?;
     if !same_secret(stored.as_bytes(), p.password.as_bytes()) {
         return Err(wrong_password());
@@ -127,7 +137,8 @@ pub fn login(dir: &Directory, p: &Password) -> Result<Arc<Principal>, IamError> 
     if let Some(project) = &p.scope.project {
         let found = dir.projects.values().any(|pr| {
             pr.account_id == account
-                && (project.id.as_deref() == Some(&pr.id) || project.name.as_deref() == Some(&pr.name))
+                && (project.id.as_deref() == Some(&pr.id)
+                    || project.name.as_deref() == Some(&pr.name))
         });
         if !found {
             return Err(IamError::invalid("auth.scope.project"));
@@ -141,7 +152,10 @@ pub fn login(dir: &Directory, p: &Password) -> Result<Arc<Principal>, IamError> 
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// A user's own session (password tokens).

@@ -27,7 +27,11 @@ fn password_of(body: &[u8]) -> Password {
 fn a_right_password_logs_in_with_its_project_scope() {
     let d = sample();
     let scope = r#","scope":{"project":{"name":"cn-north-4"}}"#;
-    let p = password_of(&password_body("alice", "alice-example-password-not-real", scope));
+    let p = password_of(&password_body(
+        "alice",
+        "alice-example-password-not-real",
+        scope,
+    ));
     let who = login(&d, &p).unwrap();
     assert_eq!(who.urn, "iam::acme0001:user:alice");
     assert_eq!(
@@ -48,10 +52,18 @@ fn wrong_passwords_unknown_users_and_foreign_projects_are_refused() {
         ("operator", "anything"),
     ] {
         let e = login(&d, &password_of(&password_body(user, password, ""))).unwrap_err();
-        assert_eq!((e.status, e.code), (StatusCode::UNAUTHORIZED, "IAM.0102"), "{user}");
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::UNAUTHORIZED, "IAM.0102"),
+            "{user}"
+        );
     }
     let scope = r#","scope":{"project":{"id":"p-solo-cn4"}}"#;
-    let p = password_of(&password_body("alice", "alice-example-password-not-real", scope));
+    let p = password_of(&password_body(
+        "alice",
+        "alice-example-password-not-real",
+        scope,
+    ));
     assert_eq!(login(&d, &p).unwrap_err().code, "IAM.0007");
 }
 

@@ -10,8 +10,8 @@ use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
     check_acs3_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac, verify_acs3, verify_sdk_hmac,
-    verify_sdk_hmac_session,
-    AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization, UnsignedPayload,
+    verify_sdk_hmac_session, AuthFailure, HttpParts, NonceStore, ReplayLimit, SignedAuthorization,
+    UnsignedPayload,
 };
 
 /// A verified caller.

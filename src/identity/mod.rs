@@ -29,6 +29,7 @@ pub use error::{AuthFailure, ReplayLimit};
 pub use nonce::NonceStore;
 pub use request::HttpParts;
 pub use sdk_hmac::{
-    check_sdk_hmac_head, check_sdk_hmac_session_head, parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign,
-    verify_sdk_hmac, verify_sdk_hmac_session, SdkHmacAuth, UnsignedPayload, SDK_HMAC_ALGORITHM,
+    check_sdk_hmac_head, check_sdk_hmac_session_head, parse_sdk_hmac, sdk_hmac_canonical_request,
+    sdk_hmac_string_to_sign, verify_sdk_hmac, verify_sdk_hmac_session, SdkHmacAuth,
+    UnsignedPayload, SDK_HMAC_ALGORITHM,
 };

@@ -64,8 +64,9 @@ impl IamCall<'_> {
         rec: &mut Record,
     ) -> Result<(Authenticated, Bytes), GatewayError> {
         let (gw, dir) = (self.gw, &self.snap.directory);
-        let credential = huawei_iam::identify(&gw.sessions, dir, Cloud::Huawei, &self.http(&[]), now)
-            .map_err(|e| auth_failed(gw, rec, e))?;
+        let credential =
+            huawei_iam::identify(&gw.sessions, dir, Cloud::Huawei, &self.http(&[]), now)
+                .map_err(|e| auth_failed(gw, rec, e))?;
         let bytes = body::read(body, self.parts, gw.body_limits(), &gw.body_budget)
             .await?
             .bytes;
@@ -218,7 +219,8 @@ async fn auth_tokens<B: RequestBody>(
                 });
                 rec.decision = Some("allow");
                 let of = tokens::user_session(&user);
-                let issued = call.issued(gw.sessions.issue_token(of, tokens::TOKEN_SECONDS, now))?;
+                let issued =
+                    call.issued(gw.sessions.issue_token(of, tokens::TOKEN_SECONDS, now))?;
                 (tokens::answer(&issued, &user, None, "password"), issued)
             }
             Err(e) => return Ok(call.iam_error(rec, &e)),
@@ -229,9 +231,13 @@ async fn auth_tokens<B: RequestBody>(
                 Err(e) => return Ok(call.iam_error(rec, &e)),
             };
             call.authorize_assume(who, &asm, &bytes, now, rec)?;
-            let issued = call.issued(gw.sessions.issue_token(asm.session_of(), asm.seconds, now))?;
+            let issued =
+                call.issued(gw.sessions.issue_token(asm.session_of(), asm.seconds, now))?;
             let session = asm.agency.session_principal(&asm.session);
-            (tokens::answer(&issued, &session, Some(&who.principal), "assume_role"), issued)
+            (
+                tokens::answer(&issued, &session, Some(&who.principal), "assume_role"),
+                issued,
+            )
         }
         (Ok(tokens::Request::AssumeRole(_)), None) => {
             let missing = crate::identity::AuthError::Verify(crate::identity::AuthFailure::Missing);

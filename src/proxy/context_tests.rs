@@ -257,7 +257,10 @@ fn an_agency_session_is_an_assumed_agency_without_user_keys() {
         .routes
         .lookup(&http::Method::GET, "/v1/p-acme-cn4/notebooks")
         .unwrap();
-    let agency = snap.directory.agency("acme0001", "solo_notebook_reader").unwrap();
+    let agency = snap
+        .directory
+        .agency("acme0001", "solo_notebook_reader")
+        .unwrap();
     let who = Authenticated {
         principal: std::sync::Arc::new(agency.session_principal("ci")),
         access_key: None,
@@ -282,5 +285,8 @@ fn an_agency_session_is_an_assumed_agency_without_user_keys() {
     assert_eq!(get("g:principalaccount").as_deref(), Some("acme0001"));
     assert_eq!(get("g:username"), None);
     assert_eq!(get("g:userid"), None);
-    assert_eq!(get("g:principalorgpath").as_deref(), Some("o-demo/r-demo/ou-prod/acme0001"));
+    assert_eq!(
+        get("g:principalorgpath").as_deref(),
+        Some("o-demo/r-demo/ou-prod/acme0001")
+    );
 }
