@@ -173,3 +173,31 @@ fn issued_auth_tokens_identify_their_user_until_they_expire() {
         Credential::Token(_)
     ));
 }
+
+#[test]
+fn a_token_id_must_be_the_callers_own_live_token() {
+    let d = sample();
+    let store = SessionStore::new(8);
+    let now = OffsetDateTime::now_utc();
+    let alice = d.principal("acme0001", Some("alice")).unwrap();
+    let reader = d.principal("acme0001", Some("reader")).unwrap();
+    let of = SessionOf::User {
+        account: "acme0001".into(),
+        user: Some("reader".into()),
+    };
+    let issued = store.issue_token(of, 60, now).unwrap();
+    assert!(check_token_id(&store, &d, None, alice, now).is_ok());
+    assert!(check_token_id(&store, &d, Some(&issued.id), reader, now).is_ok());
+    let later = now + time::Duration::seconds(61);
+    for (id, who, at) in [
+        (issued.id.as_str(), alice, now),
+        (issued.id.as_str(), reader, later),
+        ("example-token-expired-not-real", alice, now),
+        ("nope", alice, now),
+    ] {
+        let e = check_token_id(&store, &d, Some(id), who, at).unwrap_err();
+        assert_eq!(e.code, "IAM.0007", "{id}");
+    }
+    let file_token = "example-token-alice-not-real";
+    assert!(check_token_id(&store, &d, Some(file_token), alice, now).is_ok());
+}

@@ -126,6 +126,34 @@ fn issued_token(
     }))
 }
 
+/// The `token.id` of a `token`-method body, when given, must be a live
+/// token (issued here or from credentials.toml) of the caller itself: keys
+/// are never issued for someone else's token.
+pub fn check_token_id(
+    store: &SessionStore,
+    dir: &Directory,
+    id: Option<&str>,
+    caller: &crate::directory::Principal,
+    now: OffsetDateTime,
+) -> Result<(), IamError> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let owner = match store.token(id) {
+        Some(s) if s.expires_at > now => s.principal(dir),
+        Some(_) => None,
+        None => dir
+            .tokens
+            .get(id)
+            .filter(|t| t.expires_at > now)
+            .map(|t| t.principal.clone()),
+    };
+    match owner {
+        Some(p) if p.urn == caller.urn => Ok(()),
+        _ => Err(IamError::invalid("auth.identity.token.id")),
+    }
+}
+
 /// An error IAM itself answers (not APIG): its status, code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]

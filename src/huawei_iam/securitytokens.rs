@@ -65,6 +65,9 @@ pub struct SessionUser {
 /// `auth.identity.token`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TokenMethod {
+    /// The caller's token; when given it must be the caller's own.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub duration_seconds: Option<u32>,
 }
@@ -89,6 +92,7 @@ pub fn parse(body: &[u8]) -> Result<Request, IamError> {
     match (id.methods.as_slice(), id.assume_role, id.token) {
         ([m], Some(a), _) if m == "assume_role" => Ok(Request::AssumeRole(a)),
         ([m], _, t) if m == "token" => Ok(Request::Token(t.unwrap_or(TokenMethod {
+            id: None,
             duration_seconds: None,
         }))),
         _ => Err(IamError::invalid("auth.identity.methods")),

@@ -37,6 +37,7 @@ fn parses_both_methods_and_refuses_the_rest() {
     assert!(matches!(
         parse(t).unwrap(),
         Request::Token(TokenMethod {
+            id: None,
             duration_seconds: Some(1200)
         })
     ));
@@ -121,6 +122,7 @@ fn the_token_method_keeps_the_callers_identity() {
     let d = sample();
     let alice = d.principal("acme0001", Some("alice")).unwrap();
     let t = TokenMethod {
+        id: None,
         duration_seconds: None,
     };
     let (of, seconds) = own_session(alice, &t).unwrap();
@@ -145,6 +147,7 @@ fn the_token_method_keeps_the_callers_identity() {
         }
     );
     let long = TokenMethod {
+        id: None,
         duration_seconds: Some(TOKEN_MAX_SECONDS + 1),
     };
     assert_eq!(own_session(alice, &long).unwrap_err().code, "IAM.0007");

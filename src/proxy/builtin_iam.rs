@@ -132,7 +132,15 @@ pub(super) async fn securitytokens<B: RequestBody>(
             }
         }
         Ok(Request::Token(t)) => {
-            let own = securitytokens::own_session(&who.principal, &t);
+            let dir = &call.snap.directory;
+            let own = huawei_iam::check_token_id(
+                &call.gw.sessions,
+                dir,
+                t.id.as_deref(),
+                &who.principal,
+                now,
+            )
+            .and_then(|()| securitytokens::own_session(&who.principal, &t));
             rec.decision = own.as_ref().ok().map(|_| "allow");
             own
         }
@@ -208,46 +216,71 @@ async fn auth_tokens<B: RequestBody>(
         let read = body::read(body, call.parts, gw.body_limits(), &gw.body_budget).await?;
         (None, read.bytes)
     };
-    let dir = &call.snap.directory;
-    let (answer, issued) = match (tokens::parse(&bytes), &caller) {
-        (Ok(tokens::Request::Password(p)), _) => match tokens::login(dir, &p) {
-            Ok(user) => {
-                rec.set_authenticated(&Authenticated {
-                    principal: user.clone(),
-                    access_key: None,
-                    mfa: false,
-                });
-                rec.decision = Some("allow");
-                let of = tokens::user_session(&user);
-                let issued =
-                    call.issued(gw.sessions.issue_token(of, tokens::TOKEN_SECONDS, now))?;
-                (tokens::answer(&issued, &user, None, "password"), issued)
-            }
-            Err(e) => return Ok(call.iam_error(rec, &e)),
-        },
+    let made = match (tokens::parse(&bytes), &caller) {
+        (Ok(tokens::Request::Password(p)), _) => call.password_token(&p, now, rec)?,
         (Ok(tokens::Request::AssumeRole(a)), Some(who)) => {
-            let asm = match securitytokens::assume(dir, &who.principal, &a) {
-                Ok(asm) => asm,
-                Err(e) => return Ok(call.iam_error(rec, &e)),
-            };
-            call.authorize_assume(who, &asm, &bytes, now, rec)?;
-            let issued =
-                call.issued(gw.sessions.issue_token(asm.session_of(), asm.seconds, now))?;
-            let session = asm.agency.session_principal(&asm.session);
-            (
-                tokens::answer(&issued, &session, Some(&who.principal), "assume_role"),
-                issued,
-            )
+            call.agency_token(who, &a, &bytes, now, rec)?
         }
         (Ok(tokens::Request::AssumeRole(_)), None) => {
             let missing = crate::identity::AuthError::Verify(crate::identity::AuthFailure::Missing);
             return Err(auth_failed(gw, rec, missing));
         }
-        (Err(e), _) => return Ok(call.iam_error(rec, &e)),
+        (Err(e), _) => Err(e),
+    };
+    let (answer, issued) = match made {
+        Ok(made) => made,
+        Err(e) => return Ok(call.iam_error(rec, &e)),
     };
     let mut resp = json_response(StatusCode::CREATED, &answer);
     if let Ok(v) = http::HeaderValue::from_str(&issued.id) {
         resp.headers_mut().insert("x-subject-token", v);
     }
     Ok(resp)
+}
+
+/// A token made, or IAM's refusal; the outer error ends the request as APIG would.
+type Made = Result<Result<(serde_json::Value, Issued), IamError>, GatewayError>;
+
+impl IamCall<'_> {
+    /// A password login: the user's own token for 24 hours.
+    fn password_token(&self, p: &tokens::Password, now: OffsetDateTime, rec: &mut Record) -> Made {
+        let user = match tokens::login(&self.snap.directory, p) {
+            Ok(user) => user,
+            Err(e) => return Ok(Err(e)),
+        };
+        rec.set_authenticated(&Authenticated {
+            principal: user.clone(),
+            access_key: None,
+            mfa: false,
+        });
+        rec.decision = Some("allow");
+        let of = tokens::user_session(&user);
+        let issued = self.issued(self.gw.sessions.issue_token(of, tokens::TOKEN_SECONDS, now))?;
+        Ok(Ok((
+            tokens::answer(&issued, &user, None, "password"),
+            issued,
+        )))
+    }
+
+    /// An agency token for an authenticated caller: the same checks and
+    /// decision as securitytokens `assume_role`.
+    fn agency_token(
+        &self,
+        who: &Authenticated,
+        a: &securitytokens::AssumeRole,
+        bytes: &[u8],
+        now: OffsetDateTime,
+        rec: &mut Record,
+    ) -> Made {
+        let asm = match securitytokens::assume(&self.snap.directory, &who.principal, a) {
+            Ok(asm) => asm,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.authorize_assume(who, &asm, bytes, now, rec)?;
+        let sessions = &self.gw.sessions;
+        let issued = self.issued(sessions.issue_token(asm.session_of(), asm.seconds, now))?;
+        let session = asm.agency.session_principal(&asm.session);
+        let answer = tokens::answer(&issued, &session, Some(&who.principal), "assume_role");
+        Ok(Ok((answer, issued)))
+    }
 }

@@ -217,3 +217,64 @@ def test_wrong_password_gets_no_token(gw):
     assert (status, body["error_code"]) == (401, "IAM.0102"), body
     assert "x-subject-token" not in headers
     assert gw.upstream_requests() == []
+
+
+# --- The caller's own temporary keys (token method) and agency tokens --------
+
+def test_own_temporary_keys_by_token_keep_the_callers_rights(gw):
+    from huaweicloudsdkiam.v3 import (
+        CreateTemporaryAccessKeyByTokenRequest,
+        CreateTemporaryAccessKeyByTokenRequestBody,
+        IdentityToken,
+        TokenAuth,
+        TokenAuthIdentity,
+    )
+
+    status, headers, _ = password_token(gw, "reader", "reader-example-password-not-real")
+    assert status == 201
+    own = headers["x-subject-token"]
+    identity = TokenAuthIdentity(methods=["token"], token=IdentityToken(id=own, duration_seconds=900))
+    request = CreateTemporaryAccessKeyByTokenRequest(body=CreateTemporaryAccessKeyByTokenRequestBody(auth=TokenAuth(identity=identity)))
+    reader_keys = ("HWREADEREXAMPLEAK002", "reader-example-secret-not-real")
+    cred = iam_client(gw.url, reader_keys, "acme0001").create_temporary_access_key_by_token(request).credential
+    status, headers, raw = send(gw, "GET", f"/v1/{ACME_PROJECT}/notebooks", signed_headers(gw, cred))
+    assert status == 200, raw
+    assert headers["x-iamgate-principal"] == "iam::acme0001:user:reader"
+    gw.clear_upstream()
+    # Someone else's token in the body gets no keys.
+    alice = ("HWALICEEXAMPLEAK0001", "alice-example-secret-not-real")
+    e = refused(gw, lambda: iam_client(gw.url, alice, "acme0001").create_temporary_access_key_by_token(request), 400, "IAM.0007")
+    assert "token.id" in e.error_msg
+
+
+def test_agency_token_from_a_password_token(gw):
+    body = json.dumps({
+        "auth": {
+            "identity": {"methods": ["password"], "password": {"user": {"name": "deployer", "password": "deployer-example-password-not-real", "domain": {"name": "solo-corp"}}}},
+        }
+    })
+    status, headers, raw = send(gw, "POST", "/v3/auth/tokens", {"Content-Type": "application/json"}, body)
+    assert status == 201, raw
+    own = headers["x-subject-token"]
+    assume_body = json.dumps({
+        "auth": {
+            "identity": {"methods": ["assume_role"], "assume_role": {"domain_name": "acme", "agency_name": "solo_notebook_reader"}},
+            "scope": {"project": {"name": "cn-north-4"}},
+        }
+    })
+    status, headers, raw = send(gw, "POST", "/v3/auth/tokens", {"X-Auth-Token": own, "Content-Type": "application/json"}, assume_body)
+    assert status == 201, raw
+    token = json.loads(raw)["token"]
+    assert token["methods"] == ["assume_role"] and token["assumed_by"]["user"]["name"] == "deployer"
+    agency_token = headers["x-subject-token"]
+    nb = f"/v1/{ACME_PROJECT}/notebooks"
+    status, headers, raw = send(gw, "GET", nb, {"X-Auth-Token": agency_token})
+    assert status == 200, raw
+    assert headers["x-iamgate-principal"] == "sts::acme0001:assumed-agency:solo_notebook_reader/deployer"
+    gw.clear_upstream()
+    status, _, raw = send(gw, "DELETE", f"{nb}/nb-1", {"X-Auth-Token": agency_token})
+    assert (status, json.loads(raw)["error_code"]) == (403, "APIGW.0302"), raw
+    assert gw.upstream_requests() == []
+    # Without a caller there is no agency token.
+    status, _, raw = send(gw, "POST", "/v3/auth/tokens", {"Content-Type": "application/json"}, assume_body)
+    assert (status, json.loads(raw)["error_code"]) == (401, "APIGW.0301"), raw
