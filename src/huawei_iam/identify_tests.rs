@@ -201,3 +201,11 @@ fn a_token_id_must_be_the_callers_own_live_token() {
     let file_token = "example-token-alice-not-real";
     assert!(check_token_id(&store, &d, Some(file_token), alice, now).is_ok());
 }
+
+#[test]
+fn same_secret_compares_whole_values() {
+    assert!(same_secret(b"abc", b"abc"));
+    assert!(!same_secret(b"abc", b"abd"));
+    assert!(!same_secret(b"abc", b"abcd"));
+    assert!(!same_secret(b"", b"a"));
+}

@@ -77,7 +77,7 @@ fn session_key<'d>(
     let auth = parse_sdk_hmac(value)?;
     let session = store.key(&auth.access_key).ok_or(AuthError::UnknownKey)?;
     let token = req.headers.get("x-security-token").map(|v| v.as_bytes());
-    if token != Some(session.security_token.as_bytes()) {
+    if !token.is_some_and(|t| same_secret(t, session.security_token.as_bytes())) {
         return Err(AuthError::UnknownToken);
     }
     if session.expires_at <= now {
@@ -152,6 +152,17 @@ pub fn check_token_id(
         Some(p) if p.urn == caller.urn => Ok(()),
         _ => Err(IamError::invalid("auth.identity.token.id")),
     }
+}
+
+/// Equal secrets, compared in time independent of where they differ
+/// (over SHA-256 digests, so the length does not leak either).
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 /// An error IAM itself answers (not APIG): its status, code and message.

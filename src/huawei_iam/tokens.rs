@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::directory::{Directory, Principal};
 use crate::huawei_iam::securitytokens::AssumeRole;
 use crate::huawei_iam::sessions::{iam_time, Issued, SessionOf};
-use crate::huawei_iam::{account_named, IamError};
+use crate::huawei_iam::{account_named, same_secret, IamError};
 
 /// How long a password token lives (IAM: 24 hours).
 pub const TOKEN_SECONDS: u32 = 86400;
@@ -145,17 +145,6 @@ pub fn login(dir: &Directory, p: &Password) -> Result<Arc<Principal>, IamError> 
         }
     }
     Ok(user.clone())
-}
-
-/// Equal secrets, compared in time independent of where they differ
-/// (over SHA-256 digests, so the length does not leak either).
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
 }
 
 /// A user's own session (password tokens).
