@@ -278,3 +278,34 @@ def test_agency_token_from_a_password_token(gw):
     # Without a caller there is no agency token.
     status, _, raw = send(gw, "POST", "/v3/auth/tokens", {"Content-Type": "application/json"}, assume_body)
     assert (status, json.loads(raw)["error_code"]) == (401, "APIGW.0301"), raw
+
+
+# --- Sessions outlive snapshots; their rights come from the live one -----------
+
+def test_a_reload_changes_live_sessions_and_a_removed_agency_ends_them(tmp_path, iamgate_bin):
+    from conftest import http_json
+
+    s = start_stack(tmp_path / "reload", iamgate_bin)
+    try:
+        cred = assume(s.url, DEPLOYER, "solo_notebook_reader", session="ci-reload")
+        nb = f"/v1/{ACME_PROJECT}/notebooks"
+        assert send(s, "GET", nb, signed_headers(s, cred))[0] == 200
+        accounts = s.workdir / "policies" / "accounts.toml"
+        text = accounts.read_text()
+        grant = 'name = "solo_notebook_reader"\ndelegated_account = "solo0002"\npolicies = ["NotebookReadOnly"]'
+        assert grant in text
+        # The agency loses its policy: the same session is now denied.
+        accounts.write_text(text.replace(grant, grant.replace('["NotebookReadOnly"]', "[]")))
+        status, body = http_json("POST", f"{s.admin_url}/-/reload")
+        assert status == 200 and body["ok"] is True, body
+        status, _, raw = send(s, "GET", nb, signed_headers(s, cred))
+        assert (status, json.loads(raw)["error_code"]) == (403, "APIGW.0302"), raw
+        # The agency is gone: its sessions end.
+        accounts.write_text(text.replace(grant, grant.replace("solo_notebook_reader", "renamed_agency")))
+        status, body = http_json("POST", f"{s.admin_url}/-/reload")
+        assert status == 200 and body["ok"] is True, body
+        status, _, raw = send(s, "GET", nb, signed_headers(s, cred))
+        assert (status, json.loads(raw)["error_code"]) == (401, "APIGW.0301"), raw
+        assert json.loads(raw)["error_msg"].endswith("ak not found")
+    finally:
+        stop_stack(s)
