@@ -48,8 +48,10 @@ impl IamCall<'_> {
 
     /// IAM's own error body (not APIG's), recorded as a refusal.
     fn iam_error(&self, rec: &mut Record, e: &IamError) -> Response<Body> {
+        // An agency that does not trust the caller admits nothing: implicit.
         rec.decision = rec.decision.or(Some(match e.status {
-            StatusCode::FORBIDDEN => "explicit_deny",
+            StatusCode::FORBIDDEN => "implicit_deny",
+            StatusCode::UNAUTHORIZED => "unauthenticated",
             _ => "bad_request",
         }));
         json_response(e.status, &e.body(self.request_id))
