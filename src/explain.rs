@@ -44,6 +44,12 @@ pub enum Who {
         account: Option<String>,
         session_policy: Option<std::path::PathBuf>,
     },
+    /// A session of a Huawei agency; the account narrows the search.
+    Agency {
+        name: String,
+        account: Option<String>,
+        session: String,
+    },
 }
 
 /// The session name `explain --role` gives its session.
@@ -298,6 +304,23 @@ fn resolve(snap: &Snapshot, who: &Who) -> Result<Arc<Principal>, ExplainError> {
             };
             resolve_role(snap, name, account.as_deref(), text.as_deref())
         }
+        Who::Agency {
+            name,
+            account,
+            session,
+        } => match dir.find_agency(name, account.as_deref()).as_slice() {
+            [one] => Ok(Arc::new(one.session_principal(session))),
+            [] => Err(ExplainError::Usage(format!(
+                "no agency `{name}` in accounts.toml"
+            ))),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|a| &*a.account_id).collect();
+                Err(ExplainError::Usage(format!(
+                    "agency `{name}` exists in accounts {}: pass --account",
+                    ids.join(", ")
+                )))
+            }
+        },
         Who::Root { account } => dir
             .principal(account, None)
             .cloned()

@@ -8,6 +8,7 @@
 //! - [`policy`]: pure policy engine: parse (all errors) → compile → evaluate → `Decision`.
 //! - [`directory`]: accounts, org trees, users, groups, credentials and resources files.
 //! - [`identity`]: SDK-HMAC-SHA256, ACS3-HMAC-SHA256 and token verification.
+//! - [`huawei_iam`]: the built-in Huawei IAM: temporary keys and tokens by agency, password or token.
 //! - [`snapshot`]: the one immutable snapshot behind one `ArcSwap`; [`reload`] is its only writer.
 //! - [`state`]: state made by traffic that outlives a snapshot: the resource state (owners, tags).
 //! - [`proxy`]: server, request pipeline, upstream client, error bodies.
@@ -29,6 +30,7 @@ pub mod decision_log;
 pub mod diag;
 pub mod directory;
 pub mod explain;
+pub mod huawei_iam;
 pub mod identity;
 pub mod learn;
 pub mod metrics;

@@ -29,6 +29,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size of the explain arguments costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the gateway (the default).
     Serve,
@@ -165,7 +167,7 @@ const EXPLAIN_EXAMPLES: &str = "Examples:
       --context g:ResourceTag/team=blue --context 'g:TagKeys=[\"team\"]' --now 2026-01-01T00:00:00Z";
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("principal").required(true).args(["user", "root", "role"])))]
+#[command(group(ArgGroup::new("principal").required(true).args(["user", "root", "role", "agency"])))]
 #[command(group(ArgGroup::new("request").required(true).args(["method", "action"])))]
 struct ExplainArgs {
     /// The user asking (a user name from accounts.toml).
@@ -212,12 +214,23 @@ struct ExplainArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// A Huawei agency (accounts.toml): the decision for one of its sessions.
+    #[arg(long)]
+    agency: Option<String>,
+    /// The session name of --agency (in the principal URN).
+    #[arg(long, requires = "agency", default_value = "explain")]
+    session: String,
 }
 
 impl ExplainArgs {
     fn into_options(self, config: PathBuf) -> iamgate::explain::Options {
-        let who = match (self.root, self.account.clone()) {
-            (true, Some(account)) => Who::Root { account },
+        let who = match (self.root, self.account.clone(), self.agency) {
+            (_, account, Some(name)) => Who::Agency {
+                name,
+                account,
+                session: self.session,
+            },
+            (true, Some(account), None) => Who::Root { account },
             _ if self.role.is_some() => Who::Role {
                 name: self.role.clone().unwrap_or_default(),
                 account: self.account.clone(),

@@ -83,8 +83,9 @@ impl Snapshot {
 fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     for s in routes.services() {
-        // A built-in service (STS) is answered in-process: no upstream, no region.
-        if s.upstream == crate::sts::BUILTIN_UPSTREAM {
+        // A built-in service (STS, IAM) is answered in-process: no upstream, no region.
+        let builtin = s.upstream == crate::sts::BUILTIN_UPSTREAM || s.upstream == crate::huawei_iam::UPSTREAM;
+        if builtin {
             continue;
         }
         if !config.upstreams.contains_key(&s.upstream) {

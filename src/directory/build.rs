@@ -43,6 +43,7 @@ pub fn load(
     b.organizations(&accounts.organizations);
     b.accounts(&accounts.accounts);
     b.role_warnings(&accounts.accounts);
+    b.agency_warnings(&accounts.accounts);
     b.credentials(&credentials);
     b.resources(&resources);
     let errors: Vec<Diagnostic> = b.diags.iter().filter(|d| !d.warning).cloned().collect();
@@ -221,6 +222,7 @@ impl<'a> Builder<'a> {
                 Arc::new(principal(Some(user), identity)),
             );
         }
+        self.agencies(acc, at, &org, org_path.as_deref());
     }
 
     /// Group name → (its policy names, their places).

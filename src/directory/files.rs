@@ -70,6 +70,9 @@ pub struct AccountEntry {
     /// Alibaba RAM roles of the account.
     #[serde(default, rename = "role")]
     pub roles: Vec<RoleEntry>,
+    /// Huawei agencies of the account (`directory::agencies`).
+    #[serde(default, rename = "agency")]
+    pub agencies: Vec<AgencyEntry>,
 }
 
 /// An Alibaba RAM role: who may assume it (the trust policy, as the console
@@ -92,6 +95,27 @@ pub struct RoleEntry {
     /// Longest session in seconds (RAM: 3600 … 43200, default 3600).
     #[serde(default)]
     pub max_session_duration: Option<u32>,
+}
+
+
+/// A Huawei agency: delegated to another account or to a cloud service,
+/// with identity policies attached and a maximum session duration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyEntry {
+    pub name: String,
+    /// The account (domain) id the agency is delegated to.
+    #[serde(default)]
+    pub delegated_account: Option<String>,
+    /// The cloud service the agency is delegated to (`op_svc_modelarts`).
+    #[serde(default)]
+    pub delegated_service: Option<String>,
+    /// Identity policies attached to the agency, in order.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Maximum session duration in seconds (default 3600).
+    #[serde(default)]
+    pub duration: Option<u32>,
 }
 
 /// A Huawei project: the `{project_id}` of ModelArts paths, bound to a region.
@@ -134,6 +158,19 @@ pub struct CredentialsFile {
     pub access_keys: Vec<AccessKeyEntry>,
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenEntry>,
+    /// Huawei console passwords, for `POST /v3/auth/tokens` (built-in IAM).
+    #[serde(default, rename = "password")]
+    pub passwords: Vec<PasswordEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordEntry {
+    pub account: String,
+    /// Absent → the account's root identity.
+    #[serde(default)]
+    pub user: Option<String>,
+    pub password: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

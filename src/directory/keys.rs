@@ -78,6 +78,30 @@ impl Builder<'_> {
                 self.error("credentials.toml", format!("{at}/token"), "duplicate token");
             }
         }
+        self.passwords(creds);
+    }
+
+    /// Passwords for the built-in IAM's password tokens (Huawei accounts only).
+    fn passwords(&mut self, creds: &CredentialsFile) {
+        for (i, p) in creds.passwords.iter().enumerate() {
+            let at = format!("/password/{i}");
+            let Some(principal) = self.principal_for(&p.account, &p.user, at.clone()) else {
+                continue;
+            };
+            if principal.cloud != crate::cloud::Cloud::Huawei || p.password.is_empty() {
+                let msg = "a password needs a huawei account and a non-empty value";
+                self.error("credentials.toml", at, msg);
+                continue;
+            }
+            let key = (p.account.clone(), p.user.clone());
+            if self.dir.passwords.insert(key, p.password.clone()).is_some() {
+                self.error(
+                    "credentials.toml",
+                    at,
+                    "duplicate password for this identity",
+                );
+            }
+        }
     }
 
     pub(super) fn resources(&mut self, file: &ResourcesFile) {

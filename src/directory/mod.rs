@@ -2,6 +2,7 @@
 //! loaded from `policies/`, validated (every error with its place) and
 //! compiled into principals that each carry their policy `Subject`.
 
+pub mod agencies;
 pub mod build;
 pub mod files;
 mod keys;
@@ -112,6 +113,10 @@ pub struct Directory {
     pub account_enforce: HashMap<String, crate::config::Enforce>,
     /// (account id, lower-cased role name) → RAM role.
     pub roles: HashMap<(String, String), Arc<Role>>,
+    /// (account id, lower-cased agency name) → agency (Huawei).
+    pub agencies: HashMap<(String, String), Arc<agencies::Agency>>,
+    /// (account id, user name or `None` for root) → password (Huawei, built-in IAM).
+    pub passwords: HashMap<(String, Option<String>), String>,
 }
 
 impl Directory {
@@ -136,6 +141,25 @@ impl Directory {
                 user.as_deref() == Some(name) && account.is_none_or(|a| a == acc)
             })
             .map(|(_, p)| p)
+            .collect();
+        found.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        found
+    }
+
+    /// An agency of `account` by name, ignoring case.
+    pub fn agency(&self, account: &str, name: &str) -> Option<&Arc<agencies::Agency>> {
+        self.agencies.get(&agencies::agency_key(account, name))
+    }
+
+    /// Agencies named `name` (ignoring case) across accounts, for
+    /// `iamgate explain --agency`; `account` narrows the search.
+    pub fn find_agency(&self, name: &str, account: Option<&str>) -> Vec<&Arc<agencies::Agency>> {
+        let lower = name.to_lowercase();
+        let mut found: Vec<_> = self
+            .agencies
+            .iter()
+            .filter(|((acc, n), _)| *n == lower && account.is_none_or(|a| a == acc))
+            .map(|(_, a)| a)
             .collect();
         found.sort_by(|a, b| a.account_id.cmp(&b.account_id));
         found

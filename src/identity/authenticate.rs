@@ -11,9 +11,9 @@ use crate::cloud::Cloud;
 use crate::directory::{AccessKey, Directory, Principal};
 use crate::identity::{
     check_acs3_head, check_acs3_session_head, check_sdk_hmac_head, parse_acs3, parse_sdk_hmac,
-    verify_acs3, verify_acs3_session, verify_acs3_signature, verify_sdk_hmac, AuthFailure,
-    HttpParts, NonceStore, Replay,
-    ReplayLimit, SignedAuthorization, UnsignedPayload,
+    verify_acs3, verify_acs3_session, verify_acs3_signature, verify_sdk_hmac,
+    verify_sdk_hmac_session, AuthFailure, HttpParts, NonceStore, Replay, ReplayLimit,
+    SignedAuthorization, UnsignedPayload,
 };
 use crate::sts::sessions::{session_key, STS_KEY_PREFIX};
 
@@ -100,8 +100,11 @@ pub enum Credential<'d> {
     },
     /// A token: nothing left to check.
     Token(Authenticated),
-    /// A request signed with temporary credentials (Alibaba STS): the
-    /// session's key, resolved from its security token.
+    /// A request signed with temporary credentials: an Alibaba STS role
+    /// session (its key resolved from the security token) or Huawei
+    /// temporary AK/SK with a signed `X-Security-Token` that matched. Which
+    /// one is the key's principal's cloud; the signature is verified by
+    /// [`Credential::verify`].
     Session {
         key: AccessKey,
         auth: SignedAuthorization,
@@ -162,7 +165,16 @@ impl Credential<'_> {
         let (cloud, key, auth) = match self {
             Credential::Token(who) => return Ok(who),
             Credential::Session { key, auth } => {
-                verify_acs3_session(req, &auth, &key.secret, now, nonces)?;
+                match key.principal.cloud {
+                    Cloud::Aliyun => verify_acs3_session(req, &auth, &key.secret, now, nonces)?,
+                    Cloud::Huawei => verify_sdk_hmac_session(
+                        req,
+                        &auth,
+                        &key.secret,
+                        now,
+                        UnsignedPayload::Refused,
+                    )?,
+                }
                 return Ok(Authenticated {
                     principal: key.principal,
                     access_key: Some(auth.access_key),
@@ -207,7 +219,9 @@ impl Credential<'_> {
                 auth,
             } => (key.principal.clone(), key.secret.clone(), auth, false),
             // STS sessions carry nonces too.
-            Credential::Session { key, auth } => (key.principal, key.secret, auth, true),
+            Credential::Session { key, auth } if key.principal.cloud == Cloud::Aliyun => {
+                (key.principal, key.secret, auth, true)
+            }
             // Huawei requests and tokens carry no nonce: the store is never read.
             other => return other.verify(req, now, &NO_NONCES),
         };

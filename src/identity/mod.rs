@@ -32,6 +32,7 @@ pub use nonce::NonceStore;
 pub use nonce_redis::{validate_redis_url, RedisNonceStore, Replay};
 pub use request::HttpParts;
 pub use sdk_hmac::{
-    check_sdk_hmac_head, parse_sdk_hmac, sdk_hmac_canonical_request, sdk_hmac_string_to_sign,
-    verify_sdk_hmac, SdkHmacAuth, UnsignedPayload, SDK_HMAC_ALGORITHM,
+    check_sdk_hmac_head, check_sdk_hmac_session_head, parse_sdk_hmac, sdk_hmac_canonical_request,
+    sdk_hmac_string_to_sign, verify_sdk_hmac, verify_sdk_hmac_session, SdkHmacAuth,
+    UnsignedPayload, SDK_HMAC_ALGORITHM,
 };

@@ -182,6 +182,25 @@ pub fn check_sdk_hmac_head(
     if has_header(req, TOKEN_HEADER) {
         return Err(AuthFailure::TemporaryCredentials);
     }
+    check_head_checks(req, auth, now)
+}
+
+/// [`check_sdk_hmac_head`] for temporary credentials: the
+/// `X-Security-Token` must be present and signed, so it cannot be swapped.
+pub fn check_sdk_hmac_session_head(
+    req: &HttpParts,
+    auth: &SdkHmacAuth,
+    now: OffsetDateTime,
+) -> Result<(), AuthFailure> {
+    require_signed(&auth.signed_headers, &[TOKEN_HEADER])?;
+    check_head_checks(req, auth, now)
+}
+
+fn check_head_checks(
+    req: &HttpParts,
+    auth: &SdkHmacAuth,
+    now: OffsetDateTime,
+) -> Result<(), AuthFailure> {
     require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
     check_date(&single_header(req, DATE_HEADER)?, SDK_DATE_FORMAT, now).map(|_| ())
 }
@@ -200,6 +219,18 @@ pub fn verify_sdk_hmac(
     if has_header(req, TOKEN_HEADER) {
         return Err(AuthFailure::TemporaryCredentials);
     }
+    verify_sdk_hmac_session(req, auth, secret, now, unsigned_payload)
+}
+
+/// [`verify_sdk_hmac`] for temporary credentials: the security token is
+/// allowed (the caller checked it against the session and that it is signed).
+pub fn verify_sdk_hmac_session(
+    req: &HttpParts,
+    auth: &SdkHmacAuth,
+    secret: &[u8],
+    now: OffsetDateTime,
+    unsigned_payload: UnsignedPayload,
+) -> Result<(), AuthFailure> {
     require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
     let sdk_date = single_header(req, DATE_HEADER)?;
     check_date(&sdk_date, SDK_DATE_FORMAT, now)?;

@@ -205,8 +205,15 @@ fn huawei_keys(
     c.set_normalized("g:principalaccount", p.account_id.to_string());
     c.set_normalized("g:domainname", p.account_name.to_string());
     c.set_normalized("g:principalisrootuser", bool_text(p.is_root()));
-    c.set_normalized("g:principaltype", if p.is_root() { "Root" } else { "User" });
-    if let Some(u) = &p.user {
+    let session = p.is_agency_session();
+    let kind = match (p.is_root(), session) {
+        (true, _) => "Root",
+        (false, true) => "AssumedAgency",
+        (false, false) => "User",
+    };
+    c.set_normalized("g:principaltype", kind);
+    // An agency session is no user: g:UserId / g:UserName stay absent.
+    if let Some(u) = p.user.as_ref().filter(|_| !session) {
         c.set_normalized("g:userid", u.id.clone());
         c.set_normalized("g:username", u.name.clone());
         for (k, v) in &u.tags {

@@ -249,3 +249,44 @@ fn ipv4_mapped_addresses_are_read_as_ipv4() {
     let h = xff(&["2001:db8::9, 203.0.113.9"]);
     assert_eq!(source_ip(ip("2001:db8::1"), &h, &v6), ip("203.0.113.9"));
 }
+
+#[test]
+fn an_agency_session_is_an_assumed_agency_without_user_keys() {
+    let snap = sample();
+    let route = snap
+        .routes
+        .lookup(&http::Method::GET, "/v1/p-acme-cn4/notebooks")
+        .unwrap();
+    let agency = snap
+        .directory
+        .agency("acme0001", "solo_notebook_reader")
+        .unwrap();
+    let who = Authenticated {
+        principal: std::sync::Arc::new(agency.session_principal("ci")),
+        access_key: None,
+        mfa: false,
+    };
+    let headers = HeaderMap::new();
+    let facts = RequestFacts {
+        peer: "127.0.0.1".parse().unwrap(),
+        tls: false,
+        now: OffsetDateTime::UNIX_EPOCH,
+        headers: &headers,
+        body: b"",
+        raw_query: None,
+    };
+    let c = base_context(Cloud::Huawei, &who, &route, None, &facts).unwrap();
+    let get = |k: &str| c.get(k).map(|v| v.join(","));
+    assert_eq!(get("g:principaltype").as_deref(), Some("AssumedAgency"));
+    assert_eq!(
+        get("g:principalurn").as_deref(),
+        Some("sts::acme0001:assumed-agency:solo_notebook_reader/ci")
+    );
+    assert_eq!(get("g:principalaccount").as_deref(), Some("acme0001"));
+    assert_eq!(get("g:username"), None);
+    assert_eq!(get("g:userid"), None);
+    assert_eq!(
+        get("g:principalorgpath").as_deref(),
+        Some("o-demo/r-demo/ou-prod/acme0001")
+    );
+}

@@ -19,7 +19,8 @@ use time::OffsetDateTime;
 use crate::cloud::Cloud;
 use crate::config::UnmappedPolicy;
 use crate::directory::Project;
-use crate::identity::{identify, AuthError, Authenticated, HttpParts};
+use crate::huawei_iam::identify;
+use crate::identity::{AuthError, Authenticated, HttpParts};
 use crate::policy::explain::{trace, Outcome};
 use crate::policy::{Denial, Permit};
 use crate::proxy::context::{
@@ -29,7 +30,7 @@ use crate::proxy::outgoing::{upstream_headers, Origin};
 use crate::proxy::record::{Record, Recorder};
 use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
 use crate::proxy::upstream::Outgoing;
-use crate::proxy::{audit, body, hygiene, ownership, Body, Gateway};
+use crate::proxy::{audit, body, builtin_iam, hygiene, ownership, Body, Gateway};
 use crate::routes::{RouteError, RouteMatch, Routed};
 use crate::snapshot::Snapshot;
 
@@ -146,9 +147,13 @@ async fn pipeline<B: RequestBody>(
     let host = hygiene::check_head(parts)?;
     let routed = route(gw, snap, parts, rec)?;
     hygiene::check_body_allowed(parts, routed.takes_body(), body.is_end_stream())?;
+    if let Some(call) = builtin_iam::call_for(gw, snap, &routed, parts, req.conn, req.request_id) {
+        return builtin_iam::serve(call, body, rec).await;
+    }
     let now = OffsetDateTime::now_utc();
     let cloud = rec.cloud.unwrap_or(Cloud::Huawei);
-    let credential = identify(&snap.directory, cloud, &req.http(&[]), now)
+    // Knows the temporary keys and tokens the built-in IAM issued.
+    let credential = identify(&gw.sessions, &snap.directory, cloud, &req.http(&[]), now)
         .map_err(|e| auth_failed(gw, rec, e))?;
     let body = body::read(body, parts, gw.body_limits(), &gw.body_budget).await?;
     let who = credential
@@ -275,7 +280,7 @@ async fn forward(
         .await
 }
 
-fn auth_failed(gw: &Gateway, rec: &Record, e: AuthError) -> GatewayError {
+pub(super) fn auth_failed(gw: &Gateway, rec: &Record, e: AuthError) -> GatewayError {
     gw.metrics
         .auth_failure(rec.service.as_deref().unwrap_or("none"), e.kind());
     GatewayError::Auth(e)
@@ -401,7 +406,7 @@ fn authorize(
 }
 
 /// The denial body's details, with the JSON explanation (base64 in the body).
-fn denied(
+pub(super) fn denied(
     snap: &Snapshot,
     who: &Authenticated,
     denial: Denial,

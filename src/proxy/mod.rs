@@ -48,6 +48,7 @@ macro_rules! delegate_async_write {
 mod audit;
 pub mod body;
 mod builtin;
+mod builtin_iam;
 pub mod context;
 pub mod firstline;
 pub mod framing;
@@ -100,6 +101,9 @@ pub struct Gateway {
     pub shared_nonces: Option<Arc<crate::identity::RedisNonceStore>>,
     /// What decided requests needed, per principal (`GET /-/learned`).
     pub observed: Arc<crate::learn::Observed>,
+    /// Temporary keys and tokens issued by the built-in IAM (`crate::huawei_iam`):
+    /// made by traffic, outlive snapshots.
+    pub sessions: Arc<crate::huawei_iam::sessions::SessionStore>,
 }
 
 impl Gateway {
@@ -136,6 +140,9 @@ impl Gateway {
                     s.timeout,
                 ))
             }),
+            sessions: Arc::new(crate::huawei_iam::sessions::SessionStore::new(
+                crate::huawei_iam::SESSION_CAPACITY,
+            )),
             config,
             snapshots,
             metrics,
@@ -160,6 +167,7 @@ impl Gateway {
             resources: self.resources.clone(),
             shared_nonces: self.shared_nonces.clone(),
             observed: self.observed.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 

@@ -97,10 +97,11 @@ impl Record {
 
     /// The authenticated principal and the key it signed with.
     pub(super) fn set_authenticated(&mut self, who: &Authenticated) {
+        // Also for the debug headers, which name the principal.
+        self.principal = who.principal.urn.clone();
         if !self.detailed {
             return;
         }
-        self.principal = who.principal.urn.clone();
         match &who.access_key {
             Some(ak) => self.access_key_id = Some(ak.clone()),
             None => self.auth = Some("token"),
@@ -245,6 +246,11 @@ impl Recorder {
         let session = principal
             .contains(":assumed-role/")
             .then(|| principal.clone());
+        // Names the caller (an agency session too) on the debug headers.
+        let principal = match self.gw.config.debug_headers {
+            true => self.rec.principal.clone(),
+            false => String::new(),
+        };
         self.record(resp.status().as_u16());
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
@@ -257,6 +263,11 @@ impl Recorder {
             }
             if let Some(v) = session.and_then(|s| HeaderValue::from_str(&s).ok()) {
                 headers.insert("x-iamgate-session", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&principal) {
+                if !principal.is_empty() {
+                    headers.insert("x-iamgate-principal", v);
+                }
             }
         }
         resp

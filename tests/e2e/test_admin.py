@@ -70,7 +70,7 @@ def test_snapshot_document(stack):
     assert isinstance(doc["loaded_at"], float) and abs(time.time() - doc["loaded_at"]) < 3600
     counts = doc["counts"]
     assert set(counts) == {"policies", "routes", "principals", "services"}
-    assert counts["services"] == 3  # routes/modelarts.toml, routes/agentrun.toml, routes/sts.toml
+    assert counts["services"] == 4  # routes/modelarts.toml, routes/agentrun.toml, routes/sts.toml, routes/iam.toml
     assert counts["policies"] >= 6 and counts["routes"] > 100 and counts["principals"] >= 6
     assert doc["last_reload"] == {"at": None, "ok": True, "errors": []}
     assert doc["warnings"] == []
