@@ -15,8 +15,10 @@
 //! - [`mock`]: the bundled mock cloud upstream.
 //! - [`check`], [`explain`]: `iamgate check` (validate every file) and `iamgate explain` (offline decisions).
 //! - [`serve`]: `iamgate serve` wiring.
+//! - [`access_diff`]: which (principal, action) pairs gained or lost access between two snapshots.
 
 pub mod accept;
+pub mod access_diff;
 pub mod admin;
 pub mod check;
 pub mod cloud;
