@@ -1,6 +1,7 @@
 //! The admin listener (loopback by default): `/metrics`, `/healthz`,
 //! `/readyz` (false before the first snapshot and while draining),
-//! `/-/snapshot` (digest, load time, counts, last reload errors) and
+//! `/-/snapshot` (digest, load time, counts, last reload errors, the last
+//! reload's access diff) and
 //! `POST /-/reload`.
 //!
 //! Probes and `/metrics` are open: the kubelet and Prometheus must reach
@@ -183,6 +184,7 @@ impl Admin {
                 "ok": status.last_errors.is_empty(),
                 "errors": errors_json(&status.last_errors),
             },
+            "access_diff": status.access_diff,
         })
     }
 

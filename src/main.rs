@@ -68,6 +68,38 @@ enum Command {
     /// project refused), 1 on usage or load errors.
     #[command(after_long_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+    /// Which (principal, action) pairs gain or lose access from one policy
+    /// tree to another.
+    ///
+    /// OLD_DIR and NEW_DIR are policy folders (what `policies` names in the
+    /// config), loaded with the same routes (`--routes`, else the config's).
+    /// An action counts as granted when it is allowed, with no condition
+    /// key, on its catalog resource with the wildcard id in the principal's
+    /// account and regions. Exit status: 0 nothing changed, 3 access
+    /// changed, 1 a tree did not load.
+    Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The policy folder before the change.
+    #[arg(value_name = "OLD_DIR")]
+    old: PathBuf,
+    /// The policy folder after the change.
+    #[arg(value_name = "NEW_DIR")]
+    new: PathBuf,
+    /// Route folder for both trees instead of the config's.
+    #[arg(long, value_name = "DIR")]
+    routes: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Compare at most this many (principal, action) pairs.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_pairs: usize,
+    /// List at most this many changes (the rest are counted).
+    #[arg(long, default_value_t = 1_000)]
+    max_listed: usize,
 }
 
 const EXPLAIN_EXAMPLES: &str = "Examples:
@@ -180,6 +212,20 @@ fn main() -> ExitCode {
                 .and_then(|c| c.worker_threads);
             run_async(iamgate::serve::serve(&cli.config), workers)
         }
+        Command::Diff(args) => ExitCode::from(iamgate::access_diff::cli::run(
+            &iamgate::access_diff::cli::Options {
+                config: cli.config,
+                old: args.old,
+                new: args.new,
+                routes: args.routes,
+                json: args.json,
+                limits: iamgate::access_diff::Limits {
+                    max_pairs: args.max_pairs,
+                    max_listed: args.max_listed,
+                    deadline: None,
+                },
+            },
+        )),
         Command::Mock { listen, routes } => {
             run_async(iamgate::mock::run_standalone(&listen, &routes), None)
         }

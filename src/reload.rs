@@ -5,8 +5,9 @@
 //! failure keeps the old snapshot and records every error.
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::access_diff::{self, AccessDiff, Limits};
 use crate::coalesce::{Coalescer, Load};
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -81,18 +82,30 @@ impl Inner {
     /// Load everything again; publish on success, keep the old on failure.
     async fn reload(&self, trigger: &str) -> ReloadOutcome {
         let config = self.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&config)).await;
+        let live = self.holder.load();
+        // The access diff runs on the blocking thread too: it is bounded
+        // (ACCESS_DIFF_BUDGET) but may evaluate many thousand decisions.
+        let loaded = tokio::task::spawn_blocking(move || {
+            Snapshot::load(&config).map(|snap| {
+                let diff = access_diff::diff(&live, &snap, &config.regions, &reload_limits());
+                (snap, diff)
+            })
+        })
+        .await;
         let loaded =
             loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
         match loaded {
-            Ok(snap) => {
+            Ok((snap, diff)) => {
                 let digest = snap.digest.clone();
                 publish_metrics(&self.metrics, &snap);
+                self.metrics.reload_access_changes(diff.gained, diff.lost);
                 // Count before publishing: a scrape never sees the new
                 // snapshot with the reload counter one behind.
                 self.metrics.reload(true);
                 seed_resources(&self.resources, &snap);
                 self.holder.publish(snap);
+                log_access_diff(trigger, &diff);
+                self.holder.record_access_diff(diff);
                 tracing::info!(trigger, %digest, "reloaded");
                 ReloadOutcome::Loaded(digest)
             }
@@ -105,6 +118,27 @@ impl Inner {
                 ReloadOutcome::Failed(errors)
             }
         }
+    }
+}
+
+/// How long a reload may spend on its access diff before publishing.
+pub const ACCESS_DIFF_BUDGET: Duration = Duration::from_secs(2);
+
+fn reload_limits() -> Limits {
+    Limits {
+        deadline: Some(Instant::now() + ACCESS_DIFF_BUDGET),
+        ..Limits::default()
+    }
+}
+
+/// One log line per reload: counts and the first changes (a warning when
+/// access changed, so it stands out from routine reloads).
+fn log_access_diff(trigger: &str, diff: &AccessDiff) {
+    let line = access_diff::summary(diff, 20);
+    if diff.is_empty() {
+        tracing::info!(trigger, "{line}");
+    } else {
+        tracing::warn!(trigger, gained = diff.gained, lost = diff.lost, "{line}");
     }
 }
 
