@@ -40,6 +40,9 @@ enum Command {
         /// Folder of route files that define the mock's collections.
         #[arg(long, default_value = "routes")]
         routes: PathBuf,
+        /// Policy folder whose resources.toml entries exist from the start.
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
     },
     /// Validate every file (config, routes, policies, accounts, credentials,
     /// resources) the way start-up loads them, plus lint warnings.
@@ -226,9 +229,14 @@ fn main() -> ExitCode {
                 },
             },
         )),
-        Command::Mock { listen, routes } => {
-            run_async(iamgate::mock::run_standalone(&listen, &routes), None)
-        }
+        Command::Mock {
+            listen,
+            routes,
+            policies,
+        } => run_async(
+            iamgate::mock::run_standalone(&listen, &routes, policies.as_deref()),
+            None,
+        ),
     }
 }
 

@@ -41,13 +41,18 @@ fn announce(what: &str, addr: std::net::SocketAddr) {
     let _ = out.flush();
 }
 
-/// Start the in-process mock on an ephemeral loopback port.
+/// Start the in-process mock on an ephemeral loopback port, with the
+/// first snapshot's `resources.toml` entries in it.
 async fn start_builtin_mock(
     config: &Config,
+    first: &Snapshot,
     stop: watch::Receiver<bool>,
 ) -> Result<Authority, String> {
     let files = mock::load_route_dir(&config.routes_dir)?;
     let upstream = Arc::new(MockUpstream::new(&files)?);
+    for urn in upstream.seed_from(&first.routes, &first.directory) {
+        tracing::warn!(resource = %urn, "resources.toml: the mock has no item route for this resource; not created");
+    }
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("mock: {e}"))?;
@@ -64,6 +69,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 async fn upstream_targets(
     config: &Config,
+    first: &Snapshot,
     stop: &watch::Receiver<bool>,
 ) -> Result<HashMap<String, Authority>, String> {
     let mut mock_addr = None;
@@ -73,7 +79,7 @@ async fn upstream_targets(
             Upstream::BuiltinMock => match &mock_addr {
                 Some(a) => Clone::clone(a),
                 None => {
-                    let a = start_builtin_mock(config, stop.clone()).await?;
+                    let a = start_builtin_mock(config, first, stop.clone()).await?;
                     mock_addr = Some(a.clone());
                     a
                 }
@@ -124,7 +130,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     publish_metrics(&metrics, &first);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let targets = upstream_targets(&config, &stop_rx).await?;
+    let targets = upstream_targets(&config, &first, &stop_rx).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("bind {}: {e}", config.listen))?;
