@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::cloud::Cloud;
+pub use crate::directory::inline::{Inline, InlinePolicy};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +81,21 @@ pub struct GroupEntry {
     pub name: String,
     #[serde(default)]
     pub policies: Vec<String>,
+    /// An inline identity policy (after the named ones).
+    #[serde(default)]
+    pub policy: Option<InlinePolicy>,
+    /// More inline identity policies (after `policy`).
+    #[serde(default)]
+    pub inline_policies: Vec<InlinePolicy>,
+}
+
+impl GroupEntry {
+    pub fn inline(&self) -> Inline<'_> {
+        Inline {
+            policy: self.policy.as_ref(),
+            inline_policies: &self.inline_policies,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +112,21 @@ pub struct UserEntry {
     pub policies: Vec<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// An inline identity policy (after the named ones).
+    #[serde(default)]
+    pub policy: Option<InlinePolicy>,
+    /// More inline identity policies (after `policy`).
+    #[serde(default)]
+    pub inline_policies: Vec<InlinePolicy>,
+}
+
+impl UserEntry {
+    pub fn inline(&self) -> Inline<'_> {
+        Inline {
+            policy: self.policy.as_ref(),
+            inline_policies: &self.inline_policies,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

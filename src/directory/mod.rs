@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod files;
+pub mod inline;
 mod keys;
 mod org;
 pub mod policies;
