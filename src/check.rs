@@ -68,7 +68,12 @@ pub fn check(config_path: &Path) -> CheckReport {
         Ok(config) => {
             check_tls(&config, &mut diags);
             let loaded = Snapshot::load(&config);
-            (config.routes_dir, config.policies_dir, loaded, Some(config.regions))
+            (
+                config.routes_dir,
+                config.policies_dir,
+                loaded,
+                Some(config.regions),
+            )
         }
         Err(errors) => {
             diags.extend(errors);
@@ -93,7 +98,11 @@ pub fn check(config_path: &Path) -> CheckReport {
         .or(fallback_routes.as_ref());
     diags.extend(lint(&policies_dir, routes));
     if let Some(snap) = &snapshot {
-        diags.extend(resource_entries::unknown_parts(snap, &policies_dir, regions.as_ref()));
+        diags.extend(resource_entries::unknown_parts(
+            snap,
+            &policies_dir,
+            regions.as_ref(),
+        ));
     }
     for d in diags.iter_mut().filter(|d| d.hint.is_none()) {
         d.hint = hint_for(d);

@@ -215,7 +215,10 @@ impl Metrics {
     pub fn reload_access_changes(&self, gained: usize, lost: usize) {
         let Some(f) = &self.families else { return };
         for (change, n) in [("gained", gained), ("lost", lost)] {
-            if let Ok(c) = f.reload_access_changes.get_metric_with_label_values(&[change]) {
+            if let Ok(c) = f
+                .reload_access_changes
+                .get_metric_with_label_values(&[change])
+            {
                 c.inc_by(u64::try_from(n).unwrap_or(u64::MAX));
             }
         }

@@ -45,8 +45,13 @@ fn widen_readers(policies: &Path) {
 }
 
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 #[tokio::test]
@@ -72,7 +77,10 @@ async fn a_reload_records_the_access_diff_on_snapshot_and_in_metrics() {
     };
     assert!(admin.snapshot_json()["access_diff"].is_null());
     widen_readers(&tmp.path().join("policies"));
-    assert!(matches!(reloader.reload("test").await, ReloadOutcome::Loaded(_)));
+    assert!(matches!(
+        reloader.reload("test").await,
+        ReloadOutcome::Loaded(_)
+    ));
     let doc = admin.snapshot_json();
     let diff = &doc["access_diff"];
     assert_eq!(diff["gained"], 1, "{doc:#}");
@@ -88,13 +96,18 @@ async fn a_reload_records_the_access_diff_on_snapshot_and_in_metrics() {
     assert_eq!(sample(&text, gained), Some(1.0), "{text}");
     assert_eq!(sample(&text, lost), Some(0.0));
     // Back to the original: the same pair is lost; the counters add up.
-    let path = tmp.path().join("policies/huawei/identity/NotebookReadOnly.json");
+    let path = tmp
+        .path()
+        .join("policies/huawei/identity/NotebookReadOnly.json");
     std::fs::copy(
         common::manifest("policies/huawei/identity/NotebookReadOnly.json"),
         path,
     )
     .unwrap();
-    assert!(matches!(reloader.reload("test").await, ReloadOutcome::Loaded(_)));
+    assert!(matches!(
+        reloader.reload("test").await,
+        ReloadOutcome::Loaded(_)
+    ));
     assert_eq!(admin.snapshot_json()["access_diff"]["lost"], 1);
     let text = metrics.render();
     assert_eq!(sample(&text, gained), Some(1.0));
@@ -145,7 +158,10 @@ fn iamgate_diff_reports_load_errors_of_either_tree_with_exit_1() {
     std::fs::write(new.join("huawei/identity/Broken.json"), "{").unwrap();
     let (code, out, err) = diff(&["policies", new.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("new tree: ") && err.contains("Broken.json"), "{err}");
+    assert!(
+        err.contains("new tree: ") && err.contains("Broken.json"),
+        "{err}"
+    );
     let (code, _, err) = diff(&["policies", "/nonexistent-policies"]);
     assert_eq!(code, 1);
     assert!(err.contains("new tree: "), "{err}");

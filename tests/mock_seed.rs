@@ -18,9 +18,12 @@ use serde_json::Value;
 
 fn seeded_mock() -> MockUpstream {
     let mock = MockUpstream::new(&load_route_dir(&common::manifest("routes")).unwrap()).unwrap();
-    let snap =
-        Snapshot::load_dirs(&common::manifest("routes"), &common::manifest("policies"), None)
-            .unwrap();
+    let snap = Snapshot::load_dirs(
+        &common::manifest("routes"),
+        &common::manifest("policies"),
+        None,
+    )
+    .unwrap();
     assert!(mock.seed_from(&snap.routes, &snap.directory).is_empty());
     // A second seeding (a reload) changes nothing.
     assert!(mock.seed_from(&snap.routes, &snap.directory).is_empty());
@@ -39,7 +42,10 @@ fn declared_notebooks_and_pools_exist_in_their_account() {
     let acme = as_account("acme0001");
     let (status, nb) = mock.respond("GET", "/v1/p-acme-cn4/notebooks/nb-blue", None, &acme, b"");
     assert_eq!(status, StatusCode::OK, "{nb}");
-    assert_eq!((nb["id"].as_str(), nb["name"].as_str()), (Some("nb-blue"), Some("nb-blue")));
+    assert_eq!(
+        (nb["id"].as_str(), nb["name"].as_str()),
+        (Some("nb-blue"), Some("nb-blue"))
+    );
     let (status, list) = mock.respond("GET", "/v1/p-acme-cn4/notebooks", None, &acme, b"");
     assert_eq!(status, StatusCode::OK);
     let ids: Vec<&str> = list["data"]
@@ -65,7 +71,10 @@ fn seeded_items_update_and_delete_like_created_ones() {
     let path = "/v1/p-acme-cn4/notebooks/nb-red";
     let (status, nb) = mock.respond("PUT", path, None, &acme, br#"{"description":"d"}"#);
     assert_eq!(status, StatusCode::OK, "{nb}");
-    assert_eq!((nb["id"].as_str(), nb["description"].as_str()), (Some("nb-red"), Some("d")));
+    assert_eq!(
+        (nb["id"].as_str(), nb["description"].as_str()),
+        (Some("nb-red"), Some("d"))
+    );
     let (status, _) = mock.respond("DELETE", path, None, &acme, b"");
     assert_eq!(status, StatusCode::OK);
     let (status, _) = mock.respond("GET", path, None, &acme, b"");
@@ -76,7 +85,14 @@ fn seeded_items_update_and_delete_like_created_ones() {
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    assert_eq!(seen, [format!("PUT {path}"), format!("DELETE {path}"), format!("GET {path}")]);
+    assert_eq!(
+        seen,
+        [
+            format!("PUT {path}"),
+            format!("DELETE {path}"),
+            format!("GET {path}")
+        ]
+    );
 }
 
 #[tokio::test]

@@ -29,7 +29,8 @@ pub const CHANGED: u8 = 3;
 
 /// Run the diff, print it, return the exit status.
 pub fn run(opts: &Options) -> u8 {
-    let result = load_both(opts).map(|(old, new, regions)| diff(&old, &new, &regions, &opts.limits));
+    let result =
+        load_both(opts).map(|(old, new, regions)| diff(&old, &new, &regions, &opts.limits));
     let d = match result {
         Ok(d) => d,
         Err(errors) => {

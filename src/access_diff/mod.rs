@@ -200,7 +200,9 @@ impl<'s> Side<'s> {
         let mut actions = HashMap::new();
         for service in snap.routes.services() {
             for action in &service.actions {
-                actions.entry(action.key.clone()).or_insert((service, action));
+                actions
+                    .entry(action.key.clone())
+                    .or_insert((service, action));
             }
         }
         let mut account_regions: HashMap<&str, BTreeSet<&str>> = HashMap::new();
@@ -250,9 +252,18 @@ impl<'s> Side<'s> {
                 .get(principal.account_id.as_ref())
                 .map(|r| r.iter().copied().collect())
                 .unwrap_or_default(),
-            Cloud::Aliyun => self.regions.get(&service.name).map(String::as_str).into_iter().collect(),
+            Cloud::Aliyun => self
+                .regions
+                .get(&service.name)
+                .map(String::as_str)
+                .into_iter()
+                .collect(),
         };
-        let regions = if regions.is_empty() { vec!["*"] } else { regions };
+        let regions = if regions.is_empty() {
+            vec!["*"]
+        } else {
+            regions
+        };
         let mut out = Vec::new();
         for kind in &action.resource_types {
             for region in &regions {
@@ -280,11 +291,19 @@ pub fn summary(diff: &AccessDiff, shown: usize) -> String {
         ));
     }
     for c in diff.changes.iter().take(shown) {
-        line.push_str(&format!("; {} {} {}", c.change.as_str(), c.principal, c.action));
+        line.push_str(&format!(
+            "; {} {} {}",
+            c.change.as_str(),
+            c.principal,
+            c.action
+        ));
     }
     let more = diff.gained + diff.lost;
     if more > shown.min(diff.changes.len()) {
-        line.push_str(&format!("; … {} more", more - shown.min(diff.changes.len())));
+        line.push_str(&format!(
+            "; … {} more",
+            more - shown.min(diff.changes.len())
+        ));
     }
     line
 }

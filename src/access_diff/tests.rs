@@ -73,7 +73,11 @@ fn a_wider_group_policy_gains_and_a_removed_user_loses() {
     std::fs::write(&accounts, without_solo).unwrap();
     let credentials = dir.join("credentials.toml");
     let text = std::fs::read_to_string(&credentials).unwrap();
-    std::fs::write(&credentials, text.replace("user = \"solo\"", "user = \"solo2\"")).unwrap();
+    std::fs::write(
+        &credentials,
+        text.replace("user = \"solo\"", "user = \"solo2\""),
+    )
+    .unwrap();
     let new = load(&dir);
     let d = diff(&old, &new, &regions(), &Limits::default());
     assert_eq!(
@@ -197,7 +201,13 @@ fn the_summary_names_counts_and_changes() {
         complete: false,
     };
     let s = summary(&d, 5);
-    assert!(s.starts_with("access diff: 1 gained, 2 lost (incomplete: 5 of 9 pairs compared)"), "{s}");
-    assert!(s.contains("gained iam::a:user:u modelarts:notebook:get"), "{s}");
+    assert!(
+        s.starts_with("access diff: 1 gained, 2 lost (incomplete: 5 of 9 pairs compared)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("gained iam::a:user:u modelarts:notebook:get"),
+        "{s}"
+    );
     assert!(s.ends_with("… 2 more"), "{s}");
 }

@@ -46,14 +46,13 @@ pub fn unknown_parts(
 }
 
 /// What is unknown about one URN (empty when all is known).
-fn problems(
-    snap: &Snapshot,
-    regions: Option<&BTreeMap<String, String>>,
-    urn: &str,
-) -> Vec<String> {
+fn problems(snap: &Snapshot, regions: Option<&BTreeMap<String, String>>, urn: &str) -> Vec<String> {
     let services = snap.routes.services();
     let Some(service) = services.iter().find(|s| urn.starts_with(fixed_prefix(s))) else {
-        let templates: Vec<&str> = services.iter().map(|s| s.resource_template.as_str()).collect();
+        let templates: Vec<&str> = services
+            .iter()
+            .map(|s| s.resource_template.as_str())
+            .collect();
         return vec![format!(
             "`{urn}` fits no service's resource template ({}); no request will ever reach it",
             templates.join(", ")
@@ -80,7 +79,14 @@ fn problems(
             "`{urn}`: account `{}` is a {} account, but the {} service is on {}",
             parsed.account, root.cloud, service.name, service.cloud
         )),
-        Some(_) => out.extend(region_problem(snap, regions, service, &parsed.account, &parsed.region, urn)),
+        Some(_) => out.extend(region_problem(
+            snap,
+            regions,
+            service,
+            &parsed.account,
+            &parsed.region,
+            urn,
+        )),
     }
     out
 }
@@ -107,7 +113,10 @@ fn region_problem(
             if projects.iter().any(|(r, _)| *r == region) {
                 return None;
             }
-            let have: Vec<String> = projects.iter().map(|(r, id)| format!("{id} in {r}")).collect();
+            let have: Vec<String> = projects
+                .iter()
+                .map(|(r, id)| format!("{id} in {r}"))
+                .collect();
             Some(format!(
                 "`{urn}`: account `{account}` has no project in region `{region}` (its projects: {})",
                 if have.is_empty() { "none".to_string() } else { have.join(", ") }

@@ -13,17 +13,26 @@ fn tree(tmp: &Path, entries: &[&str]) -> std::path::PathBuf {
     let policies = tmp.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     for file in ["accounts.toml", "credentials.toml"] {
-        std::fs::copy(Path::new(REPO).join("policies").join(file), policies.join(file)).unwrap();
+        std::fs::copy(
+            Path::new(REPO).join("policies").join(file),
+            policies.join(file),
+        )
+        .unwrap();
     }
-    crate::directory::policies::FOLDERS.iter().for_each(|(_, _, folder)| {
-        let from = Path::new(REPO).join("policies").join(folder);
-        std::fs::create_dir_all(policies.join(folder)).unwrap();
-        for e in std::fs::read_dir(&from).unwrap() {
-            let e = e.unwrap().path();
-            std::fs::copy(&e, policies.join(folder).join(e.file_name().unwrap())).unwrap();
-        }
-    });
-    let text: String = entries.iter().map(|u| format!("[[resource]]\nurn = \"{u}\"\n")).collect();
+    crate::directory::policies::FOLDERS
+        .iter()
+        .for_each(|(_, _, folder)| {
+            let from = Path::new(REPO).join("policies").join(folder);
+            std::fs::create_dir_all(policies.join(folder)).unwrap();
+            for e in std::fs::read_dir(&from).unwrap() {
+                let e = e.unwrap().path();
+                std::fs::copy(&e, policies.join(folder).join(e.file_name().unwrap())).unwrap();
+            }
+        });
+    let text: String = entries
+        .iter()
+        .map(|u| format!("[[resource]]\nurn = \"{u}\"\n"))
+        .collect();
     std::fs::write(policies.join("resources.toml"), text).unwrap();
     policies
 }
@@ -66,7 +75,10 @@ fn an_unknown_account_is_named() {
 fn a_region_without_a_project_of_the_account_is_named() {
     let w = warnings(&["x", "modelarts:cn-south-1:acme0001:notebook:nb-1"]);
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].starts_with("/resource/0/urn `x` fits no service's resource template"), "{w:?}");
+    assert!(
+        w[0].starts_with("/resource/0/urn `x` fits no service's resource template"),
+        "{w:?}"
+    );
     assert_eq!(
         w[1],
         "/resource/1/urn `modelarts:cn-south-1:acme0001:notebook:nb-1`: account `acme0001` has no project in region `cn-south-1` (its projects: p-acme-cn4 in cn-north-4)"
@@ -77,7 +89,10 @@ fn a_region_without_a_project_of_the_account_is_named() {
 fn an_unknown_type_lists_the_known_ones() {
     let w = warnings(&["modelarts:cn-north-4:acme0001:notebok:nb-1"]);
     assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].contains("names no resource type the modelarts catalog knows"), "{w:?}");
+    assert!(
+        w[0].contains("names no resource type the modelarts catalog knows"),
+        "{w:?}"
+    );
     assert!(w[0].contains("notebook"), "{w:?}");
 }
 
@@ -88,8 +103,16 @@ fn alibaba_entries_check_the_configured_region_and_the_accounts_cloud() {
         "acs:agentrun:cn-hangzhou:acme0001:templates/t1",
     ]);
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].contains("region `cn-beijing` is not the agentrun region `cn-hangzhou`"), "{w:?}");
-    assert!(w[1].contains("account `acme0001` is a huawei account, but the agentrun service is on aliyun"), "{w:?}");
+    assert!(
+        w[0].contains("region `cn-beijing` is not the agentrun region `cn-hangzhou`"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains(
+            "account `acme0001` is a huawei account, but the agentrun service is on aliyun"
+        ),
+        "{w:?}"
+    );
 }
 
 #[test]

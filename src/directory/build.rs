@@ -238,10 +238,7 @@ impl<'a> Builder<'a> {
                 self.inline_policies(acc.cloud, &owner, group.inline(), &gat);
             names.extend(inline);
             ats.extend(inline_ats);
-            if groups
-                .insert(group.name.clone(), (names, ats))
-                .is_some()
-            {
+            if groups.insert(group.name.clone(), (names, ats)).is_some() {
                 self.error(
                     "accounts.toml",
                     format!("{gat}/name"),

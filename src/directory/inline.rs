@@ -94,7 +94,11 @@ impl Builder<'_> {
             InlinePolicy::Table(table) => match serde_json::to_string(table) {
                 Ok(text) => text,
                 Err(e) => {
-                    self.error("accounts.toml", place.to_string(), format!("inline policy: {e}"));
+                    self.error(
+                        "accounts.toml",
+                        place.to_string(),
+                        format!("inline policy: {e}"),
+                    );
                     return None;
                 }
             },
@@ -125,7 +129,10 @@ fn place_under(d: Diagnostic, place: &str) -> Diagnostic {
         Place::Pointer(p) => (format!("{place}{p}"), d.message),
         Place::Line { line, column } => (
             place.to_string(),
-            format!("{} (line {line}, column {column} of the inline JSON)", d.message),
+            format!(
+                "{} (line {line}, column {column} of the inline JSON)",
+                d.message
+            ),
         ),
         Place::File => (place.to_string(), d.message),
     };

@@ -79,7 +79,12 @@ fn toml_and_json_inline_policies_apply_to_users_and_their_groups() {
 fn an_inline_deny_is_an_explicit_deny_named_after_its_field() {
     let d = load_accounts(TWO_ACCOUNTS).unwrap();
     let p = d.principal("a1", Some("u")).unwrap();
-    let decision = evaluate(&p.subject, "modelarts:notebook:delete", "*", &Context::new());
+    let decision = evaluate(
+        &p.subject,
+        "modelarts:notebook:delete",
+        "*",
+        &Context::new(),
+    );
     let Reason::Statement(s) = decision.reason else {
         panic!("{decision:?}")
     };
@@ -114,13 +119,16 @@ policy = { Version = "5.0", Statement = [{ Effect = "Maybe", Action = ["modelart
     let errs = errors(text);
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(
-        errs.iter().any(|e| e.starts_with("/account/0/group/0/inline_policies/0 inline policy: ")
-            && e.contains("Version")
-            && e.contains("of the inline JSON)")),
+        errs.iter().any(
+            |e| e.starts_with("/account/0/group/0/inline_policies/0 inline policy: ")
+                && e.contains("Version")
+                && e.contains("of the inline JSON)")
+        ),
         "{errs:?}"
     );
     assert!(
-        errs.iter().any(|e| e.starts_with("/account/0/user/0/policy/Statement/0/Effect inline policy: ")),
+        errs.iter()
+            .any(|e| e.starts_with("/account/0/user/0/policy/Statement/0/Effect inline policy: ")),
         "{errs:?}"
     );
 }
@@ -139,7 +147,8 @@ policy = { Version = "5.0", Statement = [] }
 "#;
     let errs = errors(text);
     assert!(
-        errs.iter().any(|e| e.starts_with("/account/0/user/0/policy/Version inline policy: Version must be \"1\"")),
+        errs.iter().any(|e| e
+            .starts_with("/account/0/user/0/policy/Version inline policy: Version must be \"1\"")),
         "{errs:?}"
     );
 }
@@ -162,9 +171,14 @@ fn the_sample_tree_still_loads() {
 fn messages_with_policy_files(accounts: &str) -> Vec<String> {
     let tmp = tempfile::tempdir().unwrap();
     let body = |v: &str| {
-        format!(r#"{{"Version": "{v}", "Statement": [{{"Effect": "Allow", "Action": ["x:y:z"], "Resource": ["*"]}}]}}"#)
+        format!(
+            r#"{{"Version": "{v}", "Statement": [{{"Effect": "Allow", "Action": ["x:y:z"], "Resource": ["*"]}}]}}"#
+        )
     };
-    for (folder, file, version) in [("huawei/identity", "P.json", "5.0"), ("aliyun/identity", "Q.json", "1")] {
+    for (folder, file, version) in [
+        ("huawei/identity", "P.json", "5.0"),
+        ("aliyun/identity", "Q.json", "1"),
+    ] {
         std::fs::create_dir_all(tmp.path().join(folder)).unwrap();
         std::fs::write(tmp.path().join(folder).join(file), body(version)).unwrap();
     }
@@ -182,13 +196,22 @@ fn an_identity_policy_on_an_account_node_says_where_identity_policies_go() {
     let in_org = "[[organization]]\ncloud = \"huawei\"\nid = \"o\"\nroot = \"r\"\n[[account]]\nid = \"a\"\nname = \"a\"\ncloud = \"huawei\"\nparent = \"r\"\npolicies = [\"P\"]\n";
     let errs = messages_with_policy_files(in_org);
     assert_eq!(errs.len(), 1, "{errs:?}");
-    assert!(errs[0].contains("is not an organisation (SCP/control) policy"), "{errs:?}");
-    assert!(errs[0].contains("attach identity policies to users or groups"), "{errs:?}");
+    assert!(
+        errs[0].contains("is not an organisation (SCP/control) policy"),
+        "{errs:?}"
+    );
+    assert!(
+        errs[0].contains("attach identity policies to users or groups"),
+        "{errs:?}"
+    );
     let no_org = messages_with_policy_files(
         "[[account]]\nid = \"a\"\nname = \"a\"\ncloud = \"huawei\"\npolicies = [\"P\"]\n",
     );
     assert_eq!(no_org.len(), 1, "{no_org:?}");
-    assert!(no_org[0].contains("attach identity policies to users or groups"), "{no_org:?}");
+    assert!(
+        no_org[0].contains("attach identity policies to users or groups"),
+        "{no_org:?}"
+    );
 }
 
 #[test]

@@ -145,7 +145,11 @@ mod tests {
             Some("/2025-09-10/templates/t1")
         );
         assert_eq!(
-            fill_template("/v2/{project_id}/workflows/{workflow_id}/executions/{id}", "e", Some("p")),
+            fill_template(
+                "/v2/{project_id}/workflows/{workflow_id}/executions/{id}",
+                "e",
+                Some("p")
+            ),
             None
         );
     }
@@ -162,8 +166,14 @@ mod tests {
         let (seeds, skipped) = seeds(&snap.routes, &snap.directory);
         assert!(skipped.is_empty(), "{skipped:?}");
         let paths: Vec<&str> = seeds.iter().map(|s| s.item_path.as_str()).collect();
-        assert!(paths.contains(&"/v1/p-acme-cn4/notebooks/nb-blue"), "{paths:?}");
-        assert!(paths.contains(&"/v1/p-acme-cn4/notebooks/nb-red"), "{paths:?}");
+        assert!(
+            paths.contains(&"/v1/p-acme-cn4/notebooks/nb-blue"),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"/v1/p-acme-cn4/notebooks/nb-red"),
+            "{paths:?}"
+        );
         assert!(seeds.iter().all(|s| s.account == "acme0001"));
     }
 }
