@@ -22,7 +22,9 @@
 
 pub mod cli;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -134,14 +136,14 @@ pub fn diff(
         ..AccessDiff::default()
     };
     'all: for key in principals {
-        for action in &actions {
+        for (index, action) in actions.iter().enumerate() {
             if out.pairs_compared >= limits.max_pairs || past(limits.deadline, out.pairs_compared) {
                 out.complete = false;
                 break 'all;
             }
             out.pairs_compared += 1;
-            let before = old_side.allows(key, action);
-            let after = new_side.allows(key, action);
+            let before = old_side.allows(key, index, action);
+            let after = new_side.allows(key, index, action);
             if before != after {
                 let change = if after { Change::Gained } else { Change::Lost };
                 out.record(&old_side, &new_side, key, action, change, limits.max_listed);
@@ -193,6 +195,25 @@ struct Side<'s> {
     /// Huawei account → the regions of its projects.
     account_regions: HashMap<&'s str, BTreeSet<&'s str>>,
     regions: &'s BTreeMap<String, String>,
+    /// (subject, action index) → allowed. Users with the same policies in
+    /// one account share one compiled subject, so a tree of thousands of
+    /// users needs a decision per distinct subject, not per user.
+    memo: RefCell<HashMap<(SubjectKey, usize), bool>>,
+}
+
+/// What a wildcard decision depends on: the compiled identity policies
+/// and org levels (by address: the snapshot holds them for the whole
+/// diff), root or not, and the account (it is in the resource name).
+type SubjectKey = (usize, usize, bool, Arc<str>);
+
+fn subject_key(p: &Principal) -> SubjectKey {
+    let s = &p.subject;
+    (
+        Arc::as_ptr(&s.identity) as usize,
+        Arc::as_ptr(&s.org) as *const u8 as usize,
+        s.root,
+        p.account_id.clone(),
+    )
 }
 
 impl<'s> Side<'s> {
@@ -217,6 +238,7 @@ impl<'s> Side<'s> {
             actions,
             account_regions,
             regions,
+            memo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -228,17 +250,25 @@ impl<'s> Side<'s> {
         self.actions.get(key).map(|(_, a)| a.name.as_str())
     }
 
-    /// Whether `key` may use `action` unconditionally on its wildcard resource.
-    fn allows(&self, key: &PrincipalKey, action: &str) -> bool {
+    /// Whether `key` may use `action` (number `index` of the diff's
+    /// sorted actions) unconditionally on its wildcard resource.
+    fn allows(&self, key: &PrincipalKey, index: usize, action: &str) -> bool {
         let (Some(principal), Some((service, action))) =
             (self.principal(key), self.actions.get(action))
         else {
             return false;
         };
+        let memo_key = (subject_key(principal), index);
+        if let Some(known) = self.memo.borrow().get(&memo_key) {
+            return *known;
+        }
         let ctx = Context::new();
-        self.resources(principal, service, action)
+        let allowed = self
+            .resources(principal, service, action)
             .iter()
-            .any(|r| evaluate(&principal.subject, &action.name, r, &ctx).is_allowed())
+            .any(|r| evaluate(&principal.subject, &action.name, r, &ctx).is_allowed());
+        self.memo.borrow_mut().insert(memo_key, allowed);
+        allowed
     }
 
     /// The wildcard resources of `action` for this principal.
