@@ -28,7 +28,13 @@ struct Inner {
     metrics: Metrics,
     /// Re-seeded from each new snapshot's `resources.toml`.
     resources: Arc<ResourceState>,
+    /// Run after each publish, with the new snapshot (the built-in mock
+    /// creates the resources a reload added to `resources.toml`).
+    after_publish: std::sync::Mutex<Vec<AfterPublish>>,
 }
+
+/// A hook run after each successful reload.
+pub type AfterPublish = Box<dyn Fn(&Snapshot) + Send + Sync>;
 
 /// What a reload did.
 #[derive(Debug, Clone)]
@@ -51,6 +57,7 @@ impl Reloader {
             holder,
             metrics,
             resources,
+            after_publish: std::sync::Mutex::new(Vec::new()),
         });
         let loader = inner.clone();
         let load: Load<ReloadOutcome> = Arc::new(move |triggers| {
@@ -67,6 +74,16 @@ impl Reloader {
     /// started after this call (one shared by every concurrent caller).
     pub async fn reload(&self, trigger: &str) -> ReloadOutcome {
         self.coalescer.request(trigger).await
+    }
+
+    /// Run `hook` with every snapshot a reload publishes from now on.
+    pub fn after_publish(&self, hook: AfterPublish) {
+        let mut hooks = self
+            .inner
+            .after_publish
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        hooks.push(hook);
     }
 
     pub fn config(&self) -> &Config {
@@ -104,6 +121,7 @@ impl Inner {
                 self.metrics.reload(true);
                 seed_resources(&self.resources, &snap);
                 self.holder.publish(snap);
+                self.run_after_publish();
                 log_access_diff(trigger, &diff);
                 self.holder.record_access_diff(diff);
                 tracing::info!(trigger, %digest, "reloaded");
@@ -117,6 +135,16 @@ impl Inner {
                 self.metrics.reload(false);
                 ReloadOutcome::Failed(errors)
             }
+        }
+    }
+}
+
+impl Inner {
+    fn run_after_publish(&self) {
+        let snap = self.holder.load();
+        let hooks = self.after_publish.lock().unwrap_or_else(|p| p.into_inner());
+        for hook in hooks.iter() {
+            hook(&snap);
         }
     }
 }

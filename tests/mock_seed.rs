@@ -124,3 +124,47 @@ async fn an_allowed_get_of_a_declared_notebook_is_200_through_the_gateway() {
     assert_eq!(mock.requests().len(), 1);
     let _ = stop.send(());
 }
+
+#[tokio::test]
+async fn a_reload_adds_the_resources_it_declares_to_a_hooked_mock() {
+    use iamgate::config::Config;
+    use iamgate::reload::{ReloadOutcome, Reloader};
+    use iamgate::snapshot::SnapshotHolder;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let policies = tmp.path().join("policies");
+    common::copy_tree(&common::manifest("policies"), &policies);
+    let config_path = tmp.path().join("iamgate.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n[upstreams]\nmodelarts = \"builtin:mock\"\nagentrun = \"builtin:mock\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
+        common::manifest("routes"),
+        policies,
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let config = Config::load(&config_path).unwrap();
+    let holder = Arc::new(SnapshotHolder::new(Snapshot::load(&config).unwrap()));
+    let resources = Arc::new(iamgate::state::ResourceState::new(100));
+    let reloader = Reloader::new(config, holder, iamgate::metrics::Metrics::new(), resources);
+    let mock = Arc::new(seeded_mock());
+    let hooked = mock.clone();
+    reloader.after_publish(Box::new(move |snap| {
+        hooked.seed_from(&snap.routes, &snap.directory);
+    }));
+    let late = "/v1/p-acme-cn4/notebooks/nb-late";
+    let acme = as_account("acme0001");
+    assert_eq!(
+        mock.respond("GET", late, None, &acme, b"").0,
+        StatusCode::NOT_FOUND
+    );
+    let file = policies.join("resources.toml");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n[[resource]]\nurn = \"modelarts:cn-north-4:acme0001:notebook:nb-late\"\n");
+    std::fs::write(&file, text).unwrap();
+    assert!(matches!(
+        reloader.reload("test").await,
+        ReloadOutcome::Loaded(_)
+    ));
+    let (status, nb) = mock.respond("GET", late, None, &acme, b"");
+    assert_eq!(status, StatusCode::OK, "{nb}");
+    assert_eq!(nb["id"], "nb-late");
+}

@@ -33,6 +33,7 @@ def gateway(tmp_path_factory, iamgate_bin):
     with open(workdir / "policies" / "resources.toml", "a") as f:
         f.write(EXTRA_RESOURCES)
     started = start_process([iamgate_bin, "serve", "--config", config], listeners=2)
+    started.workdir = workdir
     yield started
     stop_process(started)
 
@@ -105,3 +106,26 @@ def test_declared_agentrun_resources_answer_the_agentrun_sdk(gateway):
     with pytest.raises(ClientException) as err:
         runner.get_template("tpl-seeded")
     assert (err.value.status_code, err.value.code) == (404, "ERR_NOT_FOUND")
+
+
+def test_a_resource_added_by_a_reload_appears_in_the_builtin_mock(gateway):
+    import time
+
+    from huaweicloudsdkmodelarts.v1 import ShowNotebookRequest
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+
+    alice = modelarts_client(gateway.url, ALICE)
+    with pytest.raises(ClientRequestException) as err:
+        alice.show_notebook(ShowNotebookRequest(id="nb-late"))
+    assert err.value.status_code == 404
+    with open(gateway.workdir / "policies" / "resources.toml", "a") as f:
+        f.write('\n[[resource]]\nurn = "modelarts:cn-north-4:acme0001:notebook:nb-late"\n')
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            assert alice.show_notebook(ShowNotebookRequest(id="nb-late")).id == "nb-late"
+            return
+        except ClientRequestException as e:
+            assert e.status_code == 404, e
+            assert time.monotonic() < deadline, "the reload did not seed nb-late"
+            time.sleep(0.2)
