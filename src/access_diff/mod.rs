@@ -49,7 +49,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_pairs: 200_000,
+            max_pairs: 1_000_000,
             max_listed: 200,
             deadline: None,
         }
