@@ -129,3 +129,31 @@ def test_a_resource_added_by_a_reload_appears_in_the_builtin_mock(gateway):
             assert e.status_code == 404, e
             assert time.monotonic() < deadline, "the reload did not seed nb-late"
             time.sleep(0.2)
+
+
+def test_the_standalone_mock_seeds_from_policies(start_binary, iamgate_bin):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from conftest import REPO
+
+    mock = start_binary(
+        [iamgate_bin, "mock", "--listen", "127.0.0.1:0", "--routes", REPO / "routes", "--policies", REPO / "policies"]
+    )
+
+    def get(path, account):
+        req = urllib.request.Request(f"{mock.url}{path}", headers={"X-Iamgate-Account": account})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    status, body = get("/v1/p-acme-cn4/notebooks/nb-blue", "acme0001")
+    assert (status, body["id"]) == (200, "nb-blue")
+    status, body = get("/v1/p-acme-cn4/notebooks/nb-blue", "solo0002")
+    assert (status, body["error_code"]) == (404, "Mock.0404")
+    # The request log is unchanged: both GETs, nothing from the seeding.
+    status, log = get("/-/requests", "")
+    assert status == 200 and [r["path"] for r in log] == ["/v1/p-acme-cn4/notebooks/nb-blue"] * 2
