@@ -1,9 +1,9 @@
 //! The admin listener (loopback by default): `/metrics`, `/healthz`,
 //! `/readyz` (false before the first snapshot and while draining),
-//! `/-/snapshot` (digest, load time, counts, last reload errors; with
-//! `?check=disk` also the digest the files on disk compile to now),
-//! `/-/resources`, `/-/learned` (the least-privilege policies of the
-//! traffic so far, `?principal=URN`) and `POST /-/reload`.
+//! `/-/snapshot` (digest, load time, counts, last reload errors, the last
+//! reload's access diff; with `?check=disk` also the digest the files on
+//! disk compile to now), `/-/resources`, `/-/learned` (the least-privilege
+//! policies of the traffic so far, `?principal=URN`) and `POST /-/reload`.
 //!
 //! Probes and `/metrics` are open: the kubelet and Prometheus must reach
 //! them without secrets. Everything under `/-/` changes state or reveals it
@@ -187,6 +187,7 @@ impl Admin {
                 "ok": status.last_errors.is_empty(),
                 "errors": errors_json(&status.last_errors),
             },
+            "access_diff": status.access_diff,
         })
     }
 
@@ -280,7 +281,6 @@ impl Admin {
         }
     }
 }
-
 
 /// Whether a query string asks for `check=disk`.
 fn wants_disk_check(query: Option<&str>) -> bool {

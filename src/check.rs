@@ -3,11 +3,14 @@
 //! path as start-up and reload ([`Snapshot::load`]), then add lint warnings
 //! that only `check` reports: a credentials file readable by group or others,
 //! a condition on a key the catalog says an action does not support, Huawei
-//! SCPs written against the older SCP rules (huawei-iam.md rule 7), and
-//! resource patterns that can match no resource of the catalog.
+//! SCPs written against the older SCP rules (huawei-iam.md rule 7),
+//! resource patterns that can match no resource of the catalog, and
+//! `resources.toml` entries whose account, region, project or type nothing
+//! knows.
 //! Errors fail the check; warnings never do. Like `nginx -t`, for CI.
 
 mod lints;
+mod resource_entries;
 mod resource_patterns;
 
 use std::path::{Path, PathBuf};
@@ -61,17 +64,22 @@ pub fn run(config_path: &Path) -> u8 {
 /// Validate everything the config names; never stops at the first problem.
 pub fn check(config_path: &Path) -> CheckReport {
     let mut diags = Vec::new();
-    let (routes_dir, policies_dir, loaded) = match Config::load(config_path) {
+    let (routes_dir, policies_dir, loaded, regions) = match Config::load(config_path) {
         Ok(config) => {
             check_tls(&config, &mut diags);
             let loaded = Snapshot::load(&config);
-            (config.routes_dir, config.policies_dir, loaded)
+            (
+                config.routes_dir,
+                config.policies_dir,
+                loaded,
+                Some(config.regions),
+            )
         }
         Err(errors) => {
             diags.extend(errors);
             let (routes, policies) = lenient_dirs(config_path);
             let loaded = Snapshot::load_dirs(&routes, &policies, None);
-            (routes, policies, loaded)
+            (routes, policies, loaded, None)
         }
     };
     let (snapshot, fallback_routes) = match loaded {
@@ -89,6 +97,13 @@ pub fn check(config_path: &Path) -> CheckReport {
         .map(|s| &s.routes)
         .or(fallback_routes.as_ref());
     diags.extend(lint(&policies_dir, routes));
+    if let Some(snap) = &snapshot {
+        diags.extend(resource_entries::unknown_parts(
+            snap,
+            &policies_dir,
+            regions.as_ref(),
+        ));
+    }
     for d in diags.iter_mut().filter(|d| d.hint.is_none()) {
         d.hint = hint_for(d);
     }

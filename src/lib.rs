@@ -18,8 +18,10 @@
 //! - [`serve`]: `iamgate serve` wiring; [`workers`]: per-core listeners and runtimes.
 //! - [`learn`], [`replay`], [`coverage`]: the least-privilege workflow over decision logs.
 //! - [`sts`]: the built-in Alibaba STS service (`AssumeRole`) and role sessions.
+//! - [`access_diff`]: which (principal, action) pairs gained or lost access between two snapshots.
 
 pub mod accept;
+pub mod access_diff;
 pub mod admin;
 pub mod check;
 pub mod cloud;

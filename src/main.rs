@@ -42,6 +42,9 @@ enum Command {
         /// Folder of route files that define the mock's collections.
         #[arg(long, default_value = "routes")]
         routes: PathBuf,
+        /// Policy folder whose resources.toml entries exist from the start.
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
     },
     /// Validate every file (config, routes, policies, accounts, credentials,
     /// resources) the way start-up loads them, plus lint warnings.
@@ -89,6 +92,38 @@ enum Command {
     /// by whom, allowed or denied, which were never called, and what each
     /// user is granted but never used.
     Coverage(CoverageArgs),
+    /// Which (principal, action) pairs gain or lose access from one policy
+    /// tree to another.
+    ///
+    /// OLD_DIR and NEW_DIR are policy folders (what `policies` names in the
+    /// config), loaded with the same routes (`--routes`, else the config's).
+    /// An action counts as granted when it is allowed, with no condition
+    /// key, on its catalog resource with the wildcard id in the principal's
+    /// account and regions. Exit status: 0 nothing changed, 3 access
+    /// changed, 1 a tree did not load.
+    Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The policy folder before the change.
+    #[arg(value_name = "OLD_DIR")]
+    old: PathBuf,
+    /// The policy folder after the change.
+    #[arg(value_name = "NEW_DIR")]
+    new: PathBuf,
+    /// Route folder for both trees instead of the config's.
+    #[arg(long, value_name = "DIR")]
+    routes: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Compare at most this many (principal, action) pairs.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_pairs: usize,
+    /// List at most this many changes (the rest are counted).
+    #[arg(long, default_value_t = 1_000)]
+    max_listed: usize,
 }
 
 #[derive(Args)]
@@ -319,9 +354,28 @@ fn main() -> ExitCode {
                 .and_then(|c| iamgate::workers::main_runtime_threads(&c));
             run_async(iamgate::serve::serve(&cli.config), workers)
         }
-        Command::Mock { listen, routes } => {
-            run_async(iamgate::mock::run_standalone(&listen, &routes), None)
-        }
+        Command::Diff(args) => ExitCode::from(iamgate::access_diff::cli::run(
+            &iamgate::access_diff::cli::Options {
+                config: cli.config,
+                old: args.old,
+                new: args.new,
+                routes: args.routes,
+                json: args.json,
+                limits: iamgate::access_diff::Limits {
+                    max_pairs: args.max_pairs,
+                    max_listed: args.max_listed,
+                    deadline: None,
+                },
+            },
+        )),
+        Command::Mock {
+            listen,
+            routes,
+            policies,
+        } => run_async(
+            iamgate::mock::run_standalone(&listen, &routes, policies.as_deref()),
+            None,
+        ),
     }
 }
 

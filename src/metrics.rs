@@ -110,6 +110,7 @@ struct Families {
     ready: IntGauge,
     accept_errors: IntCounterVec,
     watch_errors: IntCounter,
+    reload_access_changes: IntCounterVec,
     /// The digest currently exported by `iamgate_snapshot_info`. Held while
     /// swapping digests and while rendering, so a scrape sees exactly one.
     live_digest: Mutex<Option<String>>,
@@ -211,6 +212,19 @@ impl Metrics {
     pub fn reload(&self, ok: bool) {
         let Some(f) = &self.families else { return };
         inc(&f.reloads, &[if ok { "success" } else { "failure" }]);
+    }
+
+    /// The access diff of a reload: pairs that gained and lost access.
+    pub fn reload_access_changes(&self, gained: usize, lost: usize) {
+        let Some(f) = &self.families else { return };
+        for (change, n) in [("gained", gained), ("lost", lost)] {
+            if let Ok(c) = f
+                .reload_access_changes
+                .get_metric_with_label_values(&[change])
+            {
+                c.inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+            }
+        }
     }
 
     /// A new live snapshot. `iamgate_snapshot_info` keeps exactly one digest
@@ -394,6 +408,11 @@ impl Families {
                 "iamgate_watch_errors_total",
                 "Errors reported by the routes/policies file watcher.",
             )?,
+            reload_access_changes: counter_vec(
+                "iamgate_reload_access_changes_total",
+                "(principal, catalog action) pairs that gained or lost access at reloads (change = gained, lost).",
+                &["change"],
+            )?,
             live_digest: Mutex::new(None),
             registry,
         };
@@ -411,6 +430,11 @@ impl Families {
             families
                 .accept_errors
                 .get_metric_with_label_values(&[listener])?;
+        }
+        for change in ["gained", "lost"] {
+            families
+                .reload_access_changes
+                .get_metric_with_label_values(&[change])?;
         }
         Ok(families)
     }
@@ -436,6 +460,7 @@ impl Families {
         r.register(Box::new(self.ready.clone()))?;
         r.register(Box::new(self.accept_errors.clone()))?;
         r.register(Box::new(self.watch_errors.clone()))?;
+        r.register(Box::new(self.reload_access_changes.clone()))?;
         Ok(())
     }
 }
@@ -513,6 +538,7 @@ mod tests {
         "iamgate_ready",
         "iamgate_accept_errors_total",
         "iamgate_watch_errors_total",
+        "iamgate_reload_access_changes_total",
     ];
 
     fn exercised() -> Metrics {

@@ -5,8 +5,9 @@
 //! failure keeps the old snapshot and records every error.
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::access_diff::{self, AccessDiff, Limits};
 use crate::coalesce::{Coalescer, Load};
 use crate::config::Config;
 use crate::diag::Diagnostic;
@@ -27,7 +28,13 @@ struct Inner {
     metrics: Metrics,
     /// Re-seeded from each new snapshot's `resources.toml`.
     resources: Arc<ResourceState>,
+    /// Run after each publish, with the new snapshot (the built-in mock
+    /// creates the resources a reload added to `resources.toml`).
+    after_publish: std::sync::Mutex<Vec<AfterPublish>>,
 }
+
+/// A hook run after each successful reload.
+pub type AfterPublish = Box<dyn Fn(&Snapshot) + Send + Sync>;
 
 /// What a reload did.
 #[derive(Debug, Clone)]
@@ -50,6 +57,7 @@ impl Reloader {
             holder,
             metrics,
             resources,
+            after_publish: std::sync::Mutex::new(Vec::new()),
         });
         let loader = inner.clone();
         let load: Load<ReloadOutcome> = Arc::new(move |triggers| {
@@ -68,6 +76,16 @@ impl Reloader {
         self.coalescer.request(trigger).await
     }
 
+    /// Run `hook` with every snapshot a reload publishes from now on.
+    pub fn after_publish(&self, hook: AfterPublish) {
+        let mut hooks = self
+            .inner
+            .after_publish
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        hooks.push(hook);
+    }
+
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -81,18 +99,31 @@ impl Inner {
     /// Load everything again; publish on success, keep the old on failure.
     async fn reload(&self, trigger: &str) -> ReloadOutcome {
         let config = self.config.clone();
-        let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&config)).await;
+        let live = self.holder.load();
+        // The access diff runs on the blocking thread too: it is bounded
+        // (ACCESS_DIFF_BUDGET) but may evaluate many thousand decisions.
+        let loaded = tokio::task::spawn_blocking(move || {
+            Snapshot::load(&config).map(|snap| {
+                let diff = access_diff::diff(&live, &snap, &config.regions, &reload_limits());
+                (snap, diff)
+            })
+        })
+        .await;
         let loaded =
             loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
         match loaded {
-            Ok(snap) => {
+            Ok((snap, diff)) => {
                 let digest = snap.digest.clone();
                 publish_metrics(&self.metrics, &snap);
+                self.metrics.reload_access_changes(diff.gained, diff.lost);
                 // Count before publishing: a scrape never sees the new
                 // snapshot with the reload counter one behind.
                 self.metrics.reload(true);
                 seed_resources(&self.resources, &snap);
                 self.holder.publish(snap);
+                self.run_after_publish();
+                log_access_diff(trigger, &diff);
+                self.holder.record_access_diff(diff);
                 tracing::info!(trigger, %digest, "reloaded");
                 ReloadOutcome::Loaded(digest)
             }
@@ -105,6 +136,37 @@ impl Inner {
                 ReloadOutcome::Failed(errors)
             }
         }
+    }
+}
+
+impl Inner {
+    fn run_after_publish(&self) {
+        let snap = self.holder.load();
+        let hooks = self.after_publish.lock().unwrap_or_else(|p| p.into_inner());
+        for hook in hooks.iter() {
+            hook(&snap);
+        }
+    }
+}
+
+/// How long a reload may spend on its access diff before publishing.
+pub const ACCESS_DIFF_BUDGET: Duration = Duration::from_secs(2);
+
+fn reload_limits() -> Limits {
+    Limits {
+        deadline: Some(Instant::now() + ACCESS_DIFF_BUDGET),
+        ..Limits::default()
+    }
+}
+
+/// One log line per reload: counts and the first changes (a warning when
+/// access changed, so it stands out from routine reloads).
+fn log_access_diff(trigger: &str, diff: &AccessDiff) {
+    let line = access_diff::summary(diff, 20);
+    if diff.is_empty() {
+        tracing::info!(trigger, "{line}");
+    } else {
+        tracing::warn!(trigger, gained = diff.gained, lost = diff.lost, "{line}");
     }
 }
 

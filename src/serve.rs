@@ -42,21 +42,38 @@ fn announce(what: &str, addr: std::net::SocketAddr) {
     let _ = out.flush();
 }
 
-/// Start the in-process mock on an ephemeral loopback port.
+/// Start the in-process mock on an ephemeral loopback port, with the
+/// first snapshot's `resources.toml` entries in it.
 async fn start_builtin_mock(
     config: &Config,
+    first: &Snapshot,
     stop: watch::Receiver<bool>,
-) -> Result<Authority, String> {
+) -> Result<(Authority, Arc<MockUpstream>), String> {
     let files = mock::load_route_dir(&config.routes_dir)?;
     let upstream = Arc::new(MockUpstream::new(&files)?);
+    for urn in upstream.seed_from(&first.routes, &first.directory) {
+        tracing::warn!(resource = %urn, "resources.toml: the mock has no item route for this resource; not created");
+    }
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("mock: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(mock::serve(listener, upstream, stopped(stop)));
-    addr.to_string()
+    tokio::spawn(mock::serve(listener, upstream.clone(), stopped(stop)));
+    let authority = addr
+        .to_string()
         .parse()
-        .map_err(|e| format!("mock address: {e}"))
+        .map_err(|e| format!("mock address: {e}"))?;
+    Ok((authority, upstream))
+}
+
+/// Resources a reload added to `resources.toml` appear in the built-in mock
+/// too (ones it removed stay until deleted: the mock's items are traffic's).
+fn reseed_builtin_mock(reloader: &Reloader, builtin: Option<Arc<MockUpstream>>) {
+    if let Some(mock) = builtin {
+        reloader.after_publish(Box::new(move |snap| {
+            mock.seed_from(&snap.routes, &snap.directory);
+        }));
+    }
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
@@ -65,16 +82,19 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 async fn upstream_targets(
     config: &Config,
+    first: &Snapshot,
     stop: &watch::Receiver<bool>,
-) -> Result<HashMap<String, Authority>, String> {
+) -> Result<(HashMap<String, Authority>, Option<Arc<MockUpstream>>), String> {
     let mut mock_addr = None;
+    let mut builtin = None;
     let mut targets = HashMap::new();
     for (name, up) in &config.upstreams {
         let authority = match up {
             Upstream::BuiltinMock => match &mock_addr {
                 Some(a) => Clone::clone(a),
                 None => {
-                    let a = start_builtin_mock(config, stop.clone()).await?;
+                    let (a, upstream) = start_builtin_mock(config, first, stop.clone()).await?;
+                    builtin = Some(upstream);
                     mock_addr = Some(a.clone());
                     a
                 }
@@ -86,7 +106,7 @@ async fn upstream_targets(
         };
         targets.insert(name.clone(), authority);
     }
-    Ok(targets)
+    Ok((targets, builtin))
 }
 
 fn decision_log(config: &Config, metrics: &Metrics) -> Result<DecisionLog, String> {
@@ -125,7 +145,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     publish_metrics(&metrics, &first);
     let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let targets = upstream_targets(&config, &stop_rx).await?;
+    let (targets, builtin) = upstream_targets(&config, &first, &stop_rx).await?;
     let listeners = Listeners::bind(&config)?;
     let admin_listener = TcpListener::bind(config.admin_listen)
         .await
@@ -145,6 +165,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         metrics.clone(),
         gw.resources.clone(),
     ));
+    reseed_builtin_mock(&reloader, builtin);
     let _watcher = if config.watch {
         Some(watch_files(reloader.clone()).map_err(|e| format!("watch: {e}"))?)
     } else {

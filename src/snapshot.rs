@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use crate::access_diff::AccessDiff;
 use crate::cloud::Cloud;
 use crate::config::{Config, Upstream};
 use crate::diag::{Diagnostic, Place};
@@ -84,7 +85,8 @@ fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagno
     let mut errors = Vec::new();
     for s in routes.services() {
         // A built-in service (STS, IAM) is answered in-process: no upstream, no region.
-        let builtin = s.upstream == crate::sts::BUILTIN_UPSTREAM || s.upstream == crate::huawei_iam::UPSTREAM;
+        let builtin =
+            s.upstream == crate::sts::BUILTIN_UPSTREAM || s.upstream == crate::huawei_iam::UPSTREAM;
         if builtin {
             continue;
         }
@@ -165,6 +167,9 @@ fn digest<const N: usize>(roots: [SourceRoot<'_>; N]) -> String {
 pub struct ReloadStatus {
     pub last_attempt: Option<SystemTime>,
     pub last_errors: Vec<Diagnostic>,
+    /// The live snapshot compared with the one it replaced (`None` until
+    /// the first successful reload; a failed reload keeps it).
+    pub access_diff: Option<AccessDiff>,
 }
 
 /// Holds the live snapshot. `reload` is the only writer.
@@ -195,6 +200,12 @@ impl SnapshotHolder {
     /// Record a failed reload; the live snapshot stays.
     pub fn record_failure(&self, errors: Vec<Diagnostic>) {
         self.set_status(errors);
+    }
+
+    /// Remember the access diff of the snapshot just published.
+    pub fn record_access_diff(&self, diff: AccessDiff) {
+        let mut s = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        s.access_diff = Some(diff);
     }
 
     fn set_status(&self, errors: Vec<Diagnostic>) {

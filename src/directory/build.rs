@@ -91,6 +91,8 @@ pub(super) struct Builder<'a> {
     pub(super) orgs: HashMap<Cloud, String>,
     pub(super) identity_sets: HashMap<(Cloud, Vec<String>), Arc<PolicySet>>,
     pub(super) dir: Directory,
+    /// Inline identity policies compiled so far, by name (see `inline`).
+    pub(super) inline: HashMap<String, Arc<crate::policy::Policy>>,
 }
 
 impl<'a> Builder<'a> {
@@ -103,6 +105,7 @@ impl<'a> Builder<'a> {
             orgs: HashMap::new(),
             identity_sets: HashMap::new(),
             dir: Directory::default(),
+            inline: HashMap::new(),
         }
     }
 
@@ -144,7 +147,7 @@ impl<'a> Builder<'a> {
         }
         let mut policies = Vec::new();
         for (name, at) in names.iter().zip(&ats) {
-            match self.store.get(cloud, PolicyKind::Identity, name) {
+            match self.identity_policy(cloud, name) {
                 Ok(p) => policies.push(p),
                 Err(msg) => self.error("accounts.toml", at.clone(), msg),
             }
@@ -210,7 +213,7 @@ impl<'a> Builder<'a> {
                 );
                 continue;
             }
-            let (names, ats) = self.user_policy_names(u, &groups, &uat);
+            let (names, ats) = self.user_policy_names(acc, u, &groups, &uat);
             let identity = self.identity_set(acc.cloud, names, ats);
             let user = User {
                 name: u.name.clone(),
@@ -234,13 +237,16 @@ impl<'a> Builder<'a> {
         let mut groups = HashMap::new();
         for (g, group) in acc.groups.iter().enumerate() {
             let gat = format!("{at}/group/{g}");
-            let ats = (0..group.policies.len())
+            let mut ats: Vec<String> = (0..group.policies.len())
                 .map(|i| format!("{gat}/policies/{i}"))
                 .collect();
-            if groups
-                .insert(group.name.clone(), (group.policies.clone(), ats))
-                .is_some()
-            {
+            let mut names = group.policies.clone();
+            let owner = format!("{}/group/{}", acc.id, group.name);
+            let (inline, inline_ats) =
+                self.inline_policies(acc.cloud, &owner, group.inline(), &gat);
+            names.extend(inline);
+            ats.extend(inline_ats);
+            if groups.insert(group.name.clone(), (names, ats)).is_some() {
                 self.error(
                     "accounts.toml",
                     format!("{gat}/name"),
@@ -251,9 +257,11 @@ impl<'a> Builder<'a> {
         groups
     }
 
-    /// User-attached policies in listed order, then each group's in group order.
+    /// User-attached policies in listed order, then the user's inline ones,
+    /// then each group's (named, then inline) in group order.
     pub(super) fn user_policy_names(
         &mut self,
+        acc: &AccountEntry,
         u: &crate::directory::files::UserEntry,
         groups: &HashMap<String, (Vec<String>, Vec<String>)>,
         uat: &str,
@@ -262,6 +270,10 @@ impl<'a> Builder<'a> {
         let mut ats: Vec<String> = (0..names.len())
             .map(|i| format!("{uat}/policies/{i}"))
             .collect();
+        let owner = format!("{}/user/{}", acc.id, u.name);
+        let (inline, inline_ats) = self.inline_policies(acc.cloud, &owner, u.inline(), uat);
+        names.extend(inline);
+        ats.extend(inline_ats);
         for (k, g) in u.groups.iter().enumerate() {
             match groups.get(g) {
                 Some((gn, ga)) => {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::cloud::Cloud;
+pub use crate::directory::inline::{Inline, InlinePolicy};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -97,7 +98,6 @@ pub struct RoleEntry {
     pub max_session_duration: Option<u32>,
 }
 
-
 /// A Huawei agency: delegated to another account or to a cloud service,
 /// with identity policies attached and a maximum session duration.
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +133,21 @@ pub struct GroupEntry {
     pub name: String,
     #[serde(default)]
     pub policies: Vec<String>,
+    /// An inline identity policy (after the named ones).
+    #[serde(default)]
+    pub policy: Option<InlinePolicy>,
+    /// More inline identity policies (after `policy`).
+    #[serde(default)]
+    pub inline_policies: Vec<InlinePolicy>,
+}
+
+impl GroupEntry {
+    pub fn inline(&self) -> Inline<'_> {
+        Inline {
+            policy: self.policy.as_ref(),
+            inline_policies: &self.inline_policies,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +164,21 @@ pub struct UserEntry {
     pub policies: Vec<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// An inline identity policy (after the named ones).
+    #[serde(default)]
+    pub policy: Option<InlinePolicy>,
+    /// More inline identity policies (after `policy`).
+    #[serde(default)]
+    pub inline_policies: Vec<InlinePolicy>,
+}
+
+impl UserEntry {
+    pub fn inline(&self) -> Inline<'_> {
+        Inline {
+            policy: self.policy.as_ref(),
+            inline_policies: &self.inline_policies,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

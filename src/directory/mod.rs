@@ -5,6 +5,7 @@
 pub mod agencies;
 pub mod build;
 pub mod files;
+pub mod inline;
 mod keys;
 mod org;
 pub mod policies;

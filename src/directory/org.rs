@@ -139,7 +139,7 @@ impl Builder<'_> {
                 self.error(
                     "accounts.toml",
                     format!("{at}/policies"),
-                    "organisation policies on an account outside any organisation",
+                    "organisation policies on an account outside any organisation: `policies` on an [[account]] attaches SCPs / control policies to its organisation node (set `parent`); attach identity policies to users or groups ([[account.user]] or [[account.group]] `policies`)",
                 );
             }
             return (Vec::new(), None);

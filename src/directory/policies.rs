@@ -104,9 +104,10 @@ impl PolicyStore {
         match self.policies.get(&(cloud, name.to_string())) {
             Some((p, k, _)) if *k == kind => Ok(p.clone()),
             Some((_, _, path)) => Err(format!(
-                "`{name}` ({}) is not an {} policy",
+                "`{name}` ({}) is not an {} policy{}",
                 path.display(),
-                kind_name(kind)
+                kind_name(kind),
+                misplaced_hint(kind)
             )),
             None => {
                 let other = if cloud == Cloud::Huawei {
@@ -115,7 +116,7 @@ impl PolicyStore {
                     Cloud::Huawei
                 };
                 let hint = if self.policies.contains_key(&(other, name.to_string())) {
-                    format!("; `{name}` is a {other} policy and cannot be attached in a {cloud} account")
+                    format!("; `{name}` is a policy of the {other} cloud and cannot be attached in a {cloud} account")
                 } else {
                     String::new()
                 };
@@ -133,6 +134,16 @@ impl PolicyStore {
             .values()
             .filter(|(_, _, p)| p.as_os_str() != "<built-in>")
             .count()
+    }
+}
+
+/// Why a policy of the other kind is where it is not allowed: the usual
+/// mix-up is an identity policy in an `[[account]]`'s `policies`, which
+/// attaches SCPs / control policies to the account's organisation node.
+fn misplaced_hint(wanted: PolicyKind) -> &'static str {
+    match wanted {
+        PolicyKind::Org => "; `policies` on an [[organization]], [[organization.unit]] or [[account]] attaches SCPs / control policies to that organisation node; attach identity policies to users or groups ([[account.user]] or [[account.group]] `policies`)",
+        PolicyKind::Identity => "; it is an organisation (SCP/control) policy: attach it with `policies` on an [[organization]], [[organization.unit]] or [[account]]",
     }
 }
 

@@ -105,7 +105,7 @@ pub(super) fn route_request(
     let service = route.service;
     if service.cloud != principal.cloud {
         return Err(usage(format!(
-            "{} is a {} principal but {m} {path} is a route of the {} service {}; the gateway would not find its credentials (401)",
+            "{} is a principal of the {} cloud, but {m} {path} is a route of the {} service {}; the gateway would not find its credentials (401)",
             principal.urn, principal.cloud, service.cloud, service.name
         )));
     }

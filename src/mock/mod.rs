@@ -29,7 +29,13 @@
 //! | error | `{"error_code":"Mock.0404","error_msg","request_id"}` | `{"code":"ERR_NOT_FOUND","message","requestId"}` |
 //!
 //! An unknown path has no cloud; its 404 body carries both error shapes.
+//!
+//! Resources declared in `resources.toml` exist from the start
+//! ([`MockUpstream::seed_from`], see [`seed`]): the gateway's built-in mock
+//! and `iamgate mock --policies DIR` create them under the ids their URNs
+//! name, in their owner account's collection.
 
+pub mod seed;
 mod server;
 mod shapes;
 mod store;
@@ -65,6 +71,37 @@ impl MockUpstream {
             store: store::Store::default(),
             recorder: store::Recorder::default(),
         })
+    }
+
+    /// Create every resource of `resources.toml` that the mock can place
+    /// (see [`seed`]); items that exist already stay as they are. Returns
+    /// the URNs that could not be placed.
+    pub fn seed_from(
+        &self,
+        routes: &crate::routes::RouteTable,
+        directory: &crate::directory::Directory,
+    ) -> Vec<String> {
+        let (seeds, skipped) = seed::seeds(routes, directory);
+        for s in &seeds {
+            self.seed_one(s);
+        }
+        skipped
+    }
+
+    /// One seeded item: decorated as a create would decorate it (Huawei
+    /// items also get their id as `name`, which the SDK models show).
+    fn seed_one(&self, s: &seed::Seed) -> bool {
+        let Lookup::Found(cloud, Kind::Get(coll)) = self.table.lookup("GET", &s.item_path) else {
+            return false;
+        };
+        let (parent, id) = split_item(&s.item_path);
+        let mut item = Map::new();
+        if cloud == Cloud::Huawei {
+            item.insert("name".into(), Value::String(id.clone()));
+        }
+        shapes::decorate(cloud, coll, &id, &mut item);
+        self.store
+            .insert(&s.account, parent, &id, Value::Object(item))
     }
 
     /// Every request served so far, oldest first.

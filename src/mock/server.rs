@@ -141,10 +141,22 @@ pub fn load_route_dir(dir: &Path) -> Result<Vec<ServiceFile>, String> {
 }
 
 /// Run the mock on its own (`iamgate mock`): bind `listen`, print
-/// `listening on <addr>`, serve until SIGINT/SIGTERM.
-pub async fn run_standalone(listen: &str, routes: &Path) -> Result<(), String> {
+/// `listening on <addr>`, serve until SIGINT/SIGTERM. With `policies`, the
+/// resources of its `resources.toml` exist from the start.
+pub async fn run_standalone(
+    listen: &str,
+    routes: &Path,
+    policies: Option<&Path>,
+) -> Result<(), String> {
     let files = load_route_dir(routes)?;
     let mock = Arc::new(MockUpstream::new(&files)?);
+    if let Some(policies) = policies {
+        let snap = crate::snapshot::Snapshot::load_dirs(routes, policies, None)
+            .map_err(|d| crate::serve::report(&d))?;
+        for urn in mock.seed_from(&snap.routes, &snap.directory) {
+            tracing::warn!(resource = %urn, "resources.toml: the mock has no item route for this resource; not created");
+        }
+    }
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

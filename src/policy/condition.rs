@@ -176,7 +176,7 @@ pub fn parse_operator(cloud: Cloud, name: &str) -> Result<OperatorSpec, String> 
     let (set, rest) = match name.split_once(':') {
         Some(("ForAnyValue", rest)) if huawei => (SetQualifier::ForAnyValue, rest),
         Some(("ForAllValues", rest)) if huawei => (SetQualifier::ForAllValues, rest),
-        Some(_) => return Err(format!("unknown operator `{name}` for a {cloud} policy")),
+        Some(_) => return Err(format!("unknown operator `{name}` in {cloud} policies")),
         None => (SetQualifier::Plain, name),
     };
     let (if_exists, base_name) = match rest.strip_suffix("IfExists") {
@@ -193,7 +193,7 @@ pub fn parse_operator(cloud: Cloud, name: &str) -> Result<OperatorSpec, String> 
             if_exists,
             set,
         })
-        .ok_or_else(|| format!("unknown operator `{name}` for a {cloud} policy"))
+        .ok_or_else(|| format!("unknown operator `{name}` in {cloud} policies"))
 }
 
 /// Build a condition from its operator, key and the policy's values (already

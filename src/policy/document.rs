@@ -83,7 +83,7 @@ impl Parser<'_> {
             Some(v) => self.error(
                 "/Version",
                 format!(
-                    "Version must be \"{want}\" for a {} policy, found {v}",
+                    "Version must be \"{want}\" in {} policies, found {v}",
                     self.cloud
                 ),
             ),

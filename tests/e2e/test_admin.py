@@ -47,6 +47,7 @@ FAMILIES = [
     "iamgate_ready",
     "iamgate_accept_errors_total",
     "iamgate_watch_errors_total",
+    "iamgate_reload_access_changes_total",
 ]
 
 

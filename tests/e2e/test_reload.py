@@ -272,6 +272,25 @@ def test_sighup_and_admin_reload(stack):
     assert status == 404
 
 
+def test_a_reload_shows_its_access_diff(stack):
+    """reader gains notebook creation: /-/snapshot, the counters and the log say so."""
+    assert snapshot(stack)["access_diff"] is None  # no reload yet
+    write_atomic(stack.workdir / POLICY, policy_text(True))
+    doc = wait_for(lambda: (d := snapshot(stack))["access_diff"] and d["access_diff"]["gained"] and d, 3.0)
+    assert doc, "the watcher did not reload"
+    diff = doc["access_diff"]
+    assert (diff["gained"], diff["lost"], diff["omitted"], diff["complete"]) == (1, 0, 0, True)
+    assert diff["changes"] == [
+        {"principal": "iam::acme0001:user:reader", "action": "modelarts:notebook:create", "change": "gained"}
+    ]
+    assert diff["pairs_compared"] == diff["pairs_total"] > 1000
+    _, text = http_json("GET", f"{stack.admin_url}/metrics")
+    counts = {labels["change"]: v for labels, v in metric_samples(text, "iamgate_reload_access_changes_total")}
+    assert counts == {"gained": 1.0, "lost": 0.0}
+    line = "access diff: 1 gained, 0 lost; gained iam::acme0001:user:reader modelarts:notebook:create"
+    assert wait_for(lambda: any(line in e for e in stack.gateway.errors), 2.0), stack.gateway.errors[-5:]
+
+
 def configmap_dir(root, name, source):
     """A Kubernetes projected-volume folder: the files live in a timestamped
     folder, `..data` points at it, and each top-level entry is a symlink
