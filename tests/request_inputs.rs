@@ -37,7 +37,7 @@ fn gateway(dir: &std::path::Path, nonces: NonceStore, upstream: &Upstream) -> Ar
     let policies = common::manifest("policies");
     let log = DecisionLog::disabled();
     let mut gw = common::gateway_at(dir, &policies, "", &upstream.addr(), log);
-    gw.nonces = nonces;
+    gw.nonces = std::sync::Arc::new(nonces);
     Arc::new(gw)
 }
 
