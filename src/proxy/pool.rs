@@ -136,7 +136,8 @@ mod tests {
 
     /// An upstream that answers every request on a connection with 200 and
     /// counts the connections it accepted.
-    /// With `close`, the upstream closes each connection after one answer.
+    /// An upstream answering `200 ok`, the body's last byte 50 ms after the
+    /// rest; with `close`, it closes each connection after one answer.
     async fn upstream_with(
         close: bool,
     ) -> (Authority, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
@@ -154,8 +155,14 @@ mod tests {
                         match s.read(&mut buf).await {
                             Ok(0) | Err(_) => return,
                             Ok(_) => {
-                                let r = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                                if s.write_all(r).await.is_err() || close {
+                                // The body's second byte comes later, so a
+                                // response can be seen while still busy.
+                                let head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\no";
+                                if s.write_all(head).await.is_err() {
+                                    return;
+                                }
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                if s.write_all(b"k").await.is_err() || close {
                                     return;
                                 }
                             }
