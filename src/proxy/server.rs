@@ -120,13 +120,17 @@ pub async fn serve_gateway(
         tokio::time::sleep(limits.drain_delay).await;
     };
     tokio::pin!(stop_accepting);
+    // Accept, then wait for a slot: with one listener per worker, a worker
+    // holding a free slot must not sit on an empty queue while the waiting
+    // connection is in another worker's. At most one accepted connection
+    // per worker waits for a slot; the rest stay in the kernel's backlog.
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
-            () = &mut stop_accepting => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = acceptor.accept(&listener) => accepted,
+            () = &mut stop_accepting => break,
+        };
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
             () = &mut stop_accepting => break,
         };
         let shared = shared.clone();
