@@ -611,7 +611,10 @@ mod tests {
     #[test]
     fn the_console_ring_is_on_by_default_and_zero_turns_it_off() {
         let (_dir, config) = load("");
-        assert_eq!(config.unwrap().console_recent, crate::console::DEFAULT_RECENT);
+        assert_eq!(
+            config.unwrap().console_recent,
+            crate::console::DEFAULT_RECENT
+        );
         let (_dir, config) = load("[console]\nrecent = 0\n");
         assert_eq!(config.unwrap().console_recent, 0);
         let (_dir, config) = load("[console]\nrecnet = 5\n");

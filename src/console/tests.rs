@@ -47,7 +47,11 @@ fn the_ring_keeps_the_newest_and_finds_them_by_seq() {
     for p in ["/a", "/b", "/c"] {
         c.push(record(p, "iam::acme:user:alice"));
     }
-    let kept: Vec<_> = c.recent().iter().map(|e| (e.seq, e.record.path.clone())).collect();
+    let kept: Vec<_> = c
+        .recent()
+        .iter()
+        .map(|e| (e.seq, e.record.path.clone()))
+        .collect();
     assert_eq!(kept, [(2, "/b".to_string()), (3, "/c".to_string())]);
     assert!(c.find(1).is_none(), "evicted");
     assert_eq!(c.find(3).unwrap().record.path, "/c");
@@ -84,7 +88,10 @@ fn a_newline_in_data_cannot_end_the_event_or_forge_a_field() {
 #[test]
 fn a_decision_event_is_one_json_line_with_markup_left_for_the_page_to_escape() {
     let c = Console::new(4).unwrap();
-    c.push(record("/x/<img src=x onerror=alert(1)>\n", "<b>mallory</b>"));
+    c.push(record(
+        "/x/<img src=x onerror=alert(1)>\n",
+        "<b>mallory</b>",
+    ));
     let f = sse::decision_frame(&c.recent()[0]);
     let data: Vec<&str> = f.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
     assert_eq!(data.len(), 1, "{f}");
@@ -113,7 +120,10 @@ async fn a_stream_sends_the_backlog_then_live_decisions() {
     assert!(first.contains("id: 1\nevent: decision\n") && first.contains("/before"));
     c.push(record("/after", "p"));
     let live = next_chunk(&mut body).await;
-    assert!(live.starts_with("id: 2\nevent: decision\n") && live.contains("/after"), "{live}");
+    assert!(
+        live.starts_with("id: 2\nevent: decision\n") && live.contains("/after"),
+        "{live}"
+    );
 }
 
 #[tokio::test]
@@ -141,7 +151,11 @@ fn call(
 ) -> Option<(StatusCode, ::http::HeaderMap)> {
     let holder = crate::snapshot::SnapshotHolder::new(snapshot());
     let observed = crate::learn::Observed::default();
-    let parts = http::Parts { console: c, holder: &holder, observed: &observed };
+    let parts = http::Parts {
+        console: c,
+        holder: &holder,
+        observed: &observed,
+    };
     let header = header.map(|h| ::http::HeaderValue::from_str(h).unwrap());
     http::route(&parts, &method, path, query, header.as_ref())
         .map(|r| (r.status(), r.headers().clone()))
@@ -155,13 +169,33 @@ fn resets_need_the_console_header() {
     c.push(record("/a", "p"));
     let refused = call(Some(&c), Method::POST, "/-/console/reset", None, None).unwrap();
     assert_eq!(refused.0, StatusCode::FORBIDDEN);
-    let wrong = call(Some(&c), Method::POST, "/-/learned/reset", None, Some("yes")).unwrap();
+    let wrong = call(
+        Some(&c),
+        Method::POST,
+        "/-/learned/reset",
+        None,
+        Some("yes"),
+    )
+    .unwrap();
     assert_eq!(wrong.0, StatusCode::FORBIDDEN);
     assert_eq!(c.recent().len(), 1, "nothing was reset");
-    let ok = call(Some(&c), Method::POST, "/-/console/reset", None, Some("reset")).unwrap();
+    let ok = call(
+        Some(&c),
+        Method::POST,
+        "/-/console/reset",
+        None,
+        Some("reset"),
+    )
+    .unwrap();
     assert_eq!(ok.0, StatusCode::OK);
     assert!(c.recent().is_empty());
-    let get = call(Some(&c), Method::GET, "/-/console/reset", None, Some("reset"));
+    let get = call(
+        Some(&c),
+        Method::GET,
+        "/-/console/reset",
+        None,
+        Some("reset"),
+    );
     assert!(get.is_none(), "a reset is a POST");
 }
 
@@ -169,8 +203,13 @@ fn resets_need_the_console_header() {
 fn the_page_is_served_with_a_strict_content_security_policy() {
     let (status, headers) = call(None, Method::GET, "/ui", None, None).unwrap();
     assert_eq!(status, StatusCode::OK);
-    let csp = headers[::http::header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    let csp = headers[::http::header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert_eq!(headers[::http::header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert!(call(None, Method::GET, "/ui/nope.js", None, None).is_none());
 }
@@ -188,7 +227,13 @@ fn the_script_never_writes_markup() {
     // Every value reaches the page through textContent (or an attribute
     // set with setAttribute on an element we created).
     let js = include_str!("assets/console.js");
-    for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
         assert!(!js.contains(sink), "console.js uses {sink}");
     }
     let html = include_str!("assets/index.html");
@@ -210,7 +255,11 @@ fn snapshot() -> crate::snapshot::Snapshot {
     crate::snapshot::Snapshot::load(&config).unwrap()
 }
 
-fn action(action: &str, resource: &str, decision: &'static str) -> crate::decision_log::ActionRecord {
+fn action(
+    action: &str,
+    resource: &str,
+    decision: &'static str,
+) -> crate::decision_log::ActionRecord {
     crate::decision_log::ActionRecord {
         action: action.into(),
         resource: resource.into(),
@@ -227,8 +276,16 @@ fn a_click_traces_every_decided_action_against_the_current_snapshot() {
     r.snapshot = snap.digest.clone();
     r.decision = "explicit_deny".into();
     r.actions = vec![
-        action("modelarts:pool:delete", "modelarts:cn-north-4:acme0001:pool:p1", "explicit_deny"),
-        action("modelarts:pool:get", "modelarts:cn-north-4:acme0001:pool:p1", "not_evaluated"),
+        action(
+            "modelarts:pool:delete",
+            "modelarts:cn-north-4:acme0001:pool:p1",
+            "explicit_deny",
+        ),
+        action(
+            "modelarts:pool:get",
+            "modelarts:cn-north-4:acme0001:pool:p1",
+            "not_evaluated",
+        ),
     ];
     let doc = explain::explain(&Entry { seq: 5, record: r }, &snap);
     assert_eq!(doc["seq"], 5);
@@ -236,8 +293,14 @@ fn a_click_traces_every_decided_action_against_the_current_snapshot() {
     let actions = doc["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "not_evaluated actions are not traced");
     let a = &actions[0];
-    assert_eq!((a["logged"].as_str(), a["decision"].as_str()), (Some("explicit_deny"), Some("explicit_deny")));
-    assert!(a["summary"].as_str().unwrap().contains("DenyPoolDelete"), "{a:#}");
+    assert_eq!(
+        (a["logged"].as_str(), a["decision"].as_str()),
+        (Some("explicit_deny"), Some("explicit_deny"))
+    );
+    assert!(
+        a["summary"].as_str().unwrap().contains("DenyPoolDelete"),
+        "{a:#}"
+    );
     let statements = a["statements"].as_array().unwrap();
     let deny = statements
         .iter()
@@ -245,7 +308,9 @@ fn a_click_traces_every_decided_action_against_the_current_snapshot() {
         .unwrap();
     assert_eq!(deny["outcome"], "matched");
     assert_eq!(deny["statement"]["source"]["type"], "org");
-    assert!(statements.iter().any(|s| s["statement"]["source"]["type"] == "identity"));
+    assert!(statements
+        .iter()
+        .any(|s| s["statement"]["source"]["type"] == "identity"));
 }
 
 #[test]
@@ -254,8 +319,17 @@ fn a_click_on_an_unknown_principal_or_an_undecided_request_says_why_there_is_no_
     let mut r = record("/x", "iam::acme0001:user:nobody");
     r.actions = vec![action("modelarts:pool:get", "*", "implicit_deny")];
     let doc = explain::explain(&Entry { seq: 1, record: r }, &snap);
-    assert!(doc["note"].as_str().unwrap().contains("not in the current snapshot"));
+    assert!(doc["note"]
+        .as_str()
+        .unwrap()
+        .contains("not in the current snapshot"));
     assert!(doc["actions"].as_array().unwrap().is_empty());
-    let doc = explain::explain(&Entry { seq: 2, record: record("/y", "p") }, &snap);
+    let doc = explain::explain(
+        &Entry {
+            seq: 2,
+            record: record("/y", "p"),
+        },
+        &snap,
+    );
     assert!(doc["note"].as_str().unwrap().contains("no policy decision"));
 }

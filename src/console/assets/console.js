@@ -46,7 +46,7 @@
     const request = e.method + " " + e.path + (e.query ? "?" + e.query : "");
     const reason = e.deciding || (e.error ? e.error.message : "");
     const tr = el("tr", { "data-seq": String(e.seq) },
-      el("td", null, timeOf(e.time)),
+      el("td", { class: "time" }, timeOf(e.time)),
       el("td", { class: "principal" }, e.principal || "—"),
       el("td", { class: "request" }, request),
       el("td", { class: "action" }, a ? a.action : "—"),
