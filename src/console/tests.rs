@@ -333,3 +333,21 @@ fn a_click_on_an_unknown_principal_or_an_undecided_request_says_why_there_is_no_
     );
     assert!(doc["note"].as_str().unwrap().contains("no policy decision"));
 }
+
+#[tokio::test]
+async fn explain_and_recent_answer_from_the_ring() {
+    let c = Console::new(4).unwrap();
+    c.push(record("/a", "iam::acme0001:user:alice"));
+    let ok = |q: &str| {
+        call(Some(&c), Method::GET, "/-/console/explain", Some(q), None)
+            .unwrap()
+            .0
+    };
+    assert_eq!(ok("seq=1"), StatusCode::OK);
+    assert_eq!(ok("x=1&seq=1"), StatusCode::OK);
+    assert_eq!(ok("seq=2"), StatusCode::NOT_FOUND);
+    assert_eq!(ok("seq=abc"), StatusCode::NOT_FOUND);
+    let (status, headers) = call(Some(&c), Method::GET, "/-/events", None, None).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[::http::header::CONTENT_TYPE], "text/event-stream");
+}

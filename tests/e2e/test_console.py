@@ -153,6 +153,9 @@ def test_filters_by_decision_principal_service_and_action(console, browser):
     open_console(browser, console)
     assert call(console, "DELETE", "/v2/p-acme-cn4/pools/p1", ALICE) == 403
     assert call(console, "GET", "/v1/p-evil-cn4/notebooks", EVIL) == 200
+    assert call(console, "GET", "/v1/p-acme-cn4/images", ALICE) == 403
+    assert call(console, "GET", "/no/such/route", ALICE) == 404
+    row_with(browser, "GET /no/such/route")
     row_with(browser, "DELETE /v2/p-acme-cn4/pools/p1")
     row_with(browser, "GET /v1/p-evil-cn4/notebooks")
     decision = Select(browser.find_element(By.ID, "f-decision"))
@@ -173,12 +176,14 @@ def test_filters_by_decision_principal_service_and_action(console, browser):
     action.clear()
     action.send_keys(" ")
     Select(browser.find_element(By.ID, "f-service")).select_by_value("modelarts")
-    assert len(rows(browser)) >= 4
+    shown = [r["request"] for r in rows(browser)]
+    assert len(shown) >= 3 and "GET /no/such/route" not in shown, shown
     shot(browser, "02-filtered")
 
 
 def test_a_click_shows_the_per_statement_trace(console, browser):
     open_console(browser, console)
+    assert call(console, "DELETE", "/v2/p-acme-cn4/pools/p1", ALICE) == 403
     row = row_with(browser, "DELETE /v2/p-acme-cn4/pools/p1")
     browser.find_element(By.CSS_SELECTOR, f'#decisions tr[data-seq="{row["seq"]}"]').click()
     text = wait(browser, lambda d: "ProtectResourcePools" in d.find_element(By.ID, "explain").text
@@ -206,6 +211,7 @@ def test_pause_holds_new_decisions_until_resume(console, browser):
 def test_markup_in_a_principal_or_path_renders_as_text(console, browser):
     open_console(browser, console)
     assert call(console, "GET", ENTITY_PATH, ALICE) in (200, 404)
+    assert call(console, "GET", "/v1/p-evil-cn4/notebooks", EVIL) == 200
     row_with(browser, f"GET {ENTITY_PATH}")
     evil = [r for r in rows(browser) if r["principal"] == EVIL_URN]
     assert evil, rows(browser)
@@ -220,17 +226,19 @@ def test_markup_in_a_principal_or_path_renders_as_text(console, browser):
     shot(browser, "04-hostile")
 
 
-def learned_documents_in_panel(driver):
+def learned_documents_in_panel(driver, count):
+    """The panel's policies, once it shows ``count`` of them."""
     driver.find_element(By.ID, "learned-refresh").click()
-    time.sleep(0.5)
-    return driver.execute_script(
+    return wait(driver, lambda d: (lambda items: len(items) == count and items)(d.execute_script(
         """return [...document.querySelectorAll('#learned .learned-item')]
              .map(i => ({principal: i.dataset.principal, policy: i.querySelector('pre').textContent}))"""
-    )
+    )))
 
 
 def test_the_learned_panel_matches_iamgate_learn(console, browser, iamgate_bin, tmp_path):
     open_console(browser, console)
+    assert call(console, "GET", "/v1/p-acme-cn4/notebooks", ALICE) == 200
+    assert call(console, "GET", "/v1/p-evil-cn4/notebooks", EVIL) == 200
     log = console.workdir / "decisions.jsonl"
     _, recent = admin_get(console, "/-/console/recent")
     # The log writer is asynchronous: wait until it has every kept decision.
@@ -243,12 +251,21 @@ def test_the_learned_panel_matches_iamgate_learn(console, browser, iamgate_bin, 
         check=True, capture_output=True, text=True,
     )
     files = {json.dumps(json.loads(p.read_text()), sort_keys=True) for p in (out / "huawei" / "identity").glob("*.json")}
-    panel = learned_documents_in_panel(browser)
+    panel = learned_documents_in_panel(browser, 2)
     assert {p["principal"] for p in panel} == {"iam::acme0001:user:alice", EVIL_URN}
     shown = {json.dumps(json.loads(p["policy"]), sort_keys=True) for p in panel}
     assert shown == files
     assert len(files) == 2
     shot(browser, "05-learned")
+    # Copy puts exactly the shown policy on the clipboard.
+    browser.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": console.admin_url,
+        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+    })
+    browser.find_element(By.CSS_SELECTOR, "#learned .learned-item button.copy").click()
+    wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#learned .learned-item button.copy").text == "Copied")
+    copied = browser.execute_async_script("navigator.clipboard.readText().then(arguments[0])")
+    assert copied == panel[0]["policy"]
     browser.find_element(By.ID, "learned-reset").click()
     wait(browser, lambda d: "Nothing learned yet." in d.find_element(By.ID, "learned").text)
 
