@@ -315,3 +315,29 @@ def test_the_console_is_guarded_like_the_admin_endpoints(tmp_path, iamgate_bin):
         assert entries[-1]["principal"] == "iam::acme0001:user:alice"
     finally:
         stop_stack(s)
+
+
+def snapshot_text(driver, expect):
+    driver.find_element(By.ID, "snapshot-refresh").click()
+    return wait(driver, lambda d: expect in d.find_element(By.ID, "snapshot").text
+                and d.find_element(By.ID, "snapshot").text)
+
+
+def test_the_snapshot_panel_shows_reload_errors_and_the_access_diff(console, browser):
+    # Last in this module: it changes the stack's policies.
+    open_console(browser, console)
+    policy = console.workdir / "policies" / "huawei" / "identity" / "NotebookReadOnly.json"
+    good = json.loads(policy.read_text())
+    policy.write_text('{"Version": "5.0", "Statement": [ {"Effect": "Allow",, } ]}')
+    status, body = http_json("POST", f"{console.admin_url}/-/reload")
+    assert status == 422, body
+    text = snapshot_text(browser, "failed at")
+    assert f"{policy}:1:" in text or str(policy) in text, text
+    good["Statement"][0]["Action"].append("modelarts:notebook:delete")
+    policy.write_text(json.dumps(good))
+    status, body = http_json("POST", f"{console.admin_url}/-/reload")
+    assert status == 200, body
+    text = snapshot_text(browser, "ok at")
+    assert "+ iam::acme0001:user:reader modelarts:notebook:delete" in text, text
+    assert "+1 gained" in text or "gained" in text
+    shot(browser, "06-snapshot")

@@ -293,7 +293,8 @@
   // ---- snapshot --------------------------------------------------------
 
   function errorLine(d) {
-    return el("li", { class: d.warning ? "" : "err" }, d.file + (d.location ? ":" + d.location : "") + ": " + d.message);
+    // `location` is the file with its place (line:column or JSON pointer).
+    return el("li", { class: d.warning ? "" : "err" }, (d.warning ? "warning: " : "") + (d.location || d.file) + ": " + d.message);
   }
 
   function diffBlock(diff) {
