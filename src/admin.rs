@@ -13,6 +13,10 @@
 //! a loopback address (only local processes can connect) and is refused 403
 //! on any other address. The guard runs before routing, so an unauthorised
 //! caller cannot even learn which `/-/` endpoints exist.
+//!
+//! The live console (`crate::console`: `GET /ui`, `/-/events`,
+//! `/-/console/*`, `POST /-/learned/reset`) reveals principals and paths,
+//! so `/ui` is guarded exactly as `/-/` is.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -50,6 +54,8 @@ pub struct Admin {
     pub resources: Arc<crate::state::ResourceState>,
     /// What decided requests needed (`GET /-/learned?principal=URN`).
     pub observed: Arc<crate::learn::Observed>,
+    /// The console's ring of recent decisions (`None`: `[console] recent = 0`).
+    pub console: Option<Arc<crate::console::Console>>,
 }
 
 /// Who may call the `/-/` endpoints.
@@ -192,10 +198,14 @@ impl Admin {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        if req.uri().path().starts_with("/-/") {
+        let path = req.uri().path();
+        if path.starts_with("/-/") || crate::console::http::is_page(path) {
             if let Some(refused) = self.guard.check(&req) {
                 return refused;
             }
+        }
+        if let Some(r) = self.console_route(&req) {
+            return r;
         }
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/metrics") => {
@@ -279,6 +289,24 @@ impl Admin {
             ),
             _ => json_response(StatusCode::OK, &json!(live)),
         }
+    }
+}
+
+impl Admin {
+    /// The console's routes (`crate::console::http`), after the guard.
+    fn console_route(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+        let parts = crate::console::http::Parts {
+            console: self.console.as_ref(),
+            holder: &self.holder,
+            observed: &self.observed,
+        };
+        crate::console::http::route(
+            &parts,
+            req.method(),
+            req.uri().path(),
+            req.uri().query(),
+            req.headers().get(crate::console::http::RESET_HEADER),
+        )
     }
 }
 

@@ -53,6 +53,25 @@ struct ConfigFile {
     enforce_services: BTreeMap<String, Enforce>,
     #[serde(default)]
     nonce_store: NonceStoreFile,
+    #[serde(default)]
+    console: ConsoleFile,
+}
+
+/// `[console]`: the live console on the admin listener (`GET /ui`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ConsoleFile {
+    /// Recent decisions kept in memory for the console (0: no ring, no
+    /// live stream, and no per-request record when the decision log is off).
+    recent: usize,
+}
+
+impl Default for ConsoleFile {
+    fn default() -> Self {
+        Self {
+            recent: crate::console::DEFAULT_RECENT,
+        }
+    }
 }
 
 /// `[nonce_store]`: where ACS3 nonces are remembered. No `url`: in memory,
@@ -321,6 +340,8 @@ pub struct Config {
     pub enforce: Enforce,
     /// `[enforce_services]`: per-service modes over the global one.
     pub enforce_services: BTreeMap<String, Enforce>,
+    /// `[console] recent`: decisions the console keeps (0: console ring off).
+    pub console_recent: usize,
 }
 
 impl Config {
@@ -488,6 +509,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         }),
         enforce: f.enforce,
         enforce_services: f.enforce_services,
+        console_recent: f.console.recent,
     })
 }
 
@@ -584,5 +606,18 @@ mod tests {
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
         let config = Config::load(&dir.path().join("iamgate.toml")).unwrap();
         assert_eq!(config.admin_token_file, Some(dir.path().join("token")));
+    }
+
+    #[test]
+    fn the_console_ring_is_on_by_default_and_zero_turns_it_off() {
+        let (_dir, config) = load("");
+        assert_eq!(
+            config.unwrap().console_recent,
+            crate::console::DEFAULT_RECENT
+        );
+        let (_dir, config) = load("[console]\nrecent = 0\n");
+        assert_eq!(config.unwrap().console_recent, 0);
+        let (_dir, config) = load("[console]\nrecnet = 5\n");
+        assert!(config.is_err());
     }
 }

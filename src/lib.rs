@@ -18,6 +18,7 @@
 //! - [`serve`]: `iamgate serve` wiring; [`workers`]: per-core listeners and runtimes.
 //! - [`learn`], [`replay`], [`coverage`]: the least-privilege workflow over decision logs.
 //! - [`sts`]: the built-in Alibaba STS service (`AssumeRole`) and role sessions.
+//! - [`console`]: the live console on the admin listener (`/ui`): recent decisions, live, explained.
 //! - [`access_diff`]: which (principal, action) pairs gained or lost access between two snapshots.
 
 pub mod accept;
@@ -27,6 +28,7 @@ pub mod check;
 pub mod cloud;
 pub mod coalesce;
 pub mod config;
+pub mod console;
 pub mod coverage;
 pub mod decision_log;
 pub mod diag;

@@ -181,6 +181,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         guard: Guard::new(config.admin_listen, config.admin_token_file.as_deref()),
         resources: gw.resources.clone(),
         observed: gw.observed.clone(),
+        console: gw.console.clone(),
     });
     announce("listening on", listeners.local_addr()?);
     announce(

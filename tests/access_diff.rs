@@ -75,6 +75,7 @@ async fn a_reload_records_the_access_diff_on_snapshot_and_in_metrics() {
         guard: Guard::Loopback,
         resources,
         observed: Arc::default(),
+        console: None,
     };
     assert!(admin.snapshot_json()["access_diff"].is_null());
     widen_readers(&tmp.path().join("policies"));

@@ -87,6 +87,11 @@ impl Observed {
         }
     }
 
+    /// Forget everything seen (the console's reset): learning starts over.
+    pub fn reset(&self) {
+        *self.lock() = Inner::default();
+    }
+
     /// The policies learned so far (of one principal, or of all).
     pub fn learned(&self, principal: Option<&str>) -> LiveLearned {
         let guard = self.lock();
@@ -129,5 +134,17 @@ mod tests {
         assert_eq!((u.requests, u.denied), (3, 1));
         assert!(o.learned(Some("iam::a:user:v")).learned.policies.is_empty());
         assert_eq!(o.learned(Some("iam::a:user:u")).learned.policies.len(), 1);
+    }
+
+    #[test]
+    fn reset_forgets_every_principal_and_frees_the_bound() {
+        let o = Observed::new(1);
+        o.note("iam::a:user:u", true, [("s:x:get", "s:r:a:x:1")]);
+        o.note("iam::a:user:u", true, [("s:x:list", "s:r:a:x:*")]);
+        o.reset();
+        assert!(o.learned(None).learned.policies.is_empty());
+        assert_eq!(o.learned(None).dropped_pairs, 0);
+        o.note("iam::a:user:v", true, [("s:x:get", "s:r:a:x:2")]);
+        assert_eq!(o.learned(None).learned.policies.len(), 1);
     }
 }

@@ -67,7 +67,7 @@ pub async fn handle<B: RequestBody>(
     // Headers named by `Connection` are hop-by-hop: gone before anything reads them.
     hygiene::strip_connection_named(&mut parts.headers);
     let mut rec = Record {
-        detailed: gw.decision_log.is_enabled(),
+        detailed: gw.detailed(),
         cloud: snap.routes.cloud_for_path(parts.uri.path()),
         ..Record::default()
     };

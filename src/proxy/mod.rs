@@ -104,6 +104,8 @@ pub struct Gateway {
     /// Temporary keys and tokens issued by the built-in IAM (`crate::huawei_iam`):
     /// made by traffic, outlive snapshots.
     pub sessions: Arc<crate::huawei_iam::sessions::SessionStore>,
+    /// The console's ring of recent decisions (`[console] recent`; `None` when 0).
+    pub console: Option<Arc<crate::console::Console>>,
 }
 
 impl Gateway {
@@ -143,6 +145,7 @@ impl Gateway {
             sessions: Arc::new(crate::huawei_iam::sessions::SessionStore::new(
                 crate::huawei_iam::SESSION_CAPACITY,
             )),
+            console: crate::console::Console::new(config.console_recent),
             config,
             snapshots,
             metrics,
@@ -168,6 +171,7 @@ impl Gateway {
             shared_nonces: self.shared_nonces.clone(),
             observed: self.observed.clone(),
             sessions: self.sessions.clone(),
+            console: self.console.clone(),
         }
     }
 
@@ -178,6 +182,12 @@ impl Gateway {
             Some(shared) => crate::identity::Replay::Shared(shared),
             None => crate::identity::Replay::Local(&self.nonces),
         }
+    }
+
+    /// Whether a request's full record is built: the decision log or the
+    /// console's ring needs it (else only metrics are kept, cheaply).
+    pub fn detailed(&self) -> bool {
+        self.decision_log.is_enabled() || self.console.is_some()
     }
 
     /// The limits a request body is read under.

@@ -208,7 +208,7 @@ impl Recorder {
         let action = rec.action.as_deref().unwrap_or("none");
         let metrics = &self.gw.metrics;
         metrics.observe_request(service, action, decision, status, elapsed.as_secs_f64());
-        if !self.gw.decision_log.is_enabled() {
+        if !self.gw.detailed() {
             return;
         }
         let line = DecisionRecord {
@@ -235,7 +235,15 @@ impl Recorder {
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             snapshot: self.snap.digest.clone(),
         };
-        self.gw.decision_log.record(line);
+        // The console's ring keeps the very record the log writes.
+        match &self.gw.console {
+            Some(console) if self.gw.decision_log.is_enabled() => {
+                self.gw.decision_log.record(line.clone());
+                console.push(line);
+            }
+            Some(console) => console.push(line),
+            None => self.gw.decision_log.record(line),
+        }
     }
 
     /// Record, then set the request id and the debug headers.

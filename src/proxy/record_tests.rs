@@ -271,3 +271,80 @@ async fn a_request_dropped_mid_way_is_logged_as_client_closed() {
     assert_eq!(l["status"], 499);
     assert_eq!(l["error"]["code"], "client_closed");
 }
+
+/// A gateway with the decision log off and `[console]` as given.
+fn gateway_without_log(dir: &Path, console: &str) -> Arc<Gateway> {
+    let gw = gateway(dir, DecisionLog::disabled());
+    let path = dir.join("iamgate.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}[console]\n{console}\n")).unwrap();
+    let config = Config::load(&path).unwrap();
+    Arc::new(Gateway::new(
+        config,
+        gw.snapshots.clone(),
+        HashMap::new(),
+        Metrics::new(),
+        DecisionLog::disabled(),
+    ))
+}
+
+fn finish_one(gw: &Arc<Gateway>) {
+    let mut recorder = Recorder {
+        snap: gw.snapshots.load(),
+        gw: gw.clone(),
+        request_id: "req-3".into(),
+        started: Instant::now(),
+        rec: Record {
+            detailed: gw.detailed(),
+            ..Record::default()
+        },
+        done: false,
+    };
+    let req = Request::get("/v1/p-acme-cn4/notebooks?limit=1")
+        .body(())
+        .unwrap();
+    recorder
+        .rec
+        .set_request(&parts(req), "127.0.0.1".parse().unwrap(), false);
+    recorder.finish(Response::new(Body::default()));
+}
+
+#[test]
+fn the_console_ring_gets_the_full_record_with_the_log_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway_without_log(dir.path(), "recent = 5");
+    assert!(gw.detailed(), "the ring needs the full record");
+    finish_one(&gw);
+    let kept = gw.console.as_ref().unwrap().recent();
+    assert_eq!(kept.len(), 1);
+    let r = &kept[0].record;
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("GET", "/v1/p-acme-cn4/notebooks")
+    );
+    assert_eq!(r.query.as_deref(), Some("limit=1"));
+    assert_eq!((r.request_id.as_str(), r.status), ("req-3", 200));
+}
+
+#[test]
+fn with_the_ring_and_the_log_off_nothing_detailed_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway_without_log(dir.path(), "recent = 0");
+    assert!(gw.console.is_none());
+    assert!(!gw.detailed(), "the fast path: metrics only");
+    finish_one(&gw);
+}
+
+#[tokio::test]
+async fn with_both_on_the_log_and_the_ring_get_the_same_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let gw = gateway(dir.path(), log.clone());
+    finish_one(&gw);
+    let kept = gw.console.as_ref().unwrap().recent();
+    drop(gw);
+    log.close().await;
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+    assert_eq!(line, serde_json::to_value(&kept[0].record).unwrap());
+}
