@@ -13,6 +13,9 @@
 # env:   IAMGATE_BIN   use this binary instead of building target/release/iamgate
 #        NGINX_WORKERS nginx worker_processes (default: auto)
 #        WARMUP        warm-up seconds before each measured run (default: 2)
+#        MODEL         the gateways' [runtime] model: per_core (default) or work_stealing
+#        CONSOLE       the gateways' [console] recent (default 0: the live console's ring off,
+#                      like the decision log; set 1000 to measure with it on)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -168,8 +171,8 @@ SIGNED_PATH=/v1/p-bench-cn4/notebooks/nb-0-0/storage
 declare -A GATE_URL GATE_ADMIN
 # start_gateway NAME POLICIES WORKERS: start `iamgate serve`, record its URLs.
 start_gateway() {
-    local name=$1 policies=$2 workers=$3 conf=$WORK/$1.toml runtime=
-    [[ -n $workers ]] && runtime=$'\n[runtime]\nworker_threads = '"$workers"
+    local name=$1 policies=$2 workers=$3 conf=$WORK/$1.toml runtime=$'[runtime]\nmodel = "'"${MODEL:-per_core}"'"'
+    [[ -n $workers ]] && runtime+=$'\nworker_threads = '"$workers"
     cat >"$conf" <<EOF
 listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
@@ -189,6 +192,10 @@ target = "off"
 
 [reload]
 watch = false
+
+[console]
+recent = ${CONSOLE:-0}
+
 $runtime
 EOF
     IAMGATE_LOG=warn "$BIN" serve --config "$conf" >"$WORK/$name.log" 2>"$WORK/$name.err" &
@@ -325,7 +332,7 @@ decisions() {
 # --- the table ----------------------------------------------------------------
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($CPU) · wrk -t $THREADS -d ${DURATION}s (+${WARMUP}s warm-up) · nginx worker_processes $NGINX_WORKERS · gateway worker_threads ${WORKERS:-default} · $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($CPU) · wrk -t $THREADS -d ${DURATION}s (+${WARMUP}s warm-up) · nginx worker_processes $NGINX_WORKERS · gateway model ${MODEL:-per_core}, worker_threads ${WORKERS:-default}, console ring ${CONSOLE:-0} · $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')"
 echo
 awk -F'\t' '
     { c[NR] = $1; name[NR] = $2; rps[NR] = $3; p50[NR] = $4; p99[NR] = $5; tot[NR] = $6; bad[NR] = $7; up[NR] = $9; chk[NR] = $10
