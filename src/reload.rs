@@ -100,31 +100,37 @@ impl Inner {
     async fn reload(&self, trigger: &str) -> ReloadOutcome {
         let config = self.config.clone();
         let live = self.holder.load();
-        // The access diff runs on the blocking thread too: it is bounded
-        // (ACCESS_DIFF_BUDGET) but may evaluate many thousand decisions.
-        let loaded = tokio::task::spawn_blocking(move || {
-            Snapshot::load(&config).map(|snap| {
-                let diff = access_diff::diff(&live, &snap, &config.regions, &reload_limits());
-                (snap, diff)
-            })
-        })
-        .await;
+        let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&config)).await;
         let loaded =
             loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
         match loaded {
-            Ok((snap, diff)) => {
+            Ok(snap) => {
                 let digest = snap.digest.clone();
                 publish_metrics(&self.metrics, &snap);
-                self.metrics.reload_access_changes(diff.gained, diff.lost);
                 // Count before publishing: a scrape never sees the new
                 // snapshot with the reload counter one behind.
                 self.metrics.reload(true);
                 seed_resources(&self.resources, &snap);
                 self.holder.publish(snap);
                 self.run_after_publish();
-                log_access_diff(trigger, &diff);
-                self.holder.record_access_diff(diff);
                 tracing::info!(trigger, %digest, "reloaded");
+                // The access diff never delays enforcement: it runs after the
+                // new snapshot is live, on the blocking pool, bounded by
+                // ACCESS_DIFF_BUDGET (it may evaluate many thousand decisions).
+                let new = self.holder.load();
+                let regions = self.config.regions.clone();
+                let diff = tokio::task::spawn_blocking(move || {
+                    access_diff::diff(&live, &new, &regions, &reload_limits())
+                })
+                .await;
+                match diff {
+                    Ok(diff) => {
+                        self.metrics.reload_access_changes(diff.gained, diff.lost);
+                        log_access_diff(trigger, &diff);
+                        self.holder.record_access_diff(diff);
+                    }
+                    Err(e) => tracing::warn!(trigger, "access diff task failed: {e}"),
+                }
                 ReloadOutcome::Loaded(digest)
             }
             Err(errors) => {
@@ -149,7 +155,7 @@ impl Inner {
     }
 }
 
-/// How long a reload may spend on its access diff before publishing.
+/// How long a reload may spend on its access diff (after publishing).
 pub const ACCESS_DIFF_BUDGET: Duration = Duration::from_secs(2);
 
 fn reload_limits() -> Limits {
