@@ -63,6 +63,30 @@ pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     reached
 }
 
+/// An address as text, exactly as `Display` writes it. IPv4 (every request
+/// formats its peer twice: `g:SourceIp` and `X-Forwarded-For`) is written
+/// digit by digit: `Display`'s formatting machinery cost ~1,300
+/// instructions per address, a twentieth of the gateway's own work.
+pub fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
+}
+
 /// A request whose request keys cannot be read unambiguously: the handler
 /// answers 400 (a body the policy cannot see is a body it cannot judge).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +131,7 @@ pub fn base_context(
     };
     let tags = body.tags;
     let k = keys(cloud);
-    c.set_normalized(k.source_ip, facts.peer.to_string());
+    c.set_normalized(k.source_ip, ip_text(facts.peer));
     c.set_normalized(k.current_time, now);
     c.set_normalized(k.secure_transport, bool_text(facts.tls));
     c.set_normalized(k.mfa_present, bool_text(who.mfa));

@@ -290,3 +290,26 @@ fn an_agency_session_is_an_assumed_agency_without_user_keys() {
         Some("o-demo/r-demo/ou-prod/acme0001")
     );
 }
+
+proptest::proptest! {
+    /// `ip_text` writes every IPv4 address exactly as `Display` does (and
+    /// IPv6 through `Display` itself).
+    #[test]
+    fn ip_text_is_display(bits in proptest::prelude::any::<u32>(), v6 in proptest::prelude::any::<u128>()) {
+        let v4 = IpAddr::from(std::net::Ipv4Addr::from(bits));
+        proptest::prop_assert_eq!(ip_text(v4), v4.to_string());
+        let v6 = IpAddr::from(std::net::Ipv6Addr::from(v6));
+        proptest::prop_assert_eq!(ip_text(v6), v6.to_string());
+    }
+}
+
+#[test]
+fn ip_text_writes_the_edges_of_each_octet() {
+    for (ip, text) in [
+        ([0, 0, 0, 0], "0.0.0.0"),
+        ([9, 10, 99, 100], "9.10.99.100"),
+        ([255, 254, 200, 1], "255.254.200.1"),
+    ] {
+        assert_eq!(ip_text(IpAddr::from(ip)), text);
+    }
+}

@@ -124,7 +124,7 @@ pub fn upstream_headers(
             headers.insert(name, v);
         }
     };
-    let peer = origin.peer.to_string();
+    let peer = crate::proxy::context::ip_text(origin.peer);
     set(HOST, origin.host.to_string());
     set(X_FORWARDED_FOR, forwarded_for(received, origin, &peer));
     set(X_FORWARDED_HOST, origin.host.to_string());
