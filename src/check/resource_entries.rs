@@ -19,7 +19,7 @@ use crate::diag::{Diagnostic, Place};
 use crate::directory::files::ResourcesFile;
 use crate::routes::Service;
 use crate::snapshot::Snapshot;
-use crate::state::parse_urn;
+use crate::state::{known_types, parse_urn};
 
 /// Warnings for the entries of `policies_dir/resources.toml`.
 /// `regions`: the config's `[regions]` (Alibaba service → region), if known.
@@ -138,25 +138,6 @@ fn region_problem(
 fn fixed_prefix(service: &Service) -> &str {
     let t = &service.resource_template;
     t.find('{').map_or(t.as_str(), |i| &t[..i])
-}
-
-/// Every resource type of the service (catalog and routes), longest first,
-/// as the resource state parses them.
-fn known_types(service: &Service) -> Vec<String> {
-    let mut types: BTreeSet<String> = service
-        .actions
-        .iter()
-        .flat_map(|a| a.resource_types.iter().cloned())
-        .collect();
-    types.extend(
-        service
-            .routes
-            .iter()
-            .filter_map(|r| r.resource.as_ref().map(|x| x.kind.clone())),
-    );
-    let mut types: Vec<String> = types.into_iter().collect();
-    types.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-    types
 }
 
 #[cfg(test)]

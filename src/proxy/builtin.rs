@@ -8,16 +8,14 @@ use std::net::IpAddr;
 
 use http::request::Parts;
 use http::Response;
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
 use crate::config::Config;
 use crate::identity::Authenticated;
-use crate::policy::Denial;
 use crate::proxy::context::{base_context, source_ip, RequestFacts};
 use crate::proxy::record::Record;
-use crate::proxy::respond::{reason_summary, DenialDetails, GatewayError};
+use crate::proxy::respond::GatewayError;
 use crate::proxy::Body;
 use crate::routes::RouteMatch;
 use crate::snapshot::Snapshot;
@@ -60,29 +58,11 @@ pub(super) fn serve_sts(
     let result = crate::policy::authorize(&who.principal.subject, &needs);
     rec.note_authorization(&who.principal.subject, &needs, &result);
     if let Err(denial) = result {
-        return Err(denied(snap, who, *denial));
+        // The same denial body as a forwarded route's, with the trace of
+        // the context the decision read.
+        return Err(super::handler::denied(snap, who, *denial, Some(&needs[0].2)));
     }
     let base = needs.into_iter().next().map(|n| n.2).unwrap_or_default();
     complete(&assume, who, base, call.now, call.request_id)
 }
 
-fn denied(snap: &Snapshot, who: &Authenticated, denial: Denial) -> GatewayError {
-    let p = &who.principal;
-    let explanation = json!({
-        "action": denial.action,
-        "resource": denial.resource,
-        "principal": p.urn,
-        "decision": denial.decision.kind,
-        "reason": denial.decision.reason,
-        "summary": reason_summary(&denial.decision.reason),
-        "snapshot": snap.digest,
-    });
-    GatewayError::Denied(Box::new(DenialDetails {
-        principal_urn: p.urn.clone(),
-        principal_display: p.display_name().to_string(),
-        account_id: p.account_id.to_string(),
-        is_root: p.is_root(),
-        explanation,
-        denial,
-    }))
-}

@@ -28,7 +28,7 @@ use crate::routes::RouteMatch;
 pub use crate::routes::canonical::{canonical_id, Ambiguous, MAX_ID_BYTES};
 pub use effect::{addressed, created_id, effect_of, Effect};
 pub use resources::{Lookup, Origin, Owner, Reservation, ResourceKey, ResourceState, StateFull};
-pub(crate) use seed::{key_of, parse_urn};
+pub(crate) use seed::{key_of, known_types, parse_urn};
 
 /// The header the gateway sets on every forwarded request to the caller's
 /// account id (any client copy is removed first); the bundled mock

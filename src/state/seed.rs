@@ -108,7 +108,7 @@ fn matches(parts: &[Part<'_>], types: &[String], input: &str, out: &mut Parsed) 
 }
 
 /// Every resource type a service names (catalog and routes), longest first.
-fn known_types(service: &Service) -> Vec<String> {
+pub(crate) fn known_types(service: &Service) -> Vec<String> {
     let mut types: BTreeSet<String> = service
         .actions
         .iter()
