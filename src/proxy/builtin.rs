@@ -60,9 +60,13 @@ pub(super) fn serve_sts(
     if let Err(denial) = result {
         // The same denial body as a forwarded route's, with the trace of
         // the context the decision read.
-        return Err(super::handler::denied(snap, who, *denial, Some(&needs[0].2)));
+        return Err(super::handler::denied(
+            snap,
+            who,
+            *denial,
+            Some(&needs[0].2),
+        ));
     }
     let base = needs.into_iter().next().map(|n| n.2).unwrap_or_default();
     complete(&assume, who, base, call.now, call.request_id)
 }
-
