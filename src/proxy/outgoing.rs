@@ -145,39 +145,48 @@ fn forwarded_for(received: &HeaderMap, origin: &Origin<'_>, peer: &str) -> Strin
         .trusted_proxies
         .iter()
         .any(|n| n.contains(&origin.peer));
-    let chain: Vec<&str> = if trusted {
-        received
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    chain
-        .into_iter()
+    if !trusted {
+        return peer.to_string();
+    }
+    received
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
         .chain(std::iter::once(peer))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// RFC 7239: `for=…;host=…;proto=…`, quoting values that are not tokens.
+/// RFC 7239: `for=…;host=…;proto=…`, quoting values that are not tokens
+/// (written piece by piece: this runs on every forwarded request).
 fn forwarded(origin: &Origin<'_>, peer: &str, proto: &str) -> String {
-    let node = match origin.peer {
-        IpAddr::V4(_) => peer.to_string(),
-        IpAddr::V6(_) => format!("\"[{peer}]\""),
-    };
-    format!("for={node};host={};proto={proto}", quoted(origin.host))
+    let mut out = String::with_capacity(24 + peer.len() + origin.host.len());
+    out.push_str("for=");
+    match origin.peer {
+        IpAddr::V4(_) => out.push_str(peer),
+        IpAddr::V6(_) => {
+            out.push_str("\"[");
+            out.push_str(peer);
+            out.push_str("]\"");
+        }
+    }
+    out.push_str(";host=");
+    push_quoted(&mut out, origin.host);
+    out.push_str(";proto=");
+    out.push_str(proto);
+    out
 }
 
-fn quoted(value: &str) -> String {
+fn push_quoted(out: &mut String, value: &str) {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if !value.is_empty() && value.chars().all(token) {
-        value.to_string()
+        out.push_str(value);
     } else {
-        format!("\"{}\"", value.replace(['\\', '"'], ""))
+        out.push('"');
+        out.extend(value.chars().filter(|c| !matches!(c, '\\' | '"')));
+        out.push('"');
     }
 }
 
