@@ -118,6 +118,10 @@ impl Inner {
                 // new snapshot is live, on the blocking pool, bounded by
                 // ACCESS_DIFF_BUDGET (it may evaluate many thousand decisions).
                 let new = self.holder.load();
+                if new.digest == live.digest {
+                    // Nothing changed: the last diff that changed something stays.
+                    return ReloadOutcome::Loaded(digest);
+                }
                 let regions = self.config.regions.clone();
                 let diff = tokio::task::spawn_blocking(move || {
                     access_diff::diff(&live, &new, &regions, &reload_limits())

@@ -183,7 +183,13 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         observed: gw.observed.clone(),
         console: gw.console.clone(),
     });
-    announce("listening on", listeners.local_addr()?);
+    // Workers (their runtimes, threads and descriptors) exist before
+    // anything is announced or the admin listener accepts: a process that
+    // cannot start them fails at start-up, never later.
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let addr = listeners.local_addr()?;
+    let running = listeners.start(tls, gw, drain_rx)?;
+    announce("listening on", addr);
     announce(
         "admin listening on",
         admin_listener.local_addr().map_err(|e| e.to_string())?,
@@ -194,7 +200,6 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         admin.clone(),
         stopped(stop_rx.clone()),
     ));
-    let (drain_tx, drain_rx) = watch::channel(false);
     let (signal_admin, signal_metrics) = (admin.clone(), metrics.clone());
     tokio::spawn(async move {
         signal.await;
@@ -203,7 +208,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         signal_metrics.set_ready(false);
         let _ = drain_tx.send(true);
     });
-    listeners.serve(tls, gw, drain_rx).await?;
+    running.wait().await?;
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     log.close().await;

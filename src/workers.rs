@@ -62,24 +62,25 @@ impl Listeners {
         }
     }
 
-    /// Serve on every listener until `stop` turns true, then drain (see
-    /// [`serve_gateway`]); returns when every worker has finished.
-    pub async fn serve(
+    /// Start serving on every listener until `stop` turns true, then drain
+    /// (see [`serve_gateway`]). Per-core workers get their runtimes and
+    /// threads here, so failing to create one is an error now.
+    pub fn start(
         self,
         tls: Option<TlsAcceptor>,
         gw: Arc<Gateway>,
         stop: watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<Running, String> {
         let grace = gw.config.limits.shutdown_grace;
         let slots = connection_slots(&gw.config.limits);
         if gw.config.runtime_model == RuntimeModel::WorkStealing {
             let [socket] = <[_; 1]>::try_from(self.sockets)
                 .map_err(|_| "work_stealing serves one listener".to_string())?;
             let listener = TcpListener::from_std(socket).map_err(|e| e.to_string())?;
-            serve_gateway(listener, tls, gw, slots, stopped(stop), grace).await;
-            return Ok(());
+            let task = serve_gateway(listener, tls, gw, slots, stopped(stop), grace);
+            return Ok(Running::Task(tokio::spawn(task)));
         }
-        let mut workers = Vec::new();
+        let mut threads = Vec::new();
         for (i, socket) in self.sockets.into_iter().enumerate() {
             let worker = Worker {
                 gw: Arc::new(gw.for_worker()),
@@ -88,15 +89,32 @@ impl Listeners {
                 stop: stop.clone(),
                 grace,
             };
-            workers.push(worker.spawn(i, socket)?);
+            threads.push(worker.spawn(i, socket)?);
         }
-        tokio::task::spawn_blocking(move || {
-            for w in workers {
-                let _ = w.join();
-            }
-        })
-        .await
-        .map_err(|e| format!("workers: {e}"))
+        Ok(Running::Threads(threads))
+    }
+}
+
+/// The gateway's connections being served: one task (work stealing) or one
+/// thread per worker.
+pub enum Running {
+    Task(tokio::task::JoinHandle<()>),
+    Threads(Vec<JoinHandle<()>>),
+}
+
+impl Running {
+    /// Until every worker has drained and finished.
+    pub async fn wait(self) -> Result<(), String> {
+        match self {
+            Running::Task(task) => task.await.map_err(|e| format!("gateway: {e}")),
+            Running::Threads(threads) => tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await
+            .map_err(|e| format!("workers: {e}")),
+        }
     }
 }
 

@@ -63,7 +63,15 @@ def test_listener_backs_off_when_out_of_descriptors(tmp_path, iamgate_bin, liste
         # Fill the descriptor table: every accepted client holds one fd, the
         # rest wait in the kernel's backlog while accept fails.
         for _ in range(120):
-            clients.append(socket.create_connection(target, timeout=5))
+            try:
+                clients.append(socket.create_connection(target, timeout=5))
+            except OSError as e:
+                # Say what the process did: a refused or reset connect here
+                # means the listener (or the process) is gone.
+                code = proc.proc.poll()
+                log = stderr_file.read_text() if stderr_file.exists() else ""
+                pytest.fail(f"connect #{len(clients) + 1} to the {listener} listener failed: {e}; "
+                            f"process exit code {code}; stderr:\n{log[-4000:]}")
         time.sleep(0.5)  # let the loop reach its error state
         before = cpu_seconds(proc.proc.pid)
         time.sleep(2.0)
