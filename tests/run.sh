@@ -39,6 +39,7 @@ python_venv() {
 }
 
 need_debian_package prometheus prometheus
+need_debian_package faketime faketime   # test_sts_expiry.py moves the gateway's clock
 need_debian_package openssl openssl
 need_debian_package redis-server redis-server # the shared nonce store (tests/e2e/test_redis_nonces.py)
 need_debian_package chromium chromium # the console in a real browser (tests/e2e/test_console.py)

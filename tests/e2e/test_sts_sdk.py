@@ -2,8 +2,8 @@
 AssumeRole against the gateway's built-in STS, then the AgentRun SDK
 (alibabacloud-agentrun20250910 5.7.5) signing with the temporary credentials
 (`x-acs-security-token`). Every refusal checks the status, the code and that
-the upstream saw nothing. (An expired session is tested in memory, in
-tests/sts_sessions.rs: STS sessions last at least 900 s.)
+the upstream saw nothing. (An expired session: test_sts_expiry.py, with the
+gateway's clock moved by libfaketime; in memory in tests/sts_sessions.rs.)
 """
 
 import base64
