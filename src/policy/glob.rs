@@ -170,6 +170,17 @@ mod tests {
     }
 
     #[test]
+    fn question_mark_takes_characters_of_every_utf8_length() {
+        for c in ["a", "é", "€", "😀"] {
+            assert!(Glob::new("x?y").matches(&format!("x{c}y")), "{c}");
+            assert!(Glob::new("*?y").matches(&format!("{c}{c}y")), "{c}");
+            assert!(Glob::new("*a?").matches(&format!("{c}a{c}")), "{c}");
+            assert!(!Glob::new("x?").matches(&format!("x{c}{c}")), "{c}");
+            assert!(!Glob::new("x??y").matches(&format!("x{c}y")), "{c}");
+        }
+    }
+
+    #[test]
     fn matching_is_case_sensitive() {
         assert!(!Glob::new("Nb*").matches("nb1"));
         assert!(!Glob::new("x:*:Nb").matches("x:1:nb"));
