@@ -152,6 +152,14 @@ mod tests {
     }
 
     #[test]
+    fn only_a_literal_is_not_a_wildcard() {
+        assert!(!Glob::new("a:b").is_wildcard());
+        for p in ["*", "a:*", "a:*:c", "a?"] {
+            assert!(Glob::new(p).is_wildcard(), "{p}");
+        }
+    }
+
+    #[test]
     fn star_crosses_separators_and_may_be_empty() {
         let g = Glob::new("acs:log:*:*:project/*/logstore/aliyun-prom-*");
         assert!(g.matches("acs:log:cn-hangzhou:123:project/p1/logstore/aliyun-prom-x"));
