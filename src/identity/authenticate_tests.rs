@@ -37,7 +37,8 @@ fn huawei_request(ak: &str, sk: &[u8]) -> OwnedRequest {
     req.set("x-sdk-date", "20250101T000000Z");
     let signed = ["host", "x-sdk-date"];
     let sig = reference_signer::huawei_signature(&req, &signed, sk);
-    let auth = format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}");
+    let auth =
+        format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={sig}");
     req.set("authorization", &auth);
     req
 }
@@ -84,7 +85,10 @@ fn a_key_of_the_other_cloud_is_unknown() {
     // The Alibaba key passes the lookup on its own cloud (then the head
     // checks refuse this request, which signs only `host`).
     let err = identify(&dir, Cloud::Aliyun, &acs3(RUNNER_AK).parts(), NOW).err();
-    assert!(matches!(err, Some(AuthError::Verify(AuthFailure::Malformed(_)))), "{err:?}");
+    assert!(
+        matches!(err, Some(AuthError::Verify(AuthFailure::Malformed(_)))),
+        "{err:?}"
+    );
     let req = huawei_request(RUNNER_AK, b"runner-example-secret-not-real");
     let err = identify(&dir, Cloud::Huawei, &req.parts(), NOW).err();
     assert_eq!(err, Some(AuthError::UnknownKey));
@@ -98,7 +102,10 @@ fn tokens_are_huawei_only_and_expire_at_their_instant() {
         authenticate(&dir, Cloud::Huawei, &req.parts(), now, &nonces())
     };
     let who = token("example-token-alice-not-real", NOW).unwrap();
-    assert_eq!((user(&who), who.access_key.as_deref(), who.mfa), (Some("alice"), None, true));
+    assert_eq!(
+        (user(&who), who.access_key.as_deref(), who.mfa),
+        (Some("alice"), None, true)
+    );
     let last = datetime!(2098-12-31 23:59:59 UTC);
     assert!(token("example-token-alice-not-real", last).is_ok());
     let expiry = datetime!(2099-01-01 00:00:00 UTC);
@@ -119,19 +126,51 @@ fn tokens_are_huawei_only_and_expire_at_their_instant() {
 fn every_failure_has_its_metric_label() {
     let cases = [
         (AuthError::Verify(AuthFailure::Missing), "missing"),
-        (AuthError::Verify(AuthFailure::Malformed("x".into())), "malformed"),
-        (AuthError::Verify(AuthFailure::UnsupportedAlgorithm("x".into())), "unsupported"),
-        (AuthError::Verify(AuthFailure::SignatureMismatch), "signature_mismatch"),
-        (AuthError::Verify(AuthFailure::BodyHashMismatch), "signature_mismatch"),
-        (AuthError::Verify(AuthFailure::Expired { date: "x".into() }), "expired"),
+        (
+            AuthError::Verify(AuthFailure::Malformed("x".into())),
+            "malformed",
+        ),
+        (
+            AuthError::Verify(AuthFailure::UnsupportedAlgorithm("x".into())),
+            "unsupported",
+        ),
+        (
+            AuthError::Verify(AuthFailure::SignatureMismatch),
+            "signature_mismatch",
+        ),
+        (
+            AuthError::Verify(AuthFailure::BodyHashMismatch),
+            "signature_mismatch",
+        ),
+        (
+            AuthError::Verify(AuthFailure::Expired { date: "x".into() }),
+            "expired",
+        ),
         (AuthError::Verify(AuthFailure::NonceReused), "nonce_reused"),
-        (AuthError::Verify(AuthFailure::TemporaryCredentials), "unsupported"),
-        (AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Full)), "nonce_store_full"),
-        (AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Quota)), "nonce_store_quota"),
-        (AuthError::Verify(AuthFailure::UnsignedPayload), "unsigned_payload"),
+        (
+            AuthError::Verify(AuthFailure::TemporaryCredentials),
+            "unsupported",
+        ),
+        (
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Full)),
+            "nonce_store_full",
+        ),
+        (
+            AuthError::Verify(AuthFailure::ReplayStoreFull(ReplayLimit::Quota)),
+            "nonce_store_quota",
+        ),
+        (
+            AuthError::Verify(AuthFailure::UnsignedPayload),
+            "unsigned_payload",
+        ),
         (AuthError::UnknownKey, "unknown_key"),
         (AuthError::UnknownToken, "token_unknown"),
-        (AuthError::TokenExpired { expires_at: "x".into() }, "token_expired"),
+        (
+            AuthError::TokenExpired {
+                expires_at: "x".into(),
+            },
+            "token_expired",
+        ),
     ];
     for (err, label) in cases {
         assert_eq!(err.kind(), label, "{err:?}");

@@ -23,7 +23,10 @@ fn is_malformed(r: Result<SignedAuthorization, AuthFailure>) -> bool {
 #[test]
 fn an_unknown_name_is_unsupported_anything_else_malformed() {
     let unsupported = |token: &str| {
-        let r = parse(&format!("{token} Access=a, SignedHeaders=host, Signature={}", sig()));
+        let r = parse(&format!(
+            "{token} Access=a, SignedHeaders=host, Signature={}",
+            sig()
+        ));
         matches!(r, Err(AuthFailure::UnsupportedAlgorithm(_)))
     };
     assert!(unsupported("SDK-HMAC-SM3"));
@@ -39,7 +42,11 @@ fn an_unknown_name_is_unsupported_anything_else_malformed() {
 
 #[test]
 fn parameters_are_each_given_once_and_well_formed() {
-    let ok = parse(&format!("{ALG} Access=AK1, SignedHeaders=host;x-sdk-date, Signature={}", sig())).unwrap();
+    let ok = parse(&format!(
+        "{ALG} Access=AK1, SignedHeaders=host;x-sdk-date, Signature={}",
+        sig()
+    ))
+    .unwrap();
     assert_eq!(ok.access_key, "AK1");
     assert_eq!(ok.signed_headers, ["host", "x-sdk-date"]);
     assert_eq!(ok.signature, sig());
@@ -66,10 +73,17 @@ fn parameters_are_each_given_once_and_well_formed() {
 
 #[test]
 fn debug_shows_the_key_and_only_a_prefix_of_the_signature() {
-    let auth = parse(&format!("{ALG} Access=AK1, SignedHeaders=host, Signature={}", sig())).unwrap();
+    let auth = parse(&format!(
+        "{ALG} Access=AK1, SignedHeaders=host, Signature={}",
+        sig()
+    ))
+    .unwrap();
     let text = format!("{auth:?}");
     assert!(text.contains("AK1") && text.contains("host"), "{text}");
-    assert!(text.contains("abababab…") && !text.contains(&sig()), "{text}");
+    assert!(
+        text.contains("abababab…") && !text.contains(&sig()),
+        "{text}"
+    );
 }
 
 fn parts<'a>(headers: &'a http::HeaderMap, authority: Option<&'a str>) -> HttpParts<'a> {
@@ -91,7 +105,9 @@ fn the_authority_stands_in_for_host_only() {
     assert_eq!(header_values(&req, "x-a").unwrap(), ["v"]);
     assert_eq!(header_values(&req, "host").unwrap(), ["gw.example"]);
     assert!(header_values(&req, "x-b").unwrap().is_empty());
-    assert!(header_values(&parts(&headers, None), "host").unwrap().is_empty());
+    assert!(header_values(&parts(&headers, None), "host")
+        .unwrap()
+        .is_empty());
     assert!(header_values(&req, "X-A").is_err());
     for good in ["a", "0-9", "x!#$%&'*+-.^_`|~"] {
         assert!(header_values(&req, good).is_ok(), "{good}");
@@ -104,9 +120,18 @@ fn the_authority_stands_in_for_host_only() {
 #[test]
 fn a_requests_debug_shows_names_never_values() {
     let mut headers = http::HeaderMap::new();
-    headers.insert("x-security-token", http::HeaderValue::from_static("tok-123"));
+    headers.insert(
+        "x-security-token",
+        http::HeaderValue::from_static("tok-123"),
+    );
     let text = format!("{:?}", parts(&headers, None));
-    assert!(text.contains("x-security-token") && text.contains("/p"), "{text}");
+    assert!(
+        text.contains("x-security-token") && text.contains("/p"),
+        "{text}"
+    );
     assert!(text.contains("body_len: 11"), "{text}");
-    assert!(!text.contains("tok-123") && !text.contains("secret body"), "{text}");
+    assert!(
+        !text.contains("tok-123") && !text.contains("secret body"),
+        "{text}"
+    );
 }

@@ -112,7 +112,10 @@ mod tests {
         let max = "y".repeat(SNIPPET_MAX_CHARS);
         assert_eq!(snippet(&max), max);
         let over = "é".repeat(SNIPPET_MAX_CHARS + 1);
-        assert_eq!(snippet(&over), format!("{}…", "é".repeat(SNIPPET_MAX_CHARS)));
+        assert_eq!(
+            snippet(&over),
+            format!("{}…", "é".repeat(SNIPPET_MAX_CHARS))
+        );
     }
 
     #[test]

@@ -34,7 +34,11 @@ fn identity(cloud: Cloud) -> Arc<crate::policy::Policy> {
 }
 
 fn subject(cloud: Cloud, root: bool) -> Subject {
-    let scp = policy(cloud, "scp", r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#);
+    let scp = policy(
+        cloud,
+        "scp",
+        r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#,
+    );
     Subject {
         cloud,
         root,
@@ -70,7 +74,10 @@ fn every_statement_says_why_it_did_not_match() {
         request_values: Some(vec!["bob".into()]),
     };
     let want = vec![
-        ("scp#0 at organisation level 0 (ou-1)".into(), Outcome::Matched),
+        (
+            "scp#0 at organisation level 0 (ou-1)".into(),
+            Outcome::Matched,
+        ),
         ("id#0".into(), Outcome::Matched),
         ("id#1".into(), Outcome::ActionNotMatched),
         ("id#2".into(), Outcome::ResourceNotMatched),
@@ -87,7 +94,9 @@ fn a_root_identity_skips_identity_policies_and_on_aliyun_control_policies() {
     let ctx = Context::new();
     let traced = |cloud, root| {
         let t = trace(&subject(cloud, root), "modelarts:notebook:get", NB, &ctx);
-        t.iter().map(|t| t.statement.to_string()).collect::<Vec<_>>()
+        t.iter()
+            .map(|t| t.statement.to_string())
+            .collect::<Vec<_>>()
     };
     let org = "scp#0 at organisation level 0 (ou-1)".to_string();
     assert_eq!(traced(Cloud::Huawei, true), [org.clone()]);

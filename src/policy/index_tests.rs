@@ -38,12 +38,12 @@ fn sample() -> PolicySet {
         policy(
             "a",
             &[
-                "modelarts:notebook:get",   // 0 literal
-                "modelarts:notebook:*",     // 1 prefix, service modelarts
-                "*:get",                    // 2 wildcard service
-                "obs:*",                    // 3 another service
-                "!modelarts:pool:*",        // 4 NotAction
-                "mod?larts:notebook:get",   // 5 wildcard in the service
+                "modelarts:notebook:get", // 0 literal
+                "modelarts:notebook:*",   // 1 prefix, service modelarts
+                "*:get",                  // 2 wildcard service
+                "obs:*",                  // 3 another service
+                "!modelarts:pool:*",      // 4 NotAction
+                "mod?larts:notebook:get", // 5 wildcard in the service
             ],
         ),
         policy("b", &["modelarts:notebook:*", "*"]), // 6 repeated pattern, 7 any
@@ -78,7 +78,10 @@ fn positions_name_policy_and_statement_in_order() {
 #[test]
 fn wildcards_are_filed_under_their_literal_service() {
     let service = |p: &str| literal_service(&Glob::new(p)).map(str::to_string);
-    assert_eq!(service("modelarts:notebook:*").as_deref(), Some("modelarts"));
+    assert_eq!(
+        service("modelarts:notebook:*").as_deref(),
+        Some("modelarts")
+    );
     assert_eq!(service("modelarts:*:get").as_deref(), Some("modelarts"));
     assert_eq!(service("mod*:notebook:get"), None);
     assert_eq!(service("mod?:notebook:get"), None);

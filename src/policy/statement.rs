@@ -105,10 +105,7 @@ mod tests {
     #[test]
     fn not_action_and_not_resource_match_everything_else() {
         let globs = || vec![Glob::new("obs:*"), Glob::new("ecs:get")];
-        let st = statement(
-            ActionSet::Action(globs()),
-            ResourceSet::Resource(globs()),
-        );
+        let st = statement(ActionSet::Action(globs()), ResourceSet::Resource(globs()));
         assert!(st.matches_action("obs:put") && st.matches_action("ecs:get"));
         assert!(!st.matches_action("ecs:put"));
         assert!(st.matches_resource("obs:b") && !st.matches_resource("ecs:x"));
