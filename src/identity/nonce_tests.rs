@@ -170,6 +170,7 @@ fn concurrent_use_from_threads() {
 #[test]
 fn nonces_with_the_same_expiry_all_expire() {
     let store = NonceStore::with_quota(10, 10, WINDOW);
+    assert!(store.is_empty());
     store.check_and_insert("ak", "n1", T0, T0).unwrap();
     store.check_and_insert("ak", "n2", T0, T0).unwrap();
     store.check_and_insert("ak", "n3", T0, T0).unwrap();
