@@ -4,7 +4,7 @@
 //! Written against the mutants cargo-mutants left alive (tests/MUTANTS.md).
 
 use super::*;
-use crate::identity::request::{header_values, HttpParts};
+use crate::identity::request::{header_values, single_header, HttpParts};
 
 const ALG: &str = "SDK-HMAC-SHA256";
 
@@ -134,4 +134,20 @@ fn a_requests_debug_shows_names_never_values() {
         !text.contains("tok-123") && !text.contains("secret body"),
         "{text}"
     );
+}
+
+#[test]
+fn an_absent_header_and_a_repeated_one_are_told_apart() {
+    let mut headers = http::HeaderMap::new();
+    headers.append("x-a", http::HeaderValue::from_static("1"));
+    headers.append("x-a", http::HeaderValue::from_static("2"));
+    headers.append("x-b", http::HeaderValue::from_static("3"));
+    let req = parts(&headers, None);
+    let message = |name: &str| match single_header(&req, name) {
+        Err(AuthFailure::Malformed(m)) => m,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert!(message("x-c").contains("absent"), "{}", message("x-c"));
+    assert!(message("x-a").contains("repeated"), "{}", message("x-a"));
+    assert_eq!(single_header(&req, "x-b"), Ok("3".to_string()));
 }
