@@ -366,3 +366,47 @@ proptest! {
         let _ = verify_acs3(&req.parts(), &auth, SECRET, NOW, &store());
     }
 }
+
+#[test]
+fn the_head_checks_refuse_before_any_body_is_read() {
+    let head = |req: &OwnedRequest, auth: &Acs3Auth, now| check_acs3_head(&req.parts(), auth, now);
+    let (req, auth) = own_request("n-1");
+    assert_eq!(head(&req, &auth, NOW), Ok(()));
+    let late = head(&req, &auth, DATE + time::Duration::minutes(16));
+    assert!(matches!(late, Err(AuthFailure::Expired { .. })), "{late:?}");
+    let mut with_token = req.clone();
+    with_token.set("x-acs-security-token", "sts");
+    assert_eq!(
+        head(&with_token, &auth, NOW),
+        Err(AuthFailure::TemporaryCredentials)
+    );
+    let mut unsigned_nonce = auth.clone();
+    unsigned_nonce
+        .signed_headers
+        .retain(|h| h != "x-acs-signature-nonce");
+    assert!(matches!(
+        head(&req, &unsigned_nonce, NOW),
+        Err(AuthFailure::Malformed(_))
+    ));
+    for bad in [String::new(), "n".repeat(MAX_NONCE_LEN + 1)] {
+        let (req, auth) = own_request(&bad);
+        assert!(matches!(
+            head(&req, &auth, NOW),
+            Err(AuthFailure::Malformed(_))
+        ));
+    }
+}
+
+#[test]
+fn a_nonce_may_be_empty_never_and_max_len_bytes_at_most() {
+    let longest = "n".repeat(MAX_NONCE_LEN);
+    let (req, auth) = own_request(&longest);
+    assert_eq!(check_acs3_head(&req.parts(), &auth, NOW), Ok(()));
+    assert_eq!(
+        verify_acs3(&req.parts(), &auth, SECRET, NOW, &store()),
+        Ok(())
+    );
+    let (req, auth) = own_request("");
+    let err = verify_acs3(&req.parts(), &auth, SECRET, NOW, &store());
+    assert!(matches!(err, Err(AuthFailure::Malformed(_))), "{err:?}");
+}

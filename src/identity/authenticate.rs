@@ -275,3 +275,8 @@ fn token(
         mfa: token.mfa,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "authenticate_tests.rs"]
+mod tests;

@@ -118,3 +118,8 @@ fn redacted(signature: &str) -> String {
     let prefix: String = signature.chars().take(8).collect();
     format!("{prefix}…")
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "authorization_tests.rs"]
+mod tests;

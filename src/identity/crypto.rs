@@ -109,4 +109,29 @@ mod tests {
         assert!(check_date(date, fmt, datetime!(2025-01-01 00:15:01 UTC)).is_err());
         assert!(check_date("garbage", fmt, datetime!(2025-01-01 00:00:00 UTC)).is_err());
     }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn a_signature_is_exactly_64_hex_digits() {
+        assert!(is_sha256_hex(&"aF".repeat(32)));
+        assert!(!is_sha256_hex(&"a".repeat(63)));
+        assert!(!is_sha256_hex(&"a".repeat(65)));
+        assert!(!is_sha256_hex(&format!("{}g", "a".repeat(63))));
+    }
+
+    #[test]
+    fn the_parsed_date_is_returned() {
+        let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let now = datetime!(2025-01-01 00:10:00 UTC);
+        let got = check_date("2025-01-01T00:00:07Z", fmt, now).unwrap();
+        assert_eq!(got, datetime!(2025-01-01 00:00:07 UTC));
+    }
 }

@@ -111,4 +111,24 @@ mod tests {
         let long = "x".repeat(100);
         assert_eq!(snippet(&long).chars().count(), SNIPPET_MAX_CHARS + 1);
     }
+
+    #[test]
+    fn snippet_keeps_exactly_the_maximum_whole() {
+        let max = "y".repeat(SNIPPET_MAX_CHARS);
+        assert_eq!(snippet(&max), max);
+        let over = "é".repeat(SNIPPET_MAX_CHARS + 1);
+        assert_eq!(
+            snippet(&over),
+            format!("{}…", "é".repeat(SNIPPET_MAX_CHARS))
+        );
+    }
+
+    #[test]
+    fn replay_limits_have_their_labels() {
+        assert_eq!(ReplayLimit::Full.label(), "full");
+        assert_eq!(ReplayLimit::Quota.to_string(), "quota");
+        let e = AuthFailure::ReplayStoreFull(ReplayLimit::Full);
+        assert_eq!(e.to_string(), "the replay store is full (full)");
+        assert_eq!(malformed("m"), AuthFailure::Malformed("m".into()));
+    }
 }

@@ -166,3 +166,35 @@ fn concurrent_use_from_threads() {
     let fresh: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(fresh, 100, "each nonce accepted exactly once");
 }
+
+#[test]
+fn nonces_with_the_same_expiry_all_expire() {
+    let store = NonceStore::with_quota(10, 10, WINDOW);
+    assert!(store.is_empty());
+    store.check_and_insert("ak", "n1", T0, T0).unwrap();
+    store.check_and_insert("ak", "n2", T0, T0).unwrap();
+    store.check_and_insert("ak", "n3", T0, T0).unwrap();
+    assert_eq!(store.len(), 3);
+    store
+        .check_and_insert("ak", "n4", at(901), at(901))
+        .unwrap();
+    assert_eq!(store.len(), 1, "n1..n3 expired together");
+    assert!(!store.is_empty());
+}
+
+#[test]
+fn an_expired_nonce_frees_exactly_one_unit_of_its_keys_quota() {
+    let store = NonceStore::with_quota(10, 2, WINDOW);
+    store.check_and_insert("ak", "a1", T0, T0).unwrap();
+    store
+        .check_and_insert("ak", "a2", at(600), at(600))
+        .unwrap();
+    // a1 has expired, a2 is live: one unit free, not two.
+    store
+        .check_and_insert("ak", "a3", at(901), at(901))
+        .unwrap();
+    assert_eq!(
+        store.check_and_insert("ak", "a4", at(902), at(902)),
+        full(ReplayLimit::Quota)
+    );
+}

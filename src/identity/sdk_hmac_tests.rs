@@ -355,3 +355,25 @@ proptest! {
         let _ = verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Allowed);
     }
 }
+
+#[test]
+fn the_head_checks_refuse_before_any_body_is_read() {
+    let (req, auth) = post_vector();
+    let head =
+        |req: &OwnedRequest, auth: &SdkHmacAuth, now| check_sdk_hmac_head(&req.parts(), auth, now);
+    assert_eq!(head(&req, &auth, NOW), Ok(()));
+    let late = head(&req, &auth, DATE + time::Duration::minutes(16));
+    assert!(matches!(late, Err(AuthFailure::Expired { .. })), "{late:?}");
+    let mut with_token = req.clone();
+    with_token.set("x-security-token", "sts");
+    assert_eq!(
+        head(&with_token, &auth, NOW),
+        Err(AuthFailure::TemporaryCredentials)
+    );
+    let mut unsigned_date = auth.clone();
+    unsigned_date.signed_headers.retain(|h| h != "x-sdk-date");
+    assert!(matches!(
+        head(&req, &unsigned_date, NOW),
+        Err(AuthFailure::Malformed(_))
+    ));
+}

@@ -197,4 +197,30 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn every_setter_stores_and_remove_forgets() {
+        let mut c = Context::with_capacity(4);
+        c.set_multi("G:TagKeys", vec!["a".into(), "b".into()]);
+        c.set_multi("g:CalledVia", Vec::new());
+        c.set_normalized("g:sourceip", "10.0.0.1");
+        c.set_multi_normalized("g:requesttag/Env", vec!["dev".into()]);
+        c.set("g:UserName", "alice");
+        c.set("g:UserName", "bob");
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            c.entries(),
+            vec![
+                ("g:calledvia", &s(&[])[..]),
+                ("g:requesttag/Env", &s(&["dev"])[..]),
+                ("g:sourceip", &s(&["10.0.0.1"])[..]),
+                ("g:tagkeys", &s(&["a", "b"])[..]),
+                ("g:username", &s(&["bob"])[..]),
+            ]
+        );
+        c.remove("G:UserName");
+        assert_eq!(c.get("g:username"), None);
+        assert_eq!(c.get("g:calledvia"), Some(&[][..]));
+        assert_eq!(c.entries().len(), 4);
+    }
 }

@@ -175,3 +175,8 @@ pub struct Denial {
     pub resource: String,
     pub decision: Decision,
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "decision_tests.rs"]
+mod tests;

@@ -348,3 +348,8 @@ impl Parser<'_> {
         Some(out)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "document_tests.rs"]
+mod tests;

@@ -342,3 +342,8 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "evaluate_rules_tests.rs"]
+mod rules_tests;

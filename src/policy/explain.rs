@@ -115,3 +115,8 @@ pub fn trace(
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "explain_tests.rs"]
+mod tests;

@@ -152,6 +152,14 @@ mod tests {
     }
 
     #[test]
+    fn only_a_literal_is_not_a_wildcard() {
+        assert!(!Glob::new("a:b").is_wildcard());
+        for p in ["*", "a:*", "a:*:c", "a?"] {
+            assert!(Glob::new(p).is_wildcard(), "{p}");
+        }
+    }
+
+    #[test]
     fn star_crosses_separators_and_may_be_empty() {
         let g = Glob::new("acs:log:*:*:project/*/logstore/aliyun-prom-*");
         assert!(g.matches("acs:log:cn-hangzhou:123:project/p1/logstore/aliyun-prom-x"));
@@ -167,6 +175,17 @@ mod tests {
         assert!(!Glob::new("nb-?").matches("nb-"));
         assert!(!Glob::new("nb-?").matches("nb-12"));
         assert!(Glob::new("*é?").matches("xxéy"));
+    }
+
+    #[test]
+    fn question_mark_takes_characters_of_every_utf8_length() {
+        for c in ["a", "é", "€", "😀"] {
+            assert!(Glob::new("x?y").matches(&format!("x{c}y")), "{c}");
+            assert!(Glob::new("*?y").matches(&format!("{c}{c}y")), "{c}");
+            assert!(Glob::new("*a?").matches(&format!("{c}a{c}")), "{c}");
+            assert!(!Glob::new("x?").matches(&format!("x{c}{c}")), "{c}");
+            assert!(!Glob::new("x??y").matches(&format!("x{c}y")), "{c}");
+        }
     }
 
     #[test]

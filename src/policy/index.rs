@@ -128,3 +128,8 @@ fn literal_service(g: &Glob) -> Option<&str> {
     let (svc, _) = text.split_once(':')?;
     (!svc.contains(['*', '?'])).then_some(svc)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "index_tests.rs"]
+mod tests;

@@ -84,3 +84,50 @@ impl Policy {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn statement(actions: ActionSet, resources: ResourceSet) -> Statement {
+        Statement {
+            index: 0,
+            sid: None,
+            effect: Effect::Allow,
+            actions,
+            action_text: Vec::new(),
+            resources,
+            conditions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn not_action_and_not_resource_match_everything_else() {
+        let globs = || vec![Glob::new("obs:*"), Glob::new("ecs:get")];
+        let st = statement(ActionSet::Action(globs()), ResourceSet::Resource(globs()));
+        assert!(st.matches_action("obs:put") && st.matches_action("ecs:get"));
+        assert!(!st.matches_action("ecs:put"));
+        assert!(st.matches_resource("obs:b") && !st.matches_resource("ecs:x"));
+        let not = statement(
+            ActionSet::NotAction(globs()),
+            ResourceSet::NotResource(globs()),
+        );
+        assert!(!not.matches_action("obs:put") && !not.matches_action("ecs:get"));
+        assert!(not.matches_action("ecs:put"));
+        assert!(!not.matches_resource("obs:b") && not.matches_resource("ecs:x"));
+    }
+
+    #[test]
+    fn full_access_allows_everything_under_the_clouds_name() {
+        let p = Policy::full_access(Cloud::Aliyun);
+        assert_eq!(&*p.name, Cloud::Aliyun.default_org_policy());
+        assert_eq!(p.cloud, Cloud::Aliyun);
+        let [st] = &p.statements[..] else {
+            panic!("one statement")
+        };
+        assert_eq!(st.effect, Effect::Allow);
+        assert!(st.matches_action("any:thing") && st.matches_resource("x"));
+        assert!(st.conditions.is_empty());
+    }
+}

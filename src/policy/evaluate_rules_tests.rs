@@ -1,0 +1,171 @@
+//! Unit tests of the evaluation order the property test cannot see: which
+//! statement a decision names when the index visits them out of order, the
+//! root identity under organisation policies per cloud, and `authorize`.
+//! Written against the mutants cargo-mutants left alive (tests/MUTANTS.md).
+
+use std::path::Path;
+
+use super::*;
+use crate::policy::document::parse_policy;
+
+/// A non-root Huawei subject with these identity policies and no organisation.
+fn subject(identity: Vec<Arc<crate::policy::Policy>>) -> Subject {
+    Subject {
+        cloud: Cloud::Huawei,
+        root: false,
+        identity: Arc::new(PolicySet::new(identity)),
+        org: Vec::new().into(),
+    }
+}
+
+fn ctx() -> Context {
+    Context::new()
+}
+
+fn on(cloud: Cloud, name: &str, statements: &str) -> Arc<crate::policy::Policy> {
+    let doc = format!(
+        r#"{{"Version":"{}","Statement":[{statements}]}}"#,
+        cloud.policy_version()
+    );
+    Arc::new(parse_policy(Path::new("t.json"), name, cloud, &doc).unwrap())
+}
+
+const ALLOW_ALL: &str = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
+const DENY_ALL: &str = r#"{"Effect":"Deny","Action":"*","Resource":"*"}"#;
+
+/// A subject of `cloud` whose identity allows everything, under one
+/// organisation level holding `org` (no level when `None`).
+fn member(cloud: Cloud, root: bool, org: Option<&str>) -> Subject {
+    Subject {
+        cloud,
+        root,
+        identity: Arc::new(PolicySet::new(vec![on(cloud, "id", ALLOW_ALL)])),
+        org: org
+            .map(|st| OrgLevel {
+                node: "ou-1".into(),
+                policies: Arc::new(PolicySet::new(vec![on(cloud, "scp", st)])),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+#[test]
+fn the_first_statement_by_position_decides_whatever_the_index_visits_first() {
+    // The literal action (statement 1) is visited before the wildcard
+    // (statement 0); the reason must still name statement 0.
+    let set = on(
+        Cloud::Huawei,
+        "p",
+        r#"{"Effect":"Allow","Action":"modelarts:*","Resource":"*"},
+           {"Effect":"Allow","Action":"modelarts:notebook:get","Resource":"*"},
+           {"Effect":"Deny","Action":"modelarts:*","Resource":"modelarts:*:*:pool:*"},
+           {"Effect":"Deny","Action":"modelarts:notebook:get","Resource":"modelarts:*:*:pool:*"}"#,
+    );
+    let subj = subject(vec![set]);
+    let d = evaluate(
+        &subj,
+        "modelarts:notebook:get",
+        "modelarts:r:a:notebook:nb1",
+        &ctx(),
+    );
+    assert_eq!(d.kind, DecisionKind::Allow);
+    let Reason::Statement(st) = &d.reason else {
+        panic!("{d:?}")
+    };
+    assert_eq!(st.index, 0);
+    let d = evaluate(
+        &subj,
+        "modelarts:notebook:get",
+        "modelarts:r:a:pool:p1",
+        &ctx(),
+    );
+    let Reason::Statement(st) = &d.reason else {
+        panic!("{d:?}")
+    };
+    assert_eq!((d.kind, st.index), (DecisionKind::ExplicitDeny, 2));
+}
+
+#[test]
+fn a_statement_needs_its_resource_even_without_conditions() {
+    let set = on(
+        Cloud::Huawei,
+        "p",
+        r#"{"Effect":"Allow","Action":"*","Resource":"modelarts:*:*:pool:*"}"#,
+    );
+    let subj = subject(vec![set]);
+    let d = evaluate(
+        &subj,
+        "modelarts:notebook:get",
+        "modelarts:r:a:notebook:nb1",
+        &ctx(),
+    );
+    assert_eq!(d.reason, Reason::NoIdentityAllow);
+}
+
+#[test]
+fn control_policies_skip_only_the_aliyun_root() {
+    let (action, resource, c) = ("ecs:get", "acs:ecs:*:1:instance/i-1", Context::new());
+    let kind = |s: &Subject| evaluate(s, action, resource, &c).kind;
+    // The Huawei root identity stays under its SCPs.
+    assert_eq!(
+        kind(&member(Cloud::Huawei, true, Some(DENY_ALL))),
+        DecisionKind::ExplicitDeny
+    );
+    let d = evaluate(
+        &member(Cloud::Huawei, true, Some(ALLOW_ALL)),
+        action,
+        resource,
+        &c,
+    );
+    assert_eq!((d.kind, d.reason), (DecisionKind::Allow, Reason::RootUser));
+    // The Alibaba root identity is not subject to control policies ...
+    let d = evaluate(
+        &member(Cloud::Aliyun, true, Some(DENY_ALL)),
+        action,
+        resource,
+        &c,
+    );
+    assert_eq!((d.kind, d.reason), (DecisionKind::Allow, Reason::RootUser));
+    // ... but every other Alibaba identity is.
+    assert_eq!(
+        kind(&member(Cloud::Aliyun, false, Some(DENY_ALL))),
+        DecisionKind::ExplicitDeny
+    );
+    assert_eq!(
+        kind(&member(Cloud::Aliyun, false, None)),
+        DecisionKind::Allow
+    );
+}
+
+#[test]
+fn authorize_grants_every_need_or_names_the_first_refused() {
+    let set = on(
+        Cloud::Huawei,
+        "p",
+        r#"{"Effect":"Allow","Action":"modelarts:notebook:get","Resource":"*"}"#,
+    );
+    let subj = subject(vec![set]);
+    let need = |a: &str| {
+        (
+            a.to_string(),
+            "modelarts:r:a:notebook:nb1".to_string(),
+            Context::new(),
+        )
+    };
+    let permit = authorize(&subj, &[need("modelarts:notebook:get")]).unwrap();
+    assert_eq!(permit.grants().len(), 1);
+    assert_eq!(permit.grants()[0].action, "modelarts:notebook:get");
+    assert!(permit.grants()[0].decision.is_allowed());
+    let denial = authorize(
+        &subj,
+        &[
+            need("modelarts:notebook:get"),
+            need("modelarts:notebook:delete"),
+            need("x:y"),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(denial.action, "modelarts:notebook:delete");
+    assert_eq!(denial.decision.reason, Reason::NoIdentityAllow);
+}

@@ -1,0 +1,90 @@
+//! Unit tests of the action index: every statement whose action can match
+//! is a candidate (literal, wildcard by service, wildcard service, and
+//! `NotAction`), none other, and positions run across policies in order.
+//! Written against the mutants cargo-mutants left alive (tests/MUTANTS.md).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::*;
+use crate::cloud::Cloud;
+use crate::policy::document::parse_policy;
+
+fn policy(name: &str, actions: &[&str]) -> Arc<Policy> {
+    let statements: Vec<String> = actions
+        .iter()
+        .map(|a| match a.strip_prefix('!') {
+            Some(not) => format!(r#"{{"Effect":"Allow","NotAction":"{not}"}}"#),
+            None => format!(r#"{{"Effect":"Allow","Action":"{a}"}}"#),
+        })
+        .collect();
+    let doc = format!(
+        r#"{{"Version":"5.0","Statement":[{}]}}"#,
+        statements.join(",")
+    );
+    Arc::new(parse_policy(Path::new("t.json"), name, Cloud::Huawei, &doc).unwrap())
+}
+
+fn candidates(set: &PolicySet, action: &str) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    set.for_each_candidate(action, |p| {
+        out.insert(p);
+    });
+    out
+}
+
+fn sample() -> PolicySet {
+    PolicySet::new(vec![
+        policy(
+            "a",
+            &[
+                "modelarts:notebook:get", // 0 literal
+                "modelarts:notebook:*",   // 1 prefix, service modelarts
+                "*:get",                  // 2 wildcard service
+                "obs:*",                  // 3 another service
+                "!modelarts:pool:*",      // 4 NotAction
+                "mod?larts:notebook:get", // 5 wildcard in the service
+            ],
+        ),
+        policy("b", &["modelarts:notebook:*", "*"]), // 6 repeated pattern, 7 any
+    ])
+}
+
+#[test]
+fn every_statement_that_can_match_is_a_candidate_and_no_other() {
+    let set = sample();
+    let got = candidates(&set, "modelarts:notebook:get");
+    assert_eq!(got, BTreeSet::from([0, 1, 2, 4, 5, 6, 7]));
+    let got = candidates(&set, "modelarts:pool:get");
+    assert_eq!(got, BTreeSet::from([2, 7]));
+    let got = candidates(&set, "obs:bucket:put");
+    assert_eq!(got, BTreeSet::from([3, 4, 7]));
+}
+
+#[test]
+fn positions_name_policy_and_statement_in_order() {
+    let set = sample();
+    assert!(!set.is_empty());
+    assert!(PolicySet::new(Vec::new()).is_empty());
+    let names: Vec<&str> = set.policies().iter().map(|p| &*p.name).collect();
+    assert_eq!(names, ["a", "b"]);
+    let (p, st) = set.statement(7);
+    assert_eq!((&*p.name, st.index), ("b", 1));
+    assert_eq!(st.action_text, ["*"]);
+    let (p, st) = set.statement(4);
+    assert_eq!((&*p.name, st.index), ("a", 4));
+}
+
+#[test]
+fn wildcards_are_filed_under_their_literal_service() {
+    let service = |p: &str| literal_service(&Glob::new(p)).map(str::to_string);
+    assert_eq!(
+        service("modelarts:notebook:*").as_deref(),
+        Some("modelarts")
+    );
+    assert_eq!(service("modelarts:*:get").as_deref(), Some("modelarts"));
+    assert_eq!(service("mod*:notebook:get"), None);
+    assert_eq!(service("mod?:notebook:get"), None);
+    assert_eq!(service("*"), None);
+    assert_eq!(service("modelarts*"), None);
+}
