@@ -15,6 +15,7 @@ fn subject(identity: Vec<Arc<crate::policy::Policy>>) -> Subject {
         root: false,
         identity: Arc::new(PolicySet::new(identity)),
         org: Vec::new().into(),
+        session: None,
     }
 }
 
@@ -47,6 +48,7 @@ fn member(cloud: Cloud, root: bool, org: Option<&str>) -> Subject {
             })
             .into_iter()
             .collect(),
+        session: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn subject(cloud: Cloud, root: bool) -> Subject {
             policies: Arc::new(PolicySet::new(vec![scp])),
         }]
         .into(),
+        session: None,
     }
 }
 
