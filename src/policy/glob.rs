@@ -14,7 +14,10 @@ pub enum Glob {
     Exact(Box<str>),
     /// `literal*` with no other wildcard.
     Prefix(Box<str>),
-    /// Anything else.
+    /// `*` wildcards only, not just one trailing: the literal pieces
+    /// between the stars are found by substring search, in order.
+    Stars(Box<str>),
+    /// Anything else (a `?` somewhere).
     General(Box<str>),
 }
 
@@ -29,6 +32,7 @@ impl Glob {
             Some(i) if i == pattern.len() - 1 && pattern.ends_with('*') => {
                 Glob::Prefix(pattern[..i].into())
             }
+            Some(_) if !pattern.contains('?') => Glob::Stars(pattern.into()),
             Some(_) => Glob::General(pattern.into()),
         }
     }
@@ -43,9 +47,38 @@ impl Glob {
             Glob::Any => true,
             Glob::Exact(s) => **s == *text,
             Glob::Prefix(p) => text.starts_with(&**p),
+            Glob::Stars(p) => stars_match(p, text),
             Glob::General(p) => wildcard_match(p.as_bytes(), text.as_bytes()),
         }
     }
+}
+
+/// `head*m1*…*mk*tail` with no `?`: `text` starts with `head`, ends with
+/// `tail` (not overlapping it) and holds m1 … mk in order in between. The
+/// leftmost occurrence of each middle piece is always the right choice: it
+/// leaves the most room for the pieces after it. Pieces are whole UTF-8
+/// strings, so every slice lands on a character boundary.
+fn stars_match(pattern: &str, text: &str) -> bool {
+    let (Some(first), Some(last)) = (pattern.find('*'), pattern.rfind('*')) else {
+        return pattern == text;
+    };
+    let (head, tail) = (&pattern[..first], &pattern[last + 1..]);
+    if text.len() < head.len() + tail.len() || !text.starts_with(head) || !text.ends_with(tail) {
+        return false;
+    }
+    let mut rest = &text[head.len()..text.len() - tail.len()];
+    let middle = if first < last {
+        &pattern[first + 1..last]
+    } else {
+        ""
+    };
+    for piece in middle.split('*').filter(|p| !p.is_empty()) {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Length of the UTF-8 sequence that starts with `first`.
@@ -147,7 +180,9 @@ mod tests {
         assert_eq!(Glob::new("*"), Glob::Any);
         assert_eq!(Glob::new("a:b"), Glob::Exact("a:b".into()));
         assert_eq!(Glob::new("a:*"), Glob::Prefix("a:".into()));
-        assert_eq!(Glob::new("a:*:c"), Glob::General("a:*:c".into()));
+        assert_eq!(Glob::new("a:*:c"), Glob::Stars("a:*:c".into()));
+        assert_eq!(Glob::new("*a*"), Glob::Stars("*a*".into()));
+        assert_eq!(Glob::new("a*?"), Glob::General("a*?".into()));
         assert_eq!(Glob::new("a?"), Glob::General("a?".into()));
     }
 
@@ -239,6 +274,15 @@ mod tests {
             let pc: Vec<char> = p.chars().collect();
             let tc: Vec<char> = t.chars().collect();
             prop_assert_eq!(Glob::new(&p).matches(&t), reference(&pc, &tc));
+        }
+
+        /// Star-only patterns take the substring-search path (`Stars`).
+        #[test]
+        fn star_only_patterns_agree_with_reference(p in "[ab*é:]{0,9}", t in "[abé:]{0,12}") {
+            let pc: Vec<char> = p.chars().collect();
+            let tc: Vec<char> = t.chars().collect();
+            prop_assert_eq!(Glob::new(&p).matches(&t), reference(&pc, &tc));
+            prop_assert_eq!(stars_match(&p, &t), reference(&pc, &tc));
         }
     }
 }

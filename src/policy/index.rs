@@ -122,7 +122,7 @@ impl PolicySet {
 /// `modelarts:notebook:*`), or `None` when the service part has a wildcard.
 fn literal_service(g: &Glob) -> Option<&str> {
     let text = match g {
-        Glob::Prefix(p) | Glob::General(p) | Glob::Exact(p) => p,
+        Glob::Prefix(p) | Glob::Stars(p) | Glob::General(p) | Glob::Exact(p) => p,
         Glob::Any => return None,
     };
     let (svc, _) = text.split_once(':')?;
