@@ -13,7 +13,7 @@ use crate::policy::context::Context;
 use crate::policy::decision::{
     Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
 };
-use crate::policy::index::PolicySet;
+use crate::policy::index::{ActionKey, PolicySet};
 use crate::policy::statement::Effect;
 
 /// One organisation level on the path root → OUs/folders → account.
@@ -50,9 +50,9 @@ struct Verdict {
 /// Organisation levels whose verdicts fit on the stack.
 const INLINE_LEVELS: usize = 8;
 
-fn judge(set: &PolicySet, action: &str, resource: &str, ctx: &Context) -> Verdict {
+fn judge(set: &PolicySet, action: &ActionKey<'_>, resource: &str, ctx: &Context) -> Verdict {
     let mut v = Verdict::default();
-    set.for_each_candidate(action, |pos| {
+    set.for_each_candidate_key(action, |pos| {
         let (_, st) = set.statement(pos);
         let slot = match st.effect {
             Effect::Deny => &mut v.deny,
@@ -94,6 +94,7 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
     } else {
         action
     };
+    let action = &ActionKey::new(action);
     // Alibaba: control policies do not apply to the account's root identity.
     let org: &[OrgLevel] = if subject.root && subject.cloud == Cloud::Aliyun {
         &[]
