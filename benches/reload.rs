@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use iamgate::snapshot::Snapshot;
 
+/// The gateway's allocator (src/main.rs), so that load times and RSS here
+/// are the gateway's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ACCOUNTS: usize = 10;
 const USERS_PER_ACCOUNT: usize = 1_000;
 const GROUPS_PER_ACCOUNT: usize = 5;

@@ -9,6 +9,7 @@
 //! on every load until it is fixed.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,9 +22,10 @@ pub type ContentDigest = [u8; 32];
 
 /// Path → (content digest, compiled policy) of the policy files one load
 /// compiled; the next load starts from it.
+/// Keyed by the path's bytes: hashing a `Path` parses its components.
 #[derive(Debug, Default)]
 pub struct CompiledPolicies {
-    by_path: HashMap<PathBuf, (ContentDigest, Arc<Policy>)>,
+    by_path: HashMap<Box<OsStr>, (ContentDigest, Arc<Policy>), foldhash::fast::RandomState>,
 }
 
 impl CompiledPolicies {
@@ -33,13 +35,14 @@ impl CompiledPolicies {
 
     /// The policy compiled from exactly these bytes at this path, if any.
     pub fn get(&self, path: &Path, digest: &ContentDigest) -> Option<Arc<Policy>> {
-        match self.by_path.get(path) {
+        match self.by_path.get(path.as_os_str()) {
             Some((d, p)) if d == digest => Some(p.clone()),
             _ => None,
         }
     }
 
     pub fn insert(&mut self, path: PathBuf, digest: ContentDigest, policy: Arc<Policy>) {
+        let path = path.into_os_string().into_boxed_os_str();
         self.by_path.insert(path, (digest, policy));
     }
 
