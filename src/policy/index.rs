@@ -52,6 +52,16 @@ struct Wild {
     run: (u32, u32),
 }
 
+/// One distinct literal action: where it is written (position, pattern
+/// index), checked once per lookup against the requested action, and the
+/// run of `exact_positions` naming it.
+#[derive(Debug)]
+struct Exact {
+    hash: u64,
+    at: (u32, u32),
+    run: (u32, u32),
+}
+
 /// Policies in attachment order plus the action index over their
 /// statements. Sorted vectors rather than hash maps: a subject's set is
 /// built once per distinct list of policies and held by the snapshot for
@@ -61,9 +71,9 @@ pub struct PolicySet {
     policies: Vec<Arc<Policy>>,
     /// Position → (policy index, statement index).
     positions: Vec<(u32, u32)>,
-    /// (hash of a literal action pattern, position, pattern index in the
-    /// statement), sorted by hash.
-    exact: Vec<(u64, u32, u32)>,
+    /// Distinct literal action patterns, sorted by hash.
+    exact: Vec<Exact>,
+    exact_positions: Vec<u32>,
     /// Distinct wildcard patterns with a literal service, sorted by the
     /// service's hash: a pattern is matched once per request, however many
     /// policies repeat it.
@@ -78,25 +88,38 @@ pub struct PolicySet {
 /// literal service (if any) and the statements using it.
 type WildBuild = HashMap<Glob, (Option<u64>, Vec<u32>), FixedState>;
 
+/// Each distinct literal action while the index is built: where it is
+/// first written and every statement naming it.
+type ExactBuild<'p> = HashMap<&'p str, ((u32, u32), Vec<u32>), FixedState>;
+
 impl PolicySet {
     pub fn new(policies: Vec<Arc<Policy>>) -> PolicySet {
         let mut set = PolicySet::default();
-        let mut wild = WildBuild::with_hasher(HASH);
-        let mut order = Vec::new();
+        let mut b = Build {
+            exact: ExactBuild::with_hasher(HASH),
+            wild: WildBuild::with_hasher(HASH),
+            order: Vec::new(),
+        };
         let mut pos = 0u32;
         for (pi, policy) in policies.iter().enumerate() {
             for (si, st) in policy.statements.iter().enumerate() {
                 set.positions.push((pi as u32, si as u32));
-                set.insert(st, pos, &mut wild, &mut order);
+                if let ActionSet::NotAction(_) = st.actions {
+                    set.not_action.push(pos);
+                }
+                b.insert(st, pos);
                 pos += 1;
             }
         }
-        set.exact.sort_unstable();
-        for glob in order {
-            if let Some((service, list)) = wild.remove(&glob) {
-                let start = set.wild_positions.len() as u32;
-                set.wild_positions.extend(list);
-                let run = (start, set.wild_positions.len() as u32);
+        for (action, (at, list)) in b.exact {
+            let run = extend(&mut set.exact_positions, list);
+            let hash = HASH.hash_one(action);
+            set.exact.push(Exact { hash, at, run });
+        }
+        set.exact.sort_unstable_by_key(|e| (e.hash, e.at));
+        for glob in b.order {
+            if let Some((service, list)) = b.wild.remove(&glob) {
+                let run = extend(&mut set.wild_positions, list);
                 match service {
                     Some(service) => set.by_service.push(Wild { service, glob, run }),
                     None => set.any_service.push(Wild { service: 0, glob, run }),
@@ -106,25 +129,6 @@ impl PolicySet {
         set.by_service.sort_by_key(|w| w.service);
         set.policies = policies;
         set
-    }
-
-    /// `order` keeps the distinct wildcard patterns in first-use order.
-    fn insert(&mut self, st: &Statement, pos: u32, wild: &mut WildBuild, order: &mut Vec<Glob>) {
-        let globs = match &st.actions {
-            ActionSet::NotAction(_) => return self.not_action.push(pos),
-            ActionSet::Action(globs) => globs,
-        };
-        for (gi, g) in globs.iter().enumerate() {
-            if let Glob::Exact(a) = g {
-                self.exact.push((HASH.hash_one(&**a), pos, gi as u32));
-                continue;
-            }
-            let entry = wild.entry(g.clone()).or_insert_with(|| {
-                order.push(g.clone());
-                (literal_service(g).map(|s| HASH.hash_one(s)), Vec::new())
-            });
-            entry.1.push(pos);
-        }
     }
 
     pub fn policies(&self) -> &[Arc<Policy>] {
@@ -151,13 +155,13 @@ impl PolicySet {
     /// [`PolicySet::for_each_candidate`] with the action's hashes computed
     /// by the caller (once for all the sets of a decision).
     pub fn for_each_candidate_key(&self, key: &ActionKey<'_>, mut f: impl FnMut(u32)) {
-        let first = self.exact.partition_point(|e| e.0 < key.exact);
-        for &(h, pos, gi) in &self.exact[first..] {
-            if h != key.exact {
-                break;
-            }
-            if self.names_exactly(pos, gi, key.action) {
-                f(pos);
+        let first = self.exact.partition_point(|e| e.hash < key.exact);
+        for e in self.exact[first..].iter().take_while(|e| e.hash == key.exact) {
+            if self.names_exactly(e.at.0, e.at.1, key.action) {
+                let (start, end) = e.run;
+                self.exact_positions[start as usize..end as usize]
+                    .iter()
+                    .for_each(|&p| f(p));
             }
         }
         let first = self.by_service.partition_point(|w| w.service < key.service);
@@ -188,6 +192,42 @@ impl PolicySet {
             ActionSet::NotAction(_) => false,
         }
     }
+}
+
+/// The index under construction (see [`PolicySet::new`]).
+struct Build<'p> {
+    exact: ExactBuild<'p>,
+    wild: WildBuild,
+    /// The distinct wildcard patterns in first-use order.
+    order: Vec<Glob>,
+}
+
+impl<'p> Build<'p> {
+    fn insert(&mut self, st: &'p Statement, pos: u32) {
+        let ActionSet::Action(globs) = &st.actions else {
+            return;
+        };
+        for (gi, g) in globs.iter().enumerate() {
+            if let Glob::Exact(a) = g {
+                let entry = self.exact.entry(a).or_insert(((pos, gi as u32), Vec::new()));
+                entry.1.push(pos);
+                continue;
+            }
+            let order = &mut self.order;
+            let entry = self.wild.entry(g.clone()).or_insert_with(|| {
+                order.push(g.clone());
+                (literal_service(g).map(|s| HASH.hash_one(s)), Vec::new())
+            });
+            entry.1.push(pos);
+        }
+    }
+}
+
+/// Append `list` to `all`; its run there.
+fn extend(all: &mut Vec<u32>, list: Vec<u32>) -> (u32, u32) {
+    let start = all.len() as u32;
+    all.extend(list);
+    (start, all.len() as u32)
 }
 
 /// The literal service part of a wildcard action pattern (`modelarts` of
