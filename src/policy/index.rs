@@ -234,7 +234,7 @@ fn extend(all: &mut Vec<u32>, list: Vec<u32>) -> (u32, u32) {
 /// `modelarts:notebook:*`), or `None` when the service part has a wildcard.
 fn literal_service(g: &Glob) -> Option<&str> {
     let text = match g {
-        Glob::Prefix(p) | Glob::Stars(p) | Glob::General(p) | Glob::Exact(p) => p,
+        Glob::Prefix(p) | Glob::Stars(p, ..) | Glob::General(p) | Glob::Exact(p) => p,
         Glob::Any => return None,
     };
     let (svc, _) = text.split_once(':')?;
