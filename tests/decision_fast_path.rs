@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use iamgate::cloud::Cloud;
 use iamgate::policy::{
-    evaluate, parse_policy, Context, Decision, DecisionKind, Effect, OrgLevel, Policy,
-    PolicySet, PolicySource, Reason, StatementRef, Subject,
+    evaluate, parse_policy, Context, Decision, DecisionKind, Effect, OrgLevel, Policy, PolicySet,
+    PolicySource, Reason, StatementRef, Subject,
 };
 use proptest::prelude::*;
 use serde::Deserialize;
@@ -52,7 +52,10 @@ fn context_of(values: &BTreeMap<String, toml::Value>) -> Context {
         match v {
             toml::Value::Array(items) => ctx.set_multi(
                 k,
-                items.iter().map(|i| i.as_str().unwrap().to_string()).collect(),
+                items
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect(),
             ),
             toml::Value::String(s) => ctx.set(k, s.clone()),
             other => panic!("context value {other}"),
@@ -150,7 +153,10 @@ fn slow_decide(s: &Plain, action: &str, resource: &str, ctx: &Context) -> Decisi
         &s.org
     };
     let node = |level: usize| -> Arc<str> { format!("node{level}").into() };
-    let levels: Vec<_> = org.iter().map(|l| scan(l, &action, resource, ctx)).collect();
+    let levels: Vec<_> = org
+        .iter()
+        .map(|l| scan(l, &action, resource, ctx))
+        .collect();
     for (level, [deny, _]) in levels.iter().enumerate() {
         if let Some(hit) = deny {
             let source = PolicySource::Org {

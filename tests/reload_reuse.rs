@@ -27,12 +27,7 @@ fn load(root: &Path) -> Snapshot {
 
 fn reload(root: &Path, previous: &Snapshot) -> Result<Snapshot, Vec<iamgate::diag::Diagnostic>> {
     let compiled = &previous.directory.compiled;
-    Snapshot::load_dirs_reusing(
-        &root.join("routes"),
-        &root.join("policies"),
-        None,
-        compiled,
-    )
+    Snapshot::load_dirs_reusing(&root.join("routes"), &root.join("policies"), None, compiled)
 }
 
 /// A store over `root`'s policies, reusing `previous`'s compiled files.
@@ -46,7 +41,9 @@ fn store(root: &Path, previous: &Snapshot) -> PolicyStore {
 }
 
 fn identity(store: &PolicyStore, name: &str) -> Arc<iamgate::policy::Policy> {
-    store.get(Cloud::Huawei, PolicyKind::Identity, name).unwrap()
+    store
+        .get(Cloud::Huawei, PolicyKind::Identity, name)
+        .unwrap()
 }
 
 const READ_ONLY: &str = "huawei/identity/NotebookReadOnly.json";
@@ -65,12 +62,21 @@ fn unchanged_files_are_reused_and_a_changed_one_is_compiled_again() {
     let after = store(root, &first);
     // Unchanged: the same compiled policy, not an equal copy.
     for name in ["NotebookFullAccess", "ModelArtsFullAccess"] {
-        assert!(Arc::ptr_eq(&identity(&before, name), &identity(&after, name)));
+        assert!(Arc::ptr_eq(
+            &identity(&before, name),
+            &identity(&after, name)
+        ));
     }
     // Changed: compiled from the new bytes.
     let changed = identity(&after, "NotebookReadOnly");
-    assert!(!Arc::ptr_eq(&identity(&before, "NotebookReadOnly"), &changed));
-    assert_eq!(changed.statements[0].sid.as_deref(), Some("ReadNotebooksAgain"));
+    assert!(!Arc::ptr_eq(
+        &identity(&before, "NotebookReadOnly"),
+        &changed
+    ));
+    assert_eq!(
+        changed.statements[0].sid.as_deref(),
+        Some("ReadNotebooksAgain")
+    );
 }
 
 #[test]
@@ -91,8 +97,14 @@ fn a_reload_equals_a_load_from_scratch_digest_and_decisions() {
     let ctx = iamgate::policy::Context::new();
     let resource = "modelarts:cn-north-4:acme0001:notebook:nb-1";
     for (account, user) in scratch.directory.principals.keys() {
-        let a = &reloaded.directory.principal(account, user.as_deref()).unwrap();
-        let b = &scratch.directory.principal(account, user.as_deref()).unwrap();
+        let a = &reloaded
+            .directory
+            .principal(account, user.as_deref())
+            .unwrap();
+        let b = &scratch
+            .directory
+            .principal(account, user.as_deref())
+            .unwrap();
         for action in ["modelarts:notebook:get", "modelarts:notebook:list"] {
             let da = iamgate::policy::evaluate(&a.subject, action, resource, &ctx);
             let db = iamgate::policy::evaluate(&b.subject, action, resource, &ctx);
@@ -112,7 +124,10 @@ fn a_broken_file_is_reported_on_every_reload_until_fixed() {
     std::fs::write(&file, "{ not json").unwrap();
     for _ in 0..2 {
         let errors = reload(root, &first).err().unwrap();
-        assert!(errors.iter().any(|e| e.file.ends_with(READ_ONLY)), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.file.ends_with(READ_ONLY)),
+            "{errors:?}"
+        );
     }
     std::fs::write(&file, &good).unwrap();
     assert_eq!(reload(root, &first).unwrap().digest, first.digest);
@@ -135,5 +150,8 @@ fn snapshot_reload_reads_the_config_folders() {
     let first = Snapshot::load(&config).unwrap();
     let again = Snapshot::reload(&config, &first).unwrap();
     assert_eq!(again.digest, first.digest);
-    assert_eq!(again.directory.compiled.len(), first.directory.compiled.len());
+    assert_eq!(
+        again.directory.compiled.len(),
+        first.directory.compiled.len()
+    );
 }

@@ -65,10 +65,16 @@ mod tests {
     fn a_policy_is_found_only_at_its_path_with_the_same_bytes() {
         let mut cache = CompiledPolicies::default();
         let policy = Arc::new(Policy::full_access(Cloud::Huawei));
-        let (a, b) = (CompiledPolicies::digest(b"{}"), CompiledPolicies::digest(b"{ }"));
+        let (a, b) = (
+            CompiledPolicies::digest(b"{}"),
+            CompiledPolicies::digest(b"{ }"),
+        );
         assert_ne!(a, b);
         cache.insert("x/P.json".into(), a, policy.clone());
-        assert!(Arc::ptr_eq(&cache.get(Path::new("x/P.json"), &a).unwrap(), &policy));
+        assert!(Arc::ptr_eq(
+            &cache.get(Path::new("x/P.json"), &a).unwrap(),
+            &policy
+        ));
         assert!(cache.get(Path::new("x/P.json"), &b).is_none());
         assert!(cache.get(Path::new("y/P.json"), &a).is_none());
         assert_eq!(cache.len(), 1);

@@ -64,13 +64,13 @@ impl Glob {
 /// strings, so every slice lands on a character boundary.
 fn stars_match(pattern: &str, first: usize, last: usize, text: &str) -> bool {
     let p = pattern.as_bytes();
-    let (Some(head), Some(tail), Some(middle)) = (p.get(..first), p.get(last + 1..), p.get(first..last))
+    let (Some(head), Some(tail), Some(middle)) =
+        (p.get(..first), p.get(last + 1..), p.get(first..last))
     else {
         return false;
     };
     let bytes = text.as_bytes();
-    if bytes.len() < head.len() + tail.len() || !bytes.starts_with(head) || !bytes.ends_with(tail)
-    {
+    if bytes.len() < head.len() + tail.len() || !bytes.starts_with(head) || !bytes.ends_with(tail) {
         return false;
     }
     let mut rest = &bytes[head.len()..bytes.len() - tail.len()];

@@ -122,7 +122,11 @@ impl PolicySet {
                 let run = extend(&mut set.wild_positions, list);
                 match service {
                     Some(service) => set.by_service.push(Wild { service, glob, run }),
-                    None => set.any_service.push(Wild { service: 0, glob, run }),
+                    None => set.any_service.push(Wild {
+                        service: 0,
+                        glob,
+                        run,
+                    }),
                 }
             }
         }
@@ -156,7 +160,10 @@ impl PolicySet {
     /// by the caller (once for all the sets of a decision).
     pub fn for_each_candidate_key(&self, key: &ActionKey<'_>, mut f: impl FnMut(u32)) {
         let first = self.exact.partition_point(|e| e.hash < key.exact);
-        for e in self.exact[first..].iter().take_while(|e| e.hash == key.exact) {
+        for e in self.exact[first..]
+            .iter()
+            .take_while(|e| e.hash == key.exact)
+        {
             if self.names_exactly(e.at.0, e.at.1, key.action) {
                 let (start, end) = e.run;
                 self.exact_positions[start as usize..end as usize]
@@ -209,7 +216,10 @@ impl<'p> Build<'p> {
         };
         for (gi, g) in globs.iter().enumerate() {
             if let Glob::Exact(a) = g {
-                let entry = self.exact.entry(a).or_insert(((pos, gi as u32), Vec::new()));
+                let entry = self
+                    .exact
+                    .entry(a)
+                    .or_insert(((pos, gi as u32), Vec::new()));
                 entry.1.push(pos);
                 continue;
             }
