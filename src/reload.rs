@@ -97,10 +97,16 @@ impl Reloader {
 
 impl Inner {
     /// Load everything again; publish on success, keep the old on failure.
+    /// Policy files whose bytes did not change are taken compiled from the
+    /// live snapshot. The access diff runs after publishing: it is
+    /// informational (log, `/-/snapshot`, counters) and may take far longer
+    /// than the load, so the new snapshot is enforced without waiting for it.
     async fn reload(&self, trigger: &str) -> ReloadOutcome {
         let config = self.config.clone();
         let live = self.holder.load();
-        let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&config)).await;
+        let previous = live.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || Snapshot::reload(&config, &previous)).await;
         let loaded =
             loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
         match loaded {
@@ -111,29 +117,13 @@ impl Inner {
                 // snapshot with the reload counter one behind.
                 self.metrics.reload(true);
                 seed_resources(&self.resources, &snap);
-                self.holder.publish(snap);
+                let snap = Arc::new(snap);
+                self.holder.publish_arc(snap.clone());
                 self.run_after_publish();
                 tracing::info!(trigger, %digest, "reloaded");
-                // The access diff never delays enforcement: it runs after the
-                // new snapshot is live, on the blocking pool, bounded by
-                // ACCESS_DIFF_BUDGET (it may evaluate many thousand decisions).
-                let new = self.holder.load();
-                if new.digest == live.digest {
-                    // Nothing changed: the last diff that changed something stays.
-                    return ReloadOutcome::Loaded(digest);
-                }
-                let regions = self.config.regions.clone();
-                let diff = tokio::task::spawn_blocking(move || {
-                    access_diff::diff(&live, &new, &regions, &reload_limits())
-                })
-                .await;
-                match diff {
-                    Ok(diff) => {
-                        self.metrics.reload_access_changes(diff.gained, diff.lost);
-                        log_access_diff(trigger, &diff);
-                        self.holder.record_access_diff(diff);
-                    }
-                    Err(e) => tracing::warn!(trigger, "access diff task failed: {e}"),
+                // Nothing changed: the last diff that changed something stays.
+                if snap.digest != live.digest {
+                    self.access_diff(trigger, live, snap).await;
                 }
                 ReloadOutcome::Loaded(digest)
             }
@@ -145,6 +135,25 @@ impl Inner {
                 self.metrics.reload(false);
                 ReloadOutcome::Failed(errors)
             }
+        }
+    }
+
+    /// Compare the snapshot just published with the one it replaced, on a
+    /// blocking thread (bounded by ACCESS_DIFF_BUDGET, but it may evaluate
+    /// many thousand decisions), and record the result.
+    async fn access_diff(&self, trigger: &str, old: Arc<Snapshot>, new: Arc<Snapshot>) {
+        let regions = self.config.regions.clone();
+        let diff = tokio::task::spawn_blocking(move || {
+            access_diff::diff(&old, &new, &regions, &reload_limits())
+        })
+        .await;
+        match diff {
+            Ok(diff) => {
+                self.metrics.reload_access_changes(diff.gained, diff.lost);
+                log_access_diff(trigger, &diff);
+                self.holder.record_access_diff(diff);
+            }
+            Err(e) => tracing::error!(trigger, "access diff task failed: {e}"),
         }
     }
 }

@@ -35,6 +35,19 @@ impl Snapshot {
         Snapshot::load_dirs(&config.routes_dir, &config.policies_dir, Some(config))
     }
 
+    /// [`Snapshot::load`] for a reload: every file is read and the whole
+    /// snapshot rebuilt and validated, but policy files whose path and bytes
+    /// are those `previous` compiled are not parsed again.
+    pub fn reload(config: &Config, previous: &Snapshot) -> Result<Snapshot, Vec<Diagnostic>> {
+        let compiled = &previous.directory.compiled;
+        Snapshot::load_dirs_reusing(
+            &config.routes_dir,
+            &config.policies_dir,
+            Some(config),
+            compiled,
+        )
+    }
+
     /// Load from explicit folders (`iamgate explain --policies`); with a
     /// config, also check each service has an upstream (and a region for Alibaba).
     pub fn load_dirs(
@@ -42,10 +55,22 @@ impl Snapshot {
         policies_dir: &Path,
         config: Option<&Config>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
+        let none = directory::cache::CompiledPolicies::default();
+        Snapshot::load_dirs_reusing(routes_dir, policies_dir, config, &none)
+    }
+
+    /// [`Snapshot::load_dirs`] reusing the compiled policy files of an
+    /// earlier load (see [`crate::directory::cache`]).
+    pub fn load_dirs_reusing(
+        routes_dir: &Path,
+        policies_dir: &Path,
+        config: Option<&Config>,
+        compiled: &directory::cache::CompiledPolicies,
+    ) -> Result<Snapshot, Vec<Diagnostic>> {
         let mut route_sources = Vec::new();
         let mut policy_sources = Vec::new();
         let routes = RouteTable::load_dir_collecting(routes_dir, &mut route_sources);
-        let dir = directory::load(policies_dir, &mut policy_sources);
+        let dir = directory::load_reusing(policies_dir, &mut policy_sources, compiled);
         let ((routes, mut warnings), (directory, dir_warnings)) = match (routes, dir) {
             (Ok(r), Ok(d)) => (r, d),
             (r, d) => {
@@ -193,7 +218,12 @@ impl SnapshotHolder {
 
     /// Publish a new snapshot (clears the last errors).
     pub fn publish(&self, next: Snapshot) {
-        self.live.store(Arc::new(next));
+        self.publish_arc(Arc::new(next));
+    }
+
+    /// [`SnapshotHolder::publish`] for a snapshot the caller keeps using.
+    pub fn publish_arc(&self, next: Arc<Snapshot>) {
+        self.live.store(next);
         self.set_status(Vec::new());
     }
 

@@ -43,7 +43,7 @@ pub struct NaiveSubject {
 fn glob_text(g: &Glob) -> String {
     match g {
         Glob::Any => "*".to_string(),
-        Glob::Exact(s) | Glob::General(s) => s.to_string(),
+        Glob::Exact(s) | Glob::Stars(s, ..) | Glob::General(s) => s.to_string(),
         Glob::Prefix(p) => format!("{p}*"),
     }
 }

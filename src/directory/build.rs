@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
+use crate::directory::cache::CompiledPolicies;
 use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, ResourcesFile};
 use crate::directory::policies::{PolicyKind, PolicyStore};
 use crate::directory::{Directory, Principal, Project, User};
@@ -21,7 +22,17 @@ pub fn load(
     dir: &Path,
     sources: &mut Vec<(PathBuf, Vec<u8>)>,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let store = PolicyStore::load(dir, sources);
+    load_reusing(dir, sources, &CompiledPolicies::default())
+}
+
+/// [`load`], reusing `previous`'s compiled policy files whose bytes did not
+/// change (a reload: see [`crate::directory::cache`]).
+pub fn load_reusing(
+    dir: &Path,
+    sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    previous: &CompiledPolicies,
+) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let store = PolicyStore::load_reusing(dir, sources, previous);
     let accounts: Result<AccountsFile, _> = read_toml(&dir.join("accounts.toml"), sources, true);
     let credentials: Result<CredentialsFile, _> =
         read_toml(&dir.join("credentials.toml"), sources, false);
@@ -39,6 +50,8 @@ pub fn load(
             return Err(errors);
         }
     };
+    let mut store = store;
+    let compiled = std::mem::take(&mut store.compiled);
     let mut b = Builder::new(dir, &store);
     b.organizations(&accounts.organizations);
     b.accounts(&accounts.accounts);
@@ -51,6 +64,7 @@ pub fn load(
         return Err(b.diags);
     }
     b.dir.policy_count = store.file_count();
+    b.dir.compiled = compiled;
     Ok((b.dir, b.diags))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod agencies;
 pub mod build;
+pub mod cache;
 pub mod files;
 pub mod inline;
 mod keys;
@@ -20,7 +21,7 @@ use time::OffsetDateTime;
 use crate::cloud::Cloud;
 use crate::policy::Subject;
 
-pub use build::load;
+pub use build::{load, load_reusing};
 pub use policies::PolicyStore;
 pub use roles::Role;
 
@@ -118,6 +119,9 @@ pub struct Directory {
     pub agencies: HashMap<(String, String), Arc<agencies::Agency>>,
     /// (account id, user name or `None` for root) → password (Huawei, built-in IAM).
     pub passwords: HashMap<(String, Option<String>), String>,
+    /// The policy files compiled for this directory, by path and content
+    /// digest: the next reload reuses those whose bytes did not change.
+    pub compiled: cache::CompiledPolicies,
 }
 
 impl Directory {

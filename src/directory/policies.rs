@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
+use crate::directory::cache::CompiledPolicies;
 use crate::policy::{parse_policy, Policy};
 
 /// Identity policies attach to users and groups; organisation policies
@@ -29,6 +30,9 @@ pub const FOLDERS: &[(Cloud, PolicyKind, &str)] = &[
 #[derive(Debug, Default)]
 pub struct PolicyStore {
     policies: HashMap<(Cloud, String), (Arc<Policy>, PolicyKind, PathBuf)>,
+    /// What this load compiled, by path and content digest (the next
+    /// load's starting point).
+    pub(crate) compiled: CompiledPolicies,
 }
 
 impl PolicyStore {
@@ -37,6 +41,17 @@ impl PolicyStore {
     pub fn load(
         dir: &Path,
         sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<PolicyStore, Vec<Diagnostic>> {
+        PolicyStore::load_reusing(dir, sources, &CompiledPolicies::default())
+    }
+
+    /// [`PolicyStore::load`], taking a file's compiled policy from
+    /// `previous` when its path and bytes are the same (see
+    /// [`crate::directory::cache`]): only changed files are parsed again.
+    pub fn load_reusing(
+        dir: &Path,
+        sources: &mut Vec<(PathBuf, Vec<u8>)>,
+        previous: &CompiledPolicies,
     ) -> Result<PolicyStore, Vec<Diagnostic>> {
         let mut store = PolicyStore::default();
         for cloud in [Cloud::Huawei, Cloud::Aliyun] {
@@ -49,8 +64,8 @@ impl PolicyStore {
         let mut errors = Vec::new();
         for &(cloud, kind, folder) in FOLDERS {
             for path in json_files(&dir.join(folder), &mut errors) {
-                let text = match std::fs::read_to_string(&path) {
-                    Ok(t) => t,
+                let bytes = match std::fs::read(&path) {
+                    Ok(b) => b,
                     Err(e) => {
                         errors.push(Diagnostic::error(
                             &path,
@@ -60,15 +75,11 @@ impl PolicyStore {
                         continue;
                     }
                 };
-                sources.push((path.clone(), text.clone().into_bytes()));
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                match parse_policy(&path, &name, cloud, &text) {
-                    Ok(p) => store.insert(cloud, kind, path, p, &mut errors),
+                match store.compile(previous, &path, cloud, &bytes) {
+                    Ok(p) => store.insert(cloud, kind, path.clone(), p, &mut errors),
                     Err(e) => errors.extend(e),
                 }
+                sources.push((path, bytes));
             }
         }
         if errors.is_empty() {
@@ -78,12 +89,41 @@ impl PolicyStore {
         }
     }
 
+    /// The compiled policy of one file: `previous`'s when the bytes are the
+    /// same, else parsed now; remembered in `self.compiled` either way.
+    fn compile(
+        &mut self,
+        previous: &CompiledPolicies,
+        path: &Path,
+        cloud: Cloud,
+        bytes: &[u8],
+    ) -> Result<Arc<Policy>, Vec<Diagnostic>> {
+        let digest = CompiledPolicies::digest(bytes);
+        let policy = match previous.get(path, &digest) {
+            Some(p) => p,
+            None => {
+                let text = std::str::from_utf8(bytes).map_err(|e| {
+                    let msg = format!("cannot read: stream did not contain valid UTF-8 ({e})");
+                    vec![Diagnostic::error(path, Place::File, msg)]
+                })?;
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                Arc::new(parse_policy(path, &name, cloud, text)?)
+            }
+        };
+        self.compiled
+            .insert(path.to_path_buf(), digest, policy.clone());
+        Ok(policy)
+    }
+
     fn insert(
         &mut self,
         cloud: Cloud,
         kind: PolicyKind,
         path: PathBuf,
-        p: Policy,
+        p: Arc<Policy>,
         errors: &mut Vec<Diagnostic>,
     ) {
         let key = (cloud, p.name.to_string());
@@ -96,7 +136,7 @@ impl PolicyStore {
             errors.push(Diagnostic::error(&path, Place::File, msg));
             return;
         }
-        self.policies.insert(key, (Arc::new(p), kind, path));
+        self.policies.insert(key, (p, kind, path));
     }
 
     /// A policy of this cloud and kind, or a message saying why not.

@@ -13,7 +13,7 @@ use crate::policy::context::Context;
 use crate::policy::decision::{
     Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
 };
-use crate::policy::index::PolicySet;
+use crate::policy::index::{ActionKey, PolicySet};
 use crate::policy::statement::Effect;
 
 /// One organisation level on the path root → OUs/folders → account.
@@ -47,9 +47,12 @@ struct Verdict {
     allow: Option<u32>,
 }
 
-fn judge(set: &PolicySet, action: &str, resource: &str, ctx: &Context) -> Verdict {
+/// Organisation levels whose verdicts fit on the stack.
+const INLINE_LEVELS: usize = 8;
+
+fn judge(set: &PolicySet, action: &ActionKey<'_>, resource: &str, ctx: &Context) -> Verdict {
     let mut v = Verdict::default();
-    set.for_each_candidate(action, |pos| {
+    set.for_each_candidate_key(action, |pos| {
         let (_, st) = set.statement(pos);
         let slot = match st.effect {
             Effect::Deny => &mut v.deny,
@@ -91,6 +94,7 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
     } else {
         action
     };
+    let action = &ActionKey::new(action);
     // Alibaba: control policies do not apply to the account's root identity.
     let org: &[OrgLevel] = if subject.root && subject.cloud == Cloud::Aliyun {
         &[]
@@ -101,11 +105,21 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
         kind: DecisionKind::ExplicitDeny,
         reason,
     };
-    let verdicts: Vec<Verdict> = org
-        .iter()
-        .map(|l| judge(&l.policies, action, resource, ctx))
-        .collect();
-    for (level, (l, v)) in org.iter().zip(&verdicts).enumerate() {
+    // Org trees are a few levels deep: their verdicts live on the stack
+    // (no allocation per decision); deeper trees spill to the heap.
+    let mut inline = [Verdict::default(); INLINE_LEVELS];
+    let mut spilled = Vec::new();
+    let verdicts: &mut [Verdict] = if org.len() <= INLINE_LEVELS {
+        &mut inline[..org.len()]
+    } else {
+        spilled.resize(org.len(), Verdict::default());
+        &mut spilled
+    };
+    for (v, l) in verdicts.iter_mut().zip(org) {
+        *v = judge(&l.policies, action, resource, ctx);
+    }
+    let verdicts = &*verdicts;
+    for (level, (l, v)) in org.iter().zip(verdicts).enumerate() {
         if let Some(pos) = v.deny {
             return deny(Reason::Statement(statement_ref(
                 &l.policies,
@@ -143,7 +157,7 @@ pub fn evaluate(subject: &Subject, action: &str, resource: &str, ctx: &Context) 
             PolicySource::Session,
         )));
     }
-    for (level, (l, v)) in org.iter().zip(&verdicts).enumerate() {
+    for (level, (l, v)) in org.iter().zip(verdicts).enumerate() {
         if v.allow.is_none() {
             let reason = Reason::NoOrgAllow {
                 level,

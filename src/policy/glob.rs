@@ -14,7 +14,11 @@ pub enum Glob {
     Exact(Box<str>),
     /// `literal*` with no other wildcard.
     Prefix(Box<str>),
-    /// Anything else.
+    /// `*` wildcards only, not just one trailing: the literal pieces
+    /// between the stars are found by substring search, in order. With the
+    /// byte offsets of the first and the last `*` (found once, here).
+    Stars(Box<str>, u32, u32),
+    /// Anything else (a `?` somewhere).
     General(Box<str>),
 }
 
@@ -28,6 +32,10 @@ impl Glob {
             None => Glob::Exact(pattern.into()),
             Some(i) if i == pattern.len() - 1 && pattern.ends_with('*') => {
                 Glob::Prefix(pattern[..i].into())
+            }
+            Some(first) if !pattern.contains('?') => {
+                let last = pattern.rfind('*').unwrap_or(first);
+                Glob::Stars(pattern.into(), first as u32, last as u32)
             }
             Some(_) => Glob::General(pattern.into()),
         }
@@ -43,9 +51,54 @@ impl Glob {
             Glob::Any => true,
             Glob::Exact(s) => **s == *text,
             Glob::Prefix(p) => text.starts_with(&**p),
+            Glob::Stars(p, first, last) => stars_match(p, *first as usize, *last as usize, text),
             Glob::General(p) => wildcard_match(p.as_bytes(), text.as_bytes()),
         }
     }
+}
+
+/// `head*m1*…*mk*tail` with no `?`: `text` starts with `head`, ends with
+/// `tail` (not overlapping it) and holds m1 … mk in order in between. The
+/// leftmost occurrence of each middle piece is always the right choice: it
+/// leaves the most room for the pieces after it. Pieces are whole UTF-8
+/// strings, so every slice lands on a character boundary.
+fn stars_match(pattern: &str, first: usize, last: usize, text: &str) -> bool {
+    let p = pattern.as_bytes();
+    let (Some(head), Some(tail), Some(middle)) =
+        (p.get(..first), p.get(last + 1..), p.get(first..last))
+    else {
+        return false;
+    };
+    let bytes = text.as_bytes();
+    if bytes.len() < head.len() + tail.len() || !bytes.starts_with(head) || !bytes.ends_with(tail) {
+        return false;
+    }
+    let mut rest = &bytes[head.len()..bytes.len() - tail.len()];
+    for piece in middle.split(|&b| b == b'*').filter(|p| !p.is_empty()) {
+        match find(rest, piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The first occurrence of a short non-empty `needle`: scan for its first
+/// byte, compare the rest (`str::find` sets up a two-way searcher per call,
+/// which costs more than the search for pieces this short). A match starts
+/// with the needle's first byte, never a UTF-8 continuation byte, so it is
+/// on a character boundary.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while from + needle.len() <= hay.len() {
+        let at = from + hay[from..].iter().position(|&b| b == first)?;
+        if hay.get(at..at + needle.len())? == needle {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Length of the UTF-8 sequence that starts with `first`.
@@ -147,7 +200,9 @@ mod tests {
         assert_eq!(Glob::new("*"), Glob::Any);
         assert_eq!(Glob::new("a:b"), Glob::Exact("a:b".into()));
         assert_eq!(Glob::new("a:*"), Glob::Prefix("a:".into()));
-        assert_eq!(Glob::new("a:*:c"), Glob::General("a:*:c".into()));
+        assert_eq!(Glob::new("a:*:c"), Glob::Stars("a:*:c".into(), 2, 2));
+        assert_eq!(Glob::new("*a*"), Glob::Stars("*a*".into(), 0, 2));
+        assert_eq!(Glob::new("a*?"), Glob::General("a*?".into()));
         assert_eq!(Glob::new("a?"), Glob::General("a?".into()));
     }
 
@@ -258,6 +313,17 @@ mod tests {
             let pc: Vec<char> = p.chars().collect();
             let tc: Vec<char> = t.chars().collect();
             prop_assert_eq!(Glob::new(&p).matches(&t), reference(&pc, &tc));
+        }
+
+        /// Star-only patterns take the substring-search path (`Stars`).
+        #[test]
+        fn star_only_patterns_agree_with_reference(p in "[ab*é:]{0,9}", t in "[abé:]{0,12}") {
+            let pc: Vec<char> = p.chars().collect();
+            let tc: Vec<char> = t.chars().collect();
+            prop_assert_eq!(Glob::new(&p).matches(&t), reference(&pc, &tc));
+            if let (Some(first), Some(last)) = (p.find('*'), p.rfind('*')) {
+                prop_assert_eq!(stars_match(&p, first, last, &t), reference(&pc, &tc));
+            }
         }
     }
 }

@@ -1,0 +1,157 @@
+//! A reload re-parses only the policy files whose bytes changed: the
+//! others are the very compiled policies of the snapshot it replaces
+//! (`Snapshot::reload`, `directory::cache`). What it decides and the digest
+//! it carries are those of a load from scratch.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use iamgate::cloud::Cloud;
+use iamgate::config::Config;
+use iamgate::directory::policies::PolicyKind;
+use iamgate::directory::PolicyStore;
+use iamgate::snapshot::Snapshot;
+
+/// The repository's routes and policies copied under `root`.
+fn sample_at(root: &Path) {
+    common::copy_tree(&common::manifest("routes"), &root.join("routes"));
+    common::copy_tree(&common::manifest("policies"), &root.join("policies"));
+}
+
+fn load(root: &Path) -> Snapshot {
+    Snapshot::load_dirs(&root.join("routes"), &root.join("policies"), None).unwrap()
+}
+
+fn reload(root: &Path, previous: &Snapshot) -> Result<Snapshot, Vec<iamgate::diag::Diagnostic>> {
+    let compiled = &previous.directory.compiled;
+    Snapshot::load_dirs_reusing(&root.join("routes"), &root.join("policies"), None, compiled)
+}
+
+/// A store over `root`'s policies, reusing `previous`'s compiled files.
+fn store(root: &Path, previous: &Snapshot) -> PolicyStore {
+    PolicyStore::load_reusing(
+        &root.join("policies"),
+        &mut Vec::new(),
+        &previous.directory.compiled,
+    )
+    .unwrap()
+}
+
+fn identity(store: &PolicyStore, name: &str) -> Arc<iamgate::policy::Policy> {
+    store
+        .get(Cloud::Huawei, PolicyKind::Identity, name)
+        .unwrap()
+}
+
+const READ_ONLY: &str = "huawei/identity/NotebookReadOnly.json";
+
+#[test]
+fn unchanged_files_are_reused_and_a_changed_one_is_compiled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sample_at(root);
+    let first = load(root);
+    assert!(first.directory.compiled.len() >= 5);
+    let before = store(root, &first);
+    let file = root.join("policies").join(READ_ONLY);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("ReadNotebooks", "ReadNotebooksAgain")).unwrap();
+    let after = store(root, &first);
+    // Unchanged: the same compiled policy, not an equal copy.
+    for name in ["NotebookFullAccess", "ModelArtsFullAccess"] {
+        assert!(Arc::ptr_eq(
+            &identity(&before, name),
+            &identity(&after, name)
+        ));
+    }
+    // Changed: compiled from the new bytes.
+    let changed = identity(&after, "NotebookReadOnly");
+    assert!(!Arc::ptr_eq(
+        &identity(&before, "NotebookReadOnly"),
+        &changed
+    ));
+    assert_eq!(
+        changed.statements[0].sid.as_deref(),
+        Some("ReadNotebooksAgain")
+    );
+}
+
+#[test]
+fn a_reload_equals_a_load_from_scratch_digest_and_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sample_at(root);
+    let first = load(root);
+    let file = root.join("policies").join(READ_ONLY);
+    let text = std::fs::read_to_string(&file).unwrap();
+    // Read-only loses `get`: alice (notebook-readers) can no longer get.
+    std::fs::write(&file, text.replace(r#" "modelarts:notebook:get","#, "")).unwrap();
+    let reloaded = reload(root, &first).unwrap();
+    let scratch = load(root);
+    assert_ne!(reloaded.digest, first.digest);
+    assert_eq!(reloaded.digest, scratch.digest);
+    assert_eq!(reloaded.policy_count(), scratch.policy_count());
+    let ctx = iamgate::policy::Context::new();
+    let resource = "modelarts:cn-north-4:acme0001:notebook:nb-1";
+    for (account, user) in scratch.directory.principals.keys() {
+        let a = &reloaded
+            .directory
+            .principal(account, user.as_deref())
+            .unwrap();
+        let b = &scratch
+            .directory
+            .principal(account, user.as_deref())
+            .unwrap();
+        for action in ["modelarts:notebook:get", "modelarts:notebook:list"] {
+            let da = iamgate::policy::evaluate(&a.subject, action, resource, &ctx);
+            let db = iamgate::policy::evaluate(&b.subject, action, resource, &ctx);
+            assert_eq!(da, db, "{account}/{user:?} {action}");
+        }
+    }
+}
+
+#[test]
+fn a_broken_file_is_reported_on_every_reload_until_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sample_at(root);
+    let first = load(root);
+    let file = root.join("policies").join(READ_ONLY);
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, "{ not json").unwrap();
+    for _ in 0..2 {
+        let errors = reload(root, &first).err().unwrap();
+        assert!(
+            errors.iter().any(|e| e.file.ends_with(READ_ONLY)),
+            "{errors:?}"
+        );
+    }
+    std::fs::write(&file, &good).unwrap();
+    assert_eq!(reload(root, &first).unwrap().digest, first.digest);
+}
+
+#[test]
+fn snapshot_reload_reads_the_config_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sample_at(root);
+    let config_path = root.join("iamgate.toml");
+    std::fs::write(
+        &config_path,
+        "listen = \"127.0.0.1:0\"\nroutes = \"routes\"\npolicies = \"policies\"\n\
+         [upstreams]\nmodelarts = \"builtin:mock\"\nagentrun = \"builtin:mock\"\n\
+         [regions]\nagentrun = \"cn-hangzhou\"\n",
+    )
+    .unwrap();
+    let config = Config::load(&config_path).unwrap();
+    let first = Snapshot::load(&config).unwrap();
+    let again = Snapshot::reload(&config, &first).unwrap();
+    assert_eq!(again.digest, first.digest);
+    assert_eq!(
+        again.directory.compiled.len(),
+        first.directory.compiled.len()
+    );
+}
