@@ -203,7 +203,14 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         signal_metrics.set_ready(false);
         let _ = drain_tx.send(true);
     });
+    #[cfg(feature = "otel")]
+    let otel = gw.otel.clone();
     listeners.serve(tls, gw, drain_rx).await?;
+    // Spans still queued go out before the process exits.
+    #[cfg(feature = "otel")]
+    if let Some(traces) = otel {
+        traces.shutdown().await;
+    }
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     log.close().await;

@@ -52,6 +52,9 @@ cargo clippy --quiet --all-targets -- -D warnings
 say "cargo test (unit, corpus, catalog, property and in-process tests)"
 cargo test --quiet
 cargo build --quiet
+say "cargo build --features otel (OpenTelemetry traces, for tests/e2e/test_otel.py)"
+# Its own target dir: the default build above stays free of the otel crates.
+cargo build --quiet --features otel --target-dir target/otel
 
 say "promtool: deploy/prometheus alert rules (check + unit tests)"
 promtool check rules deploy/prometheus/alerts.yml
@@ -59,6 +62,7 @@ promtool check rules deploy/prometheus/alerts.yml
 
 say "end-to-end: real SDKs → iamgate → recording mock upstream"
 export IAMGATE_BIN="$ROOT/target/debug/iamgate"
+export IAMGATE_OTEL_BIN="$ROOT/target/otel/debug/iamgate"
 (cd tests/e2e && "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -q)
 
 say "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-30} s"
