@@ -39,10 +39,10 @@ pub mod huawei_iam;
 pub mod identity;
 pub mod learn;
 pub mod metrics;
+pub mod mock;
 #[cfg(feature = "otel")]
 pub mod otel;
 pub mod otel_config;
-pub mod mock;
 pub mod policy;
 pub mod proxy;
 pub mod reload;

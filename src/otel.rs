@@ -203,7 +203,11 @@ mod tests {
         let traces = Traces::start(&config).unwrap();
         span(&traces);
         span(&traces);
-        assert_eq!(traces.export_failures(), 0, "nothing is sent on the request path");
+        assert_eq!(
+            traces.export_failures(),
+            0,
+            "nothing is sent on the request path"
+        );
         let done = tokio::time::timeout(Duration::from_secs(20), traces.shutdown()).await;
         assert!(done.is_ok(), "shutdown hung");
         assert_eq!(traces.export_failures(), 1, "one batch, one failed export");

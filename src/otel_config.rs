@@ -99,9 +99,8 @@ mod tests {
         let otel = config.unwrap().otel.unwrap();
         assert_eq!(otel.traces_url, "http://127.0.0.1:4318/v1/traces");
         assert_eq!(otel.service_name, "iamgate");
-        let (_dir, config) = load(
-            "[otel]\nendpoint = \"http://c:4318/v1/traces\"\nservice_name = \"edge-gw\"\n",
-        );
+        let (_dir, config) =
+            load("[otel]\nendpoint = \"http://c:4318/v1/traces\"\nservice_name = \"edge-gw\"\n");
         let otel = config.unwrap().otel.unwrap();
         assert_eq!(otel.traces_url, "http://c:4318/v1/traces");
         assert_eq!(otel.service_name, "edge-gw");
@@ -114,9 +113,15 @@ mod tests {
             ("endpoint = \"https://c:4318\"", "https is not supported"),
             ("endpoint = \"not a url\"", "/otel/endpoint"),
             ("endpoint = \"c:4318\"", "expected http://host:port"),
-            ("endpoint = \"http://c:4318\"\nservice_name = \"\"", "/otel/service_name"),
+            (
+                "endpoint = \"http://c:4318\"\nservice_name = \"\"",
+                "/otel/service_name",
+            ),
             ("service_name = \"x\"", "endpoint"),
-            ("endpoint = \"http://c:4318\"\nprotocol = \"grpc\"", "protocol"),
+            (
+                "endpoint = \"http://c:4318\"\nprotocol = \"grpc\"",
+                "protocol",
+            ),
         ] {
             let (_dir, config) = load(&format!("[otel]\n{section}\n"));
             let err = config.unwrap_err();

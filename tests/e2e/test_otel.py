@@ -62,7 +62,10 @@ def otel_section(url, service="iamgate-e2e"):
 
 
 def test_a_span_per_request_with_the_decision(tmp_path, otel_bin, mock, receiver):
-    gw = start_gateway(otel_bin, tmp_path, mock, otel_section(receiver.url))
+    # No decision log and no console ring: the span alone asks for the
+    # request's full record (resource, deciding reason).
+    extra = otel_section(receiver.url) + "[console]\nrecent = 0\n"
+    gw = start_gateway(otel_bin, tmp_path, mock, extra)
     try:
         status, allowed, _ = signed_call(gw, "GET", NB, ALICE)
         assert status == 200
