@@ -55,6 +55,9 @@ struct ConfigFile {
     nonce_store: NonceStoreFile,
     #[serde(default)]
     console: ConsoleFile,
+    /// `[otel]`: OpenTelemetry traces (needs the `otel` cargo feature).
+    #[serde(default)]
+    otel: Option<crate::otel_config::OtelFile>,
 }
 
 /// `[console]`: the live console on the admin listener (`GET /ui`).
@@ -342,6 +345,8 @@ pub struct Config {
     pub enforce_services: BTreeMap<String, Enforce>,
     /// `[console] recent`: decisions the console keeps (0: console ring off).
     pub console_recent: usize,
+    /// `[otel]`: where request spans are exported (`None`: no tracing at all).
+    pub otel: Option<crate::otel_config::OtelConfig>,
 }
 
 impl Config {
@@ -450,6 +455,8 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
     if f.nonce_store.timeout_ms == 0 {
         err("/nonce_store/timeout_ms", "must be positive".into());
     }
+    let otel = f.otel.map(crate::otel_config::validate).transpose();
+    let otel = otel.map_err(|(at, e)| err(at, e)).ok().flatten();
     let decision_log = match f.decision_log.target.as_str() {
         "off" | "" => DecisionLogTarget::Off,
         "stdout" => DecisionLogTarget::Stdout,
@@ -510,6 +517,7 @@ fn validate(path: &Path, f: ConfigFile) -> Result<Config, Vec<Diagnostic>> {
         enforce: f.enforce,
         enforce_services: f.enforce_services,
         console_recent: f.console.recent,
+        otel,
     })
 }
 

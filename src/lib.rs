@@ -19,6 +19,7 @@
 //! - [`learn`], [`replay`], [`coverage`]: the least-privilege workflow over decision logs.
 //! - [`sts`]: the built-in Alibaba STS service (`AssumeRole`) and role sessions.
 //! - [`console`]: the live console on the admin listener (`/ui`): recent decisions, live, explained.
+//! - [`otel_config`], `otel` (cargo feature `otel`): a span per request, exported over OTLP/HTTP.
 //! - [`access_diff`]: which (principal, action) pairs gained or lost access between two snapshots.
 
 pub mod accept;
@@ -39,6 +40,9 @@ pub mod identity;
 pub mod learn;
 pub mod metrics;
 pub mod mock;
+#[cfg(feature = "otel")]
+pub mod otel;
+pub mod otel_config;
 pub mod policy;
 pub mod proxy;
 pub mod reload;

@@ -188,6 +188,8 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
     // cannot start them fails at start-up, never later.
     let (drain_tx, drain_rx) = watch::channel(false);
     let addr = listeners.local_addr()?;
+    #[cfg(feature = "otel")]
+    let otel = gw.otel.clone();
     let running = listeners.start(tls, gw, drain_rx)?;
     announce("listening on", addr);
     announce(
@@ -209,6 +211,11 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         let _ = drain_tx.send(true);
     });
     running.wait().await?;
+    // Spans still queued go out before the process exits.
+    #[cfg(feature = "otel")]
+    if let Some(traces) = otel {
+        traces.shutdown().await;
+    }
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     log.close().await;

@@ -72,7 +72,7 @@ fi
 say "cargo mutants on $COUNT mutants in the lines changed since $BASE"
 set +e
 timeout --kill-after=30 "$BUDGET" nice -n 10 cargo mutants --in-diff "$OUT/diff" \
-  --jobs 1 --timeout "$TIMEOUT" --build-timeout 600 --baseline skip \
+  --jobs 1 --timeout "$TIMEOUT" --build-timeout 600 --baseline skip --features otel \
   --output "$OUT" "${SHARD[@]}" "${ARGS[@]}" -- -- --skip decision_log::
 STATUS=$?
 set -e

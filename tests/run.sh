@@ -48,11 +48,16 @@ python_venv
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
-say "cargo clippy --all-targets -- -D warnings"
-cargo clippy --quiet --all-targets -- -D warnings
-say "cargo test (unit, corpus, catalog, property and in-process tests)"
-cargo test --quiet
-cargo build --quiet
+# One feature set for every build the suite makes (clippy's check build and
+# the test/debug build): the `otel` feature is on, so its code is linted,
+# unit-tested and its spans checked end to end (tests/e2e/test_otel.py)
+# without compiling the dependency tree twice. The default build (no otel
+# crates) is compiled by `cargo run` and by the fuzz targets below.
+say "cargo clippy --all-targets --features otel -- -D warnings"
+cargo clippy --quiet --all-targets --features otel -- -D warnings
+say "cargo test --features otel (unit, corpus, catalog, property and in-process tests)"
+cargo test --quiet --features otel
+cargo build --quiet --features otel
 
 say "promtool: deploy/prometheus alert rules (check + unit tests)"
 promtool check rules deploy/prometheus/alerts.yml

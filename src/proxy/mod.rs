@@ -106,6 +106,9 @@ pub struct Gateway {
     pub sessions: Arc<crate::huawei_iam::sessions::SessionStore>,
     /// The console's ring of recent decisions (`[console] recent`; `None` when 0).
     pub console: Option<Arc<crate::console::Console>>,
+    /// `[otel]`: a span per request (`None`: no span is ever made).
+    #[cfg(feature = "otel")]
+    pub otel: Option<Arc<crate::otel::Traces>>,
 }
 
 impl Gateway {
@@ -146,6 +149,8 @@ impl Gateway {
                 crate::huawei_iam::SESSION_CAPACITY,
             )),
             console: crate::console::Console::new(config.console_recent),
+            #[cfg(feature = "otel")]
+            otel: start_traces(&config),
             config,
             snapshots,
             metrics,
@@ -172,6 +177,8 @@ impl Gateway {
             observed: self.observed.clone(),
             sessions: self.sessions.clone(),
             console: self.console.clone(),
+            #[cfg(feature = "otel")]
+            otel: self.otel.clone(),
         }
     }
 
@@ -187,6 +194,11 @@ impl Gateway {
     /// Whether a request's full record is built: the decision log or the
     /// console's ring needs it (else only metrics are kept, cheaply).
     pub fn detailed(&self) -> bool {
+        // A span carries the resource and the deciding reason.
+        #[cfg(feature = "otel")]
+        if self.otel.is_some() {
+            return true;
+        }
         self.decision_log.is_enabled() || self.console.is_some()
     }
 
@@ -197,4 +209,15 @@ impl Gateway {
             timeout: self.config.limits.body_read_timeout,
         }
     }
+}
+
+/// `[otel]`'s trace pipeline, started on the current runtime. The config
+/// was validated, so a failure here is unexpected: logged, and the gateway
+/// serves without traces rather than not at all.
+#[cfg(feature = "otel")]
+fn start_traces(config: &Config) -> Option<Arc<crate::otel::Traces>> {
+    let otel = config.otel.as_ref()?;
+    crate::otel::Traces::start(otel)
+        .map_err(|e| tracing::error!(error = %e, "otel: traces not started"))
+        .ok()
 }

@@ -208,6 +208,10 @@ impl Recorder {
         let action = rec.action.as_deref().unwrap_or("none");
         let metrics = &self.gw.metrics;
         metrics.observe_request(service, action, decision, status, elapsed.as_secs_f64());
+        #[cfg(feature = "otel")]
+        if self.trace(&rec, status, elapsed) {
+            return;
+        }
         if !self.gw.detailed() {
             return;
         }
@@ -244,6 +248,28 @@ impl Recorder {
             Some(console) => console.push(line),
             None => self.gw.decision_log.record(line),
         }
+    }
+
+    /// The request's span, when `[otel]` is on; true when nothing else
+    /// needs the full record (no decision log, no console ring).
+    #[cfg(feature = "otel")]
+    fn trace(&self, rec: &Record, status: u16, elapsed: std::time::Duration) -> bool {
+        let Some(traces) = &self.gw.otel else {
+            return false;
+        };
+        traces.span(crate::otel::RequestSpan {
+            service: rec.service.as_deref(),
+            action: rec.action.as_deref(),
+            resource: &rec.resource,
+            principal: &rec.principal,
+            decision: rec.decision.unwrap_or("error"),
+            deciding: &rec.deciding,
+            status,
+            request_id: &self.request_id,
+            snapshot: &self.snap.digest,
+            elapsed,
+        });
+        !self.gw.decision_log.is_enabled() && self.gw.console.is_none()
     }
 
     /// Record, then set the request id and the debug headers.
