@@ -36,8 +36,8 @@ impl Snapshot {
     }
 
     /// [`Snapshot::load`] for a reload: every file is read and the whole
-    /// snapshot rebuilt and validated, but policy files whose path and bytes
-    /// are those `previous` compiled are not parsed again.
+    /// snapshot rebuilt and validated, but files whose path and bytes are
+    /// those `previous` compiled are not parsed again.
     pub fn reload(config: &Config, previous: &Snapshot) -> Result<Snapshot, Vec<Diagnostic>> {
         let compiled = &previous.directory.compiled;
         Snapshot::load_dirs_reusing(
@@ -55,17 +55,16 @@ impl Snapshot {
         policies_dir: &Path,
         config: Option<&Config>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
-        let none = directory::cache::CompiledPolicies::default();
+        let none = directory::cache::Compiled::default();
         Snapshot::load_dirs_reusing(routes_dir, policies_dir, config, &none)
     }
 
-    /// [`Snapshot::load_dirs`] reusing the compiled policy files of an
-    /// earlier load (see [`crate::directory::cache`]).
+    /// [`Snapshot::load_dirs`] reusing what an earlier load compiled (see [`crate::directory::cache`]).
     pub fn load_dirs_reusing(
         routes_dir: &Path,
         policies_dir: &Path,
         config: Option<&Config>,
-        compiled: &directory::cache::CompiledPolicies,
+        compiled: &directory::cache::Compiled,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
         let mut route_sources = Vec::new();
         let mut policy_sources = Vec::new();

@@ -35,7 +35,7 @@ fn store(root: &Path, previous: &Snapshot) -> PolicyStore {
     PolicyStore::load_reusing(
         &root.join("policies"),
         &mut Vec::new(),
-        &previous.directory.compiled,
+        &previous.directory.compiled.policies,
     )
     .unwrap()
 }
@@ -54,7 +54,7 @@ fn unchanged_files_are_reused_and_a_changed_one_is_compiled_again() {
     let root = dir.path();
     sample_at(root);
     let first = load(root);
-    assert!(first.directory.compiled.len() >= 5);
+    assert!(first.directory.compiled.policies.len() >= 5);
     let before = store(root, &first);
     let file = root.join("policies").join(READ_ONLY);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -77,6 +77,98 @@ fn unchanged_files_are_reused_and_a_changed_one_is_compiled_again() {
         changed.statements[0].sid.as_deref(),
         Some("ReadNotebooksAgain")
     );
+}
+
+/// The identity policy set of a sample user.
+fn identity_set(s: &Snapshot, user: &str) -> Arc<iamgate::policy::PolicySet> {
+    s.directory.find_user(user, None)[0]
+        .subject
+        .identity
+        .clone()
+}
+
+fn accounts_table(s: &Snapshot) -> Arc<iamgate::directory::files::AccountsFile> {
+    s.directory
+        .compiled
+        .accounts
+        .as_ref()
+        .unwrap()
+        .value
+        .clone()
+}
+
+fn policy_names(set: &iamgate::policy::PolicySet) -> Vec<String> {
+    set.policies().iter().map(|p| p.name.to_string()).collect()
+}
+
+#[test]
+fn unchanged_tables_and_identity_sets_are_reused_and_changed_ones_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sample_at(root);
+    let first = load(root);
+    let file = root.join("policies").join(READ_ONLY);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("ReadNotebooks", "ReadNotebooksAgain")).unwrap();
+    let second = reload(root, &first).unwrap();
+    // accounts.toml did not change: the very table parsed last time.
+    assert!(Arc::ptr_eq(
+        &accounts_table(&first),
+        &accounts_table(&second)
+    ));
+    // operator holds only ModelArtsFullAccess (unchanged): the same set;
+    // reader holds NotebookReadOnly (changed): a set built again, with it.
+    assert!(Arc::ptr_eq(
+        &identity_set(&first, "operator"),
+        &identity_set(&second, "operator")
+    ));
+    let reader = identity_set(&second, "reader");
+    assert!(!Arc::ptr_eq(&identity_set(&first, "reader"), &reader));
+    let sid = reader.policies()[0].statements[0].sid.as_deref();
+    assert_eq!(sid, Some("ReadNotebooksAgain"));
+
+    // accounts.toml changed: parsed again, and operator's set follows it.
+    let accounts = root.join("policies/accounts.toml");
+    let text = std::fs::read_to_string(&accounts).unwrap();
+    let moved = text.replace(
+        "name = \"operator\"\npolicies = [\"ModelArtsFullAccess\"]",
+        "name = \"operator\"\npolicies = [\"NotebookFullAccess\"]",
+    );
+    assert_ne!(moved, text);
+    std::fs::write(&accounts, moved).unwrap();
+    let third = reload(root, &second).unwrap();
+    assert!(!Arc::ptr_eq(
+        &accounts_table(&second),
+        &accounts_table(&third)
+    ));
+    assert_eq!(
+        policy_names(&identity_set(&third, "operator")),
+        ["NotebookFullAccess"]
+    );
+    assert_eq!(third.digest, load(root).digest);
+}
+
+#[test]
+fn a_broken_table_is_reported_on_reload_and_reused_once_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sample_at(root);
+    let first = load(root);
+    let accounts = root.join("policies/accounts.toml");
+    let good = std::fs::read_to_string(&accounts).unwrap();
+    std::fs::write(&accounts, format!("{good}\n[[account]\n")).unwrap();
+    let errors = reload(root, &first).err().unwrap();
+    assert!(
+        errors.iter().any(|e| e.file.ends_with("accounts.toml")),
+        "{errors:?}"
+    );
+    std::fs::write(&accounts, &good).unwrap();
+    let fixed = reload(root, &first).unwrap();
+    assert!(Arc::ptr_eq(
+        &accounts_table(&first),
+        &accounts_table(&fixed)
+    ));
+    assert_eq!(fixed.digest, first.digest);
 }
 
 #[test]
@@ -151,7 +243,7 @@ fn snapshot_reload_reads_the_config_folders() {
     let again = Snapshot::reload(&config, &first).unwrap();
     assert_eq!(again.digest, first.digest);
     assert_eq!(
-        again.directory.compiled.len(),
-        first.directory.compiled.len()
+        again.directory.compiled.policies.len(),
+        first.directory.compiled.policies.len()
     );
 }

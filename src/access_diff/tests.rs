@@ -211,3 +211,89 @@ fn the_summary_names_counts_and_changes() {
     );
     assert!(s.ends_with("… 2 more"), "{s}");
 }
+
+/// A reload of `dir` reusing `live`'s compiled files (what the reloader does).
+fn reload(dir: &Path, live: &Snapshot) -> Snapshot {
+    let routes = Path::new(REPO).join("routes");
+    Snapshot::load_dirs_reusing(&routes, dir, None, &live.directory.compiled).unwrap()
+}
+
+fn user<'s>(s: &'s Snapshot, name: &str) -> &'s Principal {
+    s.directory.find_user(name, None)[0]
+}
+
+/// The diff against a reload (unchanged principals share their compiled
+/// policies and are skipped) equals the diff against a load from scratch
+/// (nothing shared: every pair evaluated), for a changed identity policy,
+/// a changed SCP and a changed accounts.toml.
+#[test]
+fn a_reload_diffs_exactly_like_a_load_from_scratch() {
+    let edits: [(&str, &str, &str); 3] = [
+        (
+            "huawei/identity/NotebookReadOnly.json",
+            r#" "modelarts:notebook:get","#,
+            "",
+        ),
+        (
+            "huawei/scp/DenyPoolDelete.json",
+            "modelarts:pool:delete",
+            "modelarts:notebook:delete",
+        ),
+        (
+            "accounts.toml",
+            "name = \"operator\"\npolicies = [\"ModelArtsFullAccess\"]",
+            "name = \"operator\"\npolicies = [\"NotebookFullAccess\"]",
+        ),
+    ];
+    for (file, from, to) in edits {
+        let (_tmp, dir) = copy_tree();
+        let live = load(&dir);
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        let (reloaded, scratch) = (reload(&dir, &live), load(&dir));
+        let by_reload = diff(&live, &reloaded, &regions(), &Limits::default());
+        let by_scratch = diff(&live, &scratch, &regions(), &Limits::default());
+        assert!(!by_scratch.is_empty(), "{file}: the edit changes access");
+        assert_eq!(by_reload, by_scratch, "{file}");
+    }
+}
+
+#[test]
+fn only_principals_whose_compiled_policies_changed_are_evaluated() {
+    let (_tmp, dir) = copy_tree();
+    let live = load(&dir);
+    let path = dir.join("huawei/identity/NotebookReadOnly.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("ReadNotebooks", "ReadAgain")).unwrap();
+    let reloaded = reload(&dir, &live);
+    // operator's policies did not change; reader's group policy did.
+    assert!(same_subject(
+        user(&live, "operator"),
+        user(&reloaded, "operator")
+    ));
+    assert!(!same_subject(
+        user(&live, "reader"),
+        user(&reloaded, "reader")
+    ));
+    // Compiled apart, equal policies are not the same ones.
+    let scratch = load(&dir);
+    assert!(!same_subject(
+        user(&reloaded, "operator"),
+        user(&scratch, "operator")
+    ));
+
+    // With no time at all, a reload that changed nothing is still compared
+    // completely (nothing needs evaluating), a load from scratch is not.
+    let unchanged = reload(&dir, &reloaded);
+    let no_time = Limits {
+        deadline: Some(Instant::now()),
+        ..Limits::default()
+    };
+    let d = diff(&reloaded, &unchanged, &regions(), &no_time);
+    assert!(d.complete && d.is_empty(), "{d:?}");
+    assert_eq!(d.pairs_compared, d.pairs_total);
+    let d = diff(&reloaded, &scratch, &regions(), &no_time);
+    assert!(!d.complete, "{d:?}");
+}

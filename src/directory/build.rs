@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
-use crate::directory::cache::CompiledPolicies;
+use crate::directory::cache::{self, Compiled, Parsed};
 use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, ResourcesFile};
 use crate::directory::policies::{PolicyKind, PolicyStore};
 use crate::directory::{Directory, Principal, Project, User};
@@ -22,22 +22,35 @@ pub fn load(
     dir: &Path,
     sources: &mut Vec<(PathBuf, Vec<u8>)>,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
-    load_reusing(dir, sources, &CompiledPolicies::default())
+    load_reusing(dir, sources, &Compiled::default())
 }
 
-/// [`load`], reusing `previous`'s compiled policy files whose bytes did not
-/// change (a reload: see [`crate::directory::cache`]).
+/// [`load`], reusing what `previous` compiled from files whose bytes did
+/// not change (a reload: see [`crate::directory::cache`]).
 pub fn load_reusing(
     dir: &Path,
     sources: &mut Vec<(PathBuf, Vec<u8>)>,
-    previous: &CompiledPolicies,
+    previous: &Compiled,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let store = PolicyStore::load_reusing(dir, sources, previous);
-    let accounts: Result<AccountsFile, _> = read_toml(&dir.join("accounts.toml"), sources, true);
-    let credentials: Result<CredentialsFile, _> =
-        read_toml(&dir.join("credentials.toml"), sources, false);
-    let resources: Result<ResourcesFile, _> =
-        read_toml(&dir.join("resources.toml"), sources, false);
+    let store = PolicyStore::load_reusing(dir, sources, &previous.policies);
+    let accounts: Result<Parsed<AccountsFile>, _> = read_toml(
+        &dir.join("accounts.toml"),
+        sources,
+        true,
+        previous.accounts.as_ref(),
+    );
+    let credentials: Result<Parsed<CredentialsFile>, _> = read_toml(
+        &dir.join("credentials.toml"),
+        sources,
+        false,
+        previous.credentials.as_ref(),
+    );
+    let resources: Result<Parsed<ResourcesFile>, _> = read_toml(
+        &dir.join("resources.toml"),
+        sources,
+        false,
+        previous.resources.as_ref(),
+    );
     let (store, accounts, credentials, resources) = match (store, accounts, credentials, resources)
     {
         (Ok(s), Ok(a), Ok(c), Ok(r)) => (s, a, c, r),
@@ -51,32 +64,47 @@ pub fn load_reusing(
         }
     };
     let mut store = store;
-    let compiled = std::mem::take(&mut store.compiled);
-    let mut b = Builder::new(dir, &store);
-    b.organizations(&accounts.organizations);
-    b.accounts(&accounts.accounts);
-    b.role_warnings(&accounts.accounts);
-    b.agency_warnings(&accounts.accounts);
-    b.credentials(&credentials);
-    b.resources(&resources);
+    let policies = std::mem::take(&mut store.compiled);
+    let mut b = Builder::new(dir, &store, &previous.sets);
+    b.organizations(&accounts.value.organizations);
+    b.accounts(&accounts.value.accounts);
+    b.role_warnings(&accounts.value.accounts);
+    b.agency_warnings(&accounts.value.accounts);
+    b.credentials(&credentials.value);
+    b.resources(&resources.value);
     let errors: Vec<Diagnostic> = b.diags.iter().filter(|d| !d.warning).cloned().collect();
     if !errors.is_empty() {
         return Err(b.diags);
     }
     b.dir.policy_count = store.file_count();
-    b.dir.compiled = compiled;
+    b.dir.compiled = Compiled {
+        policies,
+        accounts: Some(accounts),
+        credentials: Some(credentials),
+        resources: Some(resources),
+        sets: std::mem::take(&mut b.sets),
+    };
     Ok((b.dir, b.diags))
 }
 
-/// Parse a TOML file into `T`; a missing optional file is the default.
+/// Parse a TOML file into `T` (`previous`'s value when the bytes are the
+/// same); a missing optional file is the default.
 fn read_toml<T: DeserializeOwned + Default>(
     path: &Path,
     sources: &mut Vec<(PathBuf, Vec<u8>)>,
     required: bool,
-) -> Result<T, Vec<Diagnostic>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(T::default()),
+    previous: Option<&Parsed<T>>,
+) -> Result<Parsed<T>, Vec<Diagnostic>> {
+    let parsed = |digest, value| Parsed {
+        path: path.to_path_buf(),
+        digest,
+        value: Arc::new(value),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(parsed(None, T::default()))
+        }
         Err(e) => {
             return Err(vec![Diagnostic::error(
                 path,
@@ -85,8 +113,26 @@ fn read_toml<T: DeserializeOwned + Default>(
             )])
         }
     };
-    sources.push((path.to_path_buf(), text.clone().into_bytes()));
-    toml::from_str(&text).map_err(|e| vec![diag::from_toml_error(path, &text, &e)])
+    let digest = cache::CompiledPolicies::digest(&bytes);
+    let reused = Parsed::reuse(previous, path, &digest);
+    let result = match reused {
+        Some(value) => Ok(Parsed {
+            path: path.to_path_buf(),
+            digest: Some(digest),
+            value,
+        }),
+        None => parse_toml(path, &bytes).map(|value| parsed(Some(digest), value)),
+    };
+    sources.push((path.to_path_buf(), bytes));
+    result
+}
+
+fn parse_toml<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, Vec<Diagnostic>> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let msg = format!("cannot read: stream did not contain valid UTF-8 ({e})");
+        vec![Diagnostic::error(path, Place::File, msg)]
+    })?;
+    toml::from_str(text).map_err(|e| vec![diag::from_toml_error(path, text, &e)])
 }
 
 /// An org node: its parent and the policies attached to it.
@@ -103,21 +149,28 @@ pub(super) struct Builder<'a> {
     pub(super) nodes: HashMap<String, Node>,
     /// Org id per cloud (one tree per cloud).
     pub(super) orgs: HashMap<Cloud, String>,
-    pub(super) identity_sets: HashMap<(Cloud, Vec<String>), Arc<PolicySet>>,
+    /// Policy sets built so far, and the previous load's.
+    pub(super) sets: cache::PolicySets,
+    pub(super) previous_sets: &'a cache::PolicySets,
     pub(super) dir: Directory,
     /// Inline identity policies compiled so far, by name (see `inline`).
     pub(super) inline: HashMap<String, Arc<crate::policy::Policy>>,
 }
 
 impl<'a> Builder<'a> {
-    pub(super) fn new(dir_path: &'a Path, store: &'a PolicyStore) -> Self {
+    pub(super) fn new(
+        dir_path: &'a Path,
+        store: &'a PolicyStore,
+        previous_sets: &'a cache::PolicySets,
+    ) -> Self {
         Builder {
             dir_path,
             store,
             diags: Vec::new(),
             nodes: HashMap::new(),
             orgs: HashMap::new(),
-            identity_sets: HashMap::new(),
+            sets: HashMap::new(),
+            previous_sets,
             dir: Directory::default(),
             inline: HashMap::new(),
         }
@@ -156,18 +209,33 @@ impl<'a> Builder<'a> {
         names: Vec<String>,
         ats: Vec<String>,
     ) -> Arc<PolicySet> {
-        if let Some(set) = self.identity_sets.get(&(cloud, names.clone())) {
+        let key = (cloud, PolicyKind::Identity, names);
+        if let Some((_, set)) = self.sets.get(&key) {
             return set.clone();
         }
         let mut policies = Vec::new();
-        for (name, at) in names.iter().zip(&ats) {
+        for (name, at) in key.2.iter().zip(&ats) {
             match self.identity_policy(cloud, name) {
                 Ok(p) => policies.push(p),
                 Err(msg) => self.error("accounts.toml", at.clone(), msg),
             }
         }
-        let set = Arc::new(PolicySet::new(policies));
-        self.identity_sets.insert((cloud, names), set.clone());
+        self.set_of(key, policies)
+    }
+
+    /// The set of these resolved policies: one built from the very same
+    /// ones earlier in this load or in the previous load (see [`cache`]),
+    /// else built now. Equal sets are thus one set, which keeps every
+    /// unchanged subject pointer-equal from one reload to the next.
+    pub(super) fn set_of(
+        &mut self,
+        key: cache::SetKey,
+        policies: Vec<Arc<crate::policy::Policy>>,
+    ) -> Arc<PolicySet> {
+        let set = cache::reuse_set(&self.sets, &key, &policies)
+            .or_else(|| cache::reuse_set(self.previous_sets, &key, &policies))
+            .unwrap_or_else(|| Arc::new(PolicySet::new(policies.clone())));
+        self.sets.insert(key, (policies, set.clone()));
         set
     }
 
@@ -209,7 +277,9 @@ impl<'a> Builder<'a> {
             user,
             org_path: org_path.clone(),
         };
-        let root = principal(None, Arc::new(PolicySet::default()));
+        // The root has no identity policies: one shared empty set.
+        let none = self.set_of((acc.cloud, PolicyKind::Identity, Vec::new()), Vec::new());
+        let root = principal(None, none);
         self.dir
             .principals
             .insert((acc.id.clone(), None), Arc::new(root));

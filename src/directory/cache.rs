@@ -1,12 +1,17 @@
-//! Compiled policy files kept from one load to the next, so that a reload
-//! re-parses and recompiles only the files whose bytes changed.
+//! What one load compiled, kept for the next, so that a reload re-parses
+//! and recompiles only what changed: the policy files, the parsed TOML
+//! tables (`accounts.toml`, `credentials.toml`, `resources.toml`) and the
+//! policy sets built from them (users' and groups', organisation nodes').
 //!
-//! The key is the file's path and the SHA-256 of its bytes. A policy file's
+//! A file's key is its path and the SHA-256 of its bytes. A policy file's
 //! compiled form depends on nothing else: its name is the file stem, its
 //! cloud and kind follow from its folder (both part of the path), and
-//! `parse_policy` is a pure function of (path, name, cloud, text). A file
-//! that failed to compile is never cached, so its errors are reported again
-//! on every load until it is fixed.
+//! `parse_policy` is a pure function of (path, name, cloud, text); a TOML
+//! table is a pure function of its text. A file that failed to compile is
+//! never cached, so its errors are reported again on every load until it is
+//! fixed. A policy set is reused only when the same names resolve
+//! to the very same compiled policies (pointer-equal) as last time, so a
+//! changed policy file always rebuilds every set that holds it.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -15,7 +20,63 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::policy::Policy;
+use crate::cloud::Cloud;
+use crate::directory::files::{AccountsFile, CredentialsFile, ResourcesFile};
+use crate::directory::policies::PolicyKind;
+use crate::policy::{Policy, PolicySet};
+
+/// Everything a load leaves for the next one to reuse.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub policies: CompiledPolicies,
+    pub accounts: Option<Parsed<AccountsFile>>,
+    pub credentials: Option<Parsed<CredentialsFile>>,
+    pub resources: Option<Parsed<ResourcesFile>>,
+    pub sets: PolicySets,
+}
+
+/// A TOML file as parsed from exactly these bytes at this path.
+pub struct Parsed<T> {
+    pub path: PathBuf,
+    /// `None`: an optional file that was absent (`value` is the default).
+    pub digest: Option<ContentDigest>,
+    pub value: Arc<T>,
+}
+
+impl<T> Parsed<T> {
+    /// The value parsed from exactly these bytes at this path, if this is it.
+    pub fn reuse(this: Option<&Self>, path: &Path, digest: &ContentDigest) -> Option<Arc<T>> {
+        let this = this?;
+        (this.path == path && this.digest.as_ref() == Some(digest)).then(|| this.value.clone())
+    }
+}
+
+/// The path only: `credentials.toml` holds secrets.
+impl<T> std::fmt::Debug for Parsed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parsed").field("path", &self.path).finish()
+    }
+}
+
+/// A policy set's names: (cloud, identity or organisation policies, the
+/// names in order).
+pub type SetKey = (Cloud, PolicyKind, Vec<String>);
+
+/// The policy sets of one load (identity sets of users and groups, org
+/// nodes' sets) → the policies they resolved to and the set built from them.
+pub type PolicySets = HashMap<SetKey, (Vec<Arc<Policy>>, Arc<PolicySet>)>;
+
+/// The set `previous` built from exactly these policies, if any.
+pub fn reuse_set(
+    previous: &PolicySets,
+    key: &SetKey,
+    policies: &[Arc<Policy>],
+) -> Option<Arc<PolicySet>> {
+    let (was, set) = previous.get(key)?;
+    let same =
+        was.len() == policies.len() && was.iter().zip(policies).all(|(a, b)| Arc::ptr_eq(a, b));
+    same.then(|| set.clone())
+}
 
 /// SHA-256 of a file's bytes.
 pub type ContentDigest = [u8; 32];

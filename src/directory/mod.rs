@@ -119,9 +119,10 @@ pub struct Directory {
     pub agencies: HashMap<(String, String), Arc<agencies::Agency>>,
     /// (account id, user name or `None` for root) → password (Huawei, built-in IAM).
     pub passwords: HashMap<(String, Option<String>), String>,
-    /// The policy files compiled for this directory, by path and content
-    /// digest: the next reload reuses those whose bytes did not change.
-    pub compiled: cache::CompiledPolicies,
+    /// What this directory was compiled from (policy files, TOML tables,
+    /// identity sets), by path and content digest: the next reload reuses
+    /// what did not change.
+    pub compiled: cache::Compiled,
 }
 
 impl Directory {

@@ -40,12 +40,8 @@ impl Builder<'_> {
                 cloud.default_org_policy()
             )));
         }
-        Arc::new(PolicySet::new(self.policies(
-            cloud,
-            PolicyKind::Org,
-            names,
-            at,
-        )))
+        let policies = self.policies(cloud, PolicyKind::Org, names, at);
+        self.set_of((cloud, PolicyKind::Org, names.clone()), policies)
     }
 
     pub(super) fn organizations(&mut self, orgs: &[OrganizationEntry]) {

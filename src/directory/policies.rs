@@ -13,7 +13,7 @@ use crate::policy::{parse_policy, Policy};
 
 /// Identity policies attach to users and groups; organisation policies
 /// (Huawei SCPs, Alibaba control policies) to org nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PolicyKind {
     Identity,
     Org,
@@ -33,6 +33,19 @@ pub struct PolicyStore {
     /// What this load compiled, by path and content digest (the next
     /// load's starting point).
     pub(crate) compiled: CompiledPolicies,
+}
+
+/// The cloud's built-in full-access policy: one per process, so that sets
+/// holding it are reused across reloads like those of unchanged files.
+fn full_access(cloud: Cloud) -> Arc<Policy> {
+    static HUAWEI: std::sync::OnceLock<Arc<Policy>> = std::sync::OnceLock::new();
+    static ALIYUN: std::sync::OnceLock<Arc<Policy>> = std::sync::OnceLock::new();
+    let cell = match cloud {
+        Cloud::Huawei => &HUAWEI,
+        Cloud::Aliyun => &ALIYUN,
+    };
+    cell.get_or_init(|| Arc::new(Policy::full_access(cloud)))
+        .clone()
 }
 
 impl PolicyStore {
@@ -55,7 +68,7 @@ impl PolicyStore {
     ) -> Result<PolicyStore, Vec<Diagnostic>> {
         let mut store = PolicyStore::default();
         for cloud in [Cloud::Huawei, Cloud::Aliyun] {
-            let builtin = Arc::new(Policy::full_access(cloud));
+            let builtin = full_access(cloud);
             let key = (cloud, builtin.name.to_string());
             store
                 .policies
