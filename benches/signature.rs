@@ -57,17 +57,17 @@ fn header(headers: &mut HeaderMap, name: &'static str, value: &str) {
     headers.insert(name, value.parse().unwrap());
 }
 
+/// `now` in UTC as `YYYY<d>MM<d>DDTHH<t>MM<t>SSZ`: Huawei's `X-Sdk-Date`
+/// has no separators, Alibaba's `x-acs-date` is ISO 8601.
+fn stamp(now: OffsetDateTime, d: &str, t: &str) -> String {
+    let (h, m, s) = now.to_hms();
+    let (year, month, day) = (now.year(), u8::from(now.month()), now.day());
+    format!("{year:04}{d}{month:02}{d}{day:02}T{h:02}{t}{m:02}{t}{s:02}Z")
+}
+
 /// A POST signed with SDK-HMAC-SHA256 (Huawei).
 fn sdk_hmac_request(now: OffsetDateTime, body: &[u8]) -> HeaderMap {
-    let date = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let date = stamp(now, "", "");
     let mut h = HeaderMap::new();
     header(&mut h, "host", HOST);
     header(&mut h, "content-type", "application/json");
@@ -87,15 +87,7 @@ fn sdk_hmac_request(now: OffsetDateTime, body: &[u8]) -> HeaderMap {
 
 /// A POST signed with ACS3-HMAC-SHA256 (Alibaba).
 fn acs3_request(now: OffsetDateTime, body: &[u8]) -> HeaderMap {
-    let date = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let date = stamp(now, "-", ":");
     let mut h = HeaderMap::new();
     header(&mut h, "host", "agentrun.cn-hangzhou.aliyuncs.com");
     header(&mut h, "content-type", "application/json");

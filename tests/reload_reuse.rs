@@ -48,17 +48,29 @@ fn identity(store: &PolicyStore, name: &str) -> Arc<iamgate::policy::Policy> {
 
 const READ_ONLY: &str = "huawei/identity/NotebookReadOnly.json";
 
+/// A copy of the sample tree under a fresh folder, and its first load.
+fn sample() -> (tempfile::TempDir, Snapshot) {
+    let dir = tempfile::tempdir().unwrap();
+    sample_at(dir.path());
+    let first = load(dir.path());
+    (dir, first)
+}
+
+/// Replace `from` with `to` in one file under `root/policies`.
+fn edit(root: &Path, file: &str, from: &str, to: &str) {
+    let path = root.join("policies").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file}: no `{from}`");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+}
+
 #[test]
 fn unchanged_files_are_reused_and_a_changed_one_is_compiled_again() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, first) = sample();
     let root = dir.path();
-    sample_at(root);
-    let first = load(root);
     assert!(first.directory.compiled.policies.len() >= 5);
     let before = store(root, &first);
-    let file = root.join("policies").join(READ_ONLY);
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("ReadNotebooks", "ReadNotebooksAgain")).unwrap();
+    edit(root, READ_ONLY, "ReadNotebooks", "ReadNotebooksAgain");
     let after = store(root, &first);
     // Unchanged: the same compiled policy, not an equal copy.
     for name in ["NotebookFullAccess", "ModelArtsFullAccess"] {
@@ -103,13 +115,9 @@ fn policy_names(set: &iamgate::policy::PolicySet) -> Vec<String> {
 
 #[test]
 fn unchanged_tables_and_identity_sets_are_reused_and_changed_ones_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, first) = sample();
     let root = dir.path();
-    sample_at(root);
-    let first = load(root);
-    let file = root.join("policies").join(READ_ONLY);
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("ReadNotebooks", "ReadNotebooksAgain")).unwrap();
+    edit(root, READ_ONLY, "ReadNotebooks", "ReadNotebooksAgain");
     let second = reload(root, &first).unwrap();
     // accounts.toml did not change: the very table parsed last time.
     assert!(Arc::ptr_eq(
@@ -128,14 +136,12 @@ fn unchanged_tables_and_identity_sets_are_reused_and_changed_ones_rebuilt() {
     assert_eq!(sid, Some("ReadNotebooksAgain"));
 
     // accounts.toml changed: parsed again, and operator's set follows it.
-    let accounts = root.join("policies/accounts.toml");
-    let text = std::fs::read_to_string(&accounts).unwrap();
-    let moved = text.replace(
+    edit(
+        root,
+        "accounts.toml",
         "name = \"operator\"\npolicies = [\"ModelArtsFullAccess\"]",
         "name = \"operator\"\npolicies = [\"NotebookFullAccess\"]",
     );
-    assert_ne!(moved, text);
-    std::fs::write(&accounts, moved).unwrap();
     let third = reload(root, &second).unwrap();
     assert!(!Arc::ptr_eq(
         &accounts_table(&second),
@@ -150,10 +156,8 @@ fn unchanged_tables_and_identity_sets_are_reused_and_changed_ones_rebuilt() {
 
 #[test]
 fn a_broken_table_is_reported_on_reload_and_reused_once_fixed() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, first) = sample();
     let root = dir.path();
-    sample_at(root);
-    let first = load(root);
     let accounts = root.join("policies/accounts.toml");
     let good = std::fs::read_to_string(&accounts).unwrap();
     std::fs::write(&accounts, format!("{good}\n[[account]\n")).unwrap();
@@ -173,14 +177,10 @@ fn a_broken_table_is_reported_on_reload_and_reused_once_fixed() {
 
 #[test]
 fn a_reload_equals_a_load_from_scratch_digest_and_decisions() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, first) = sample();
     let root = dir.path();
-    sample_at(root);
-    let first = load(root);
-    let file = root.join("policies").join(READ_ONLY);
-    let text = std::fs::read_to_string(&file).unwrap();
-    // Read-only loses `get`: alice (notebook-readers) can no longer get.
-    std::fs::write(&file, text.replace(r#" "modelarts:notebook:get","#, "")).unwrap();
+    // Read-only loses `get`: reader (notebook-readers) can no longer get.
+    edit(root, READ_ONLY, r#" "modelarts:notebook:get","#, "");
     let reloaded = reload(root, &first).unwrap();
     let scratch = load(root);
     assert_ne!(reloaded.digest, first.digest);
@@ -207,10 +207,8 @@ fn a_reload_equals_a_load_from_scratch_digest_and_decisions() {
 
 #[test]
 fn a_broken_file_is_reported_on_every_reload_until_fixed() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, first) = sample();
     let root = dir.path();
-    sample_at(root);
-    let first = load(root);
     let file = root.join("policies").join(READ_ONLY);
     let good = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, "{ not json").unwrap();
