@@ -151,3 +151,27 @@ fn an_absent_header_and_a_repeated_one_are_told_apart() {
     assert!(message("x-a").contains("repeated"), "{}", message("x-a"));
     assert_eq!(single_header(&req, "x-b"), Ok("3".to_string()));
 }
+
+/// `SignedHeaders` names are lower-case RFC 9110 tokens: every token
+/// character is accepted, anything else refused.
+#[test]
+fn signed_header_names_are_lower_case_tokens() {
+    let signed = |names: &str| {
+        parse(&format!(
+            "{ALG} Access=A, SignedHeaders={names}, Signature={}",
+            sig()
+        ))
+    };
+    let specials = "!#$%&'*+-.^_`|~";
+    let all = format!("abcdefghijklmnopqrstuvwxyz0123456789{specials}");
+    assert_eq!(signed(&all).unwrap().signed_headers, [all.clone()]);
+    for c in specials.chars() {
+        assert!(signed(&format!("x{c}y")).is_ok(), "{c}");
+    }
+    for bad in [
+        "Host", "x-Acs", "a\"b", "a(b", "a)b", "a/b", "a:b", "a@b", "a[b", "a{b", "a=b", "a?b",
+        "a\\b", "é", "a\u{7f}",
+    ] {
+        assert!(is_malformed(signed(bad)), "{bad}");
+    }
+}
