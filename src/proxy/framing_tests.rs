@@ -74,6 +74,8 @@ fn each_violation_is_named_and_later_requests_follow() {
             Violation::RepeatedCl,
         ),
         (with_header("Content-Length: +4\r\n"), Violation::BadCl),
+        // `:` is the byte after `9`: a digit test of `<= 9 + 1` would read it as 10.
+        (with_header("Content-Length: 1:\r\n"), Violation::BadCl),
         (
             with_header("Transfer-Encoding: chunked, gzip\r\n"),
             Violation::TeNotChunked,
@@ -140,6 +142,50 @@ fn a_head_larger_than_hyper_accepts_stops_the_scan() {
     sizes.push(1);
     let v = verdicts(&scan_in(big.as_bytes(), &sizes), 1);
     assert_eq!(v[0], Some(Violation::HeadTooLarge.text()));
+}
+
+/// A head of exactly `len` bytes (`len` > 40).
+fn head_of(len: usize) -> Vec<u8> {
+    let fixed = "GET /p HTTP/1.1\r\nX-Big: \r\n\r\n".len();
+    let head = format!("GET /p HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(len - fixed));
+    assert_eq!(head.len(), len);
+    head.into_bytes()
+}
+
+#[test]
+fn a_head_of_exactly_max_bytes_passes_whole_or_in_pieces() {
+    // hyper parses what its buffer holds before it checks the size, so a
+    // head of exactly its buffer's size is served.
+    for sizes in [&[][..], &[1000; MAX / 1000 + 1][..], &[MAX - 1][..]] {
+        let at_max = [head_of(MAX), GET.to_vec()].concat();
+        assert_eq!(
+            verdicts(&scan_in(&at_max, sizes), 2),
+            vec![None, None],
+            "pieces {sizes:?}"
+        );
+        let over = head_of(MAX + 1);
+        assert_eq!(
+            verdicts(&scan_in(&over, sizes), 1),
+            vec![Some(Violation::HeadTooLarge.text())],
+            "pieces {sizes:?}"
+        );
+    }
+}
+
+#[test]
+fn each_violation_has_its_own_text_and_code() {
+    let texts: std::collections::HashSet<_> = Violation::ALL.iter().map(|v| v.text()).collect();
+    assert_eq!(texts.len(), Violation::ALL.len(), "{texts:?}");
+    for (i, v) in Violation::ALL.iter().enumerate() {
+        assert_eq!(*v as usize, i, "the verdict is stored as this index");
+        assert!(v.text().len() > 20, "{v:?}: {}", v.text());
+        assert_ne!(v.text(), AFTER_VIOLATION);
+        assert_ne!(v.text(), UNSEEN);
+    }
+    assert_eq!(
+        Violation::TeWithCl.text(),
+        "Transfer-Encoding and Content-Length together"
+    );
 }
 
 #[test]
