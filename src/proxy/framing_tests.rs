@@ -124,6 +124,9 @@ fn bad_chunk_framing_stops_the_scan() {
         b"5\r\nhelloX0\r\n\r\n",
         b"5\nhello\n0\n\n",
         b"5;a\nhello\r\n0\r\n\r\n",
+        // A LF inside an extension, in a body that would otherwise end
+        // well: read on past it, the body would end before the next head.
+        b"1;a\n\r\nX\r\n0\r\n\r\n",
         b"5 5\r\nhello\r\n0\r\n\r\n",
         b"ffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
     ] {
@@ -293,6 +296,17 @@ async fn hyper_and_the_tap_agree_on_every_request_of_a_keep_alive_connection() {
     for piece in [1, 3, 7, 64, 1 << 16] {
         let verdicts = served(valid_sequence(), piece).await;
         assert_eq!(verdicts, vec!["ok"; 5], "pieces of {piece}");
+    }
+}
+
+#[tokio::test]
+async fn empty_lines_before_a_request_line_are_skipped_bare_lf_included() {
+    // httparse skips `\r\n` and `\n` before a request line; they are not
+    // part of the head, so a bare LF there is no violation.
+    let stream = [b"\n", GET, b"\n\r\n", GET, b"\r\n\n", POST_CL].concat();
+    assert_eq!(scan(&stream, 3), vec![None; 3]);
+    for piece in [1, 1 << 16] {
+        assert_eq!(served(stream.clone(), piece).await, ["ok"; 3]);
     }
 }
 
