@@ -150,7 +150,10 @@ fn a_head_larger_than_hyper_accepts_stops_the_scan() {
 /// A head of exactly `len` bytes (`len` > 40).
 fn head_of(len: usize) -> Vec<u8> {
     let fixed = "GET /p HTTP/1.1\r\nX-Big: \r\n\r\n".len();
-    let head = format!("GET /p HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(len - fixed));
+    let head = format!(
+        "GET /p HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(len - fixed)
+    );
     assert_eq!(head.len(), len);
     head.into_bytes()
 }

@@ -30,7 +30,15 @@ async fn render(e: GatewayError, cloud: Option<Cloud>) -> (StatusCode, String, V
 
 /// Status, Huawei code and message, Alibaba code and message, label,
 /// whether the connection closes.
-type Expected = (u16, &'static str, &'static str, &'static str, &'static str, &'static str, bool);
+type Expected = (
+    u16,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+);
 
 fn plain_errors() -> Vec<(GatewayError, Expected)> {
     use GatewayError as E;
@@ -40,11 +48,27 @@ fn plain_errors() -> Vec<(GatewayError, Expected)> {
     vec![
         (
             E::BadRequest("m".into()),
-            (400, "APIGW.0201", "m", "InvalidParameter", "m", "bad_request", false),
+            (
+                400,
+                "APIGW.0201",
+                "m",
+                "InvalidParameter",
+                "m",
+                "bad_request",
+                false,
+            ),
         ),
         (
             E::BadFraming("f".into()),
-            (400, "APIGW.0201", "f", "InvalidParameter", "f", "bad_request", true),
+            (
+                400,
+                "APIGW.0201",
+                "f",
+                "InvalidParameter",
+                "f",
+                "bad_request",
+                true,
+            ),
         ),
         (
             E::BodyTimeout(200),
@@ -126,7 +150,15 @@ fn plain_errors() -> Vec<(GatewayError, Expected)> {
                 project: "p1".into(),
                 why: "not yours".into(),
             },
-            (403, "APIGW.0302", project, "Forbidden.Project", project, "wrong_project", false),
+            (
+                403,
+                "APIGW.0302",
+                project,
+                "Forbidden.Project",
+                project,
+                "wrong_project",
+                false,
+            ),
         ),
         (
             E::UpstreamUnavailable("refused".into()),
@@ -204,8 +236,14 @@ async fn every_error_has_its_status_codes_and_messages_in_each_dialect() {
         assert_eq!(body, both, "{name}");
     }
     for (cloud, shape) in [
-        (Cloud::Huawei, json!({"error_code": "APIGW.0101", "error_msg": "No API found for this method and path", "request_id": RID})),
-        (Cloud::Aliyun, json!({"RequestId": RID, "Code": "InvalidAction.NotFound", "Message": "No API found for this method and path"})),
+        (
+            Cloud::Huawei,
+            json!({"error_code": "APIGW.0101", "error_msg": "No API found for this method and path", "request_id": RID}),
+        ),
+        (
+            Cloud::Aliyun,
+            json!({"RequestId": RID, "Code": "InvalidAction.NotFound", "Message": "No API found for this method and path"}),
+        ),
     ] {
         let (status, _, body) = render(GatewayError::NotFound, Some(cloud)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -215,7 +253,14 @@ async fn every_error_has_its_status_codes_and_messages_in_each_dialect() {
 
 /// An authentication failure, its Huawei message detail, its Alibaba code
 /// and message, its Huawei status and its Alibaba status.
-type AuthCase = (AuthError, &'static str, &'static str, &'static str, u16, u16);
+type AuthCase = (
+    AuthError,
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+    u16,
+);
 
 fn auth_cases() -> Vec<AuthCase> {
     use AuthError as A;
@@ -230,7 +275,14 @@ fn auth_cases() -> Vec<AuthCase> {
         "Specified signature does not match our calculation.",
     );
     vec![
-        (A::Verify(F::Missing), "x-auth-token not found", incomplete.0, incomplete.1, 401, 400),
+        (
+            A::Verify(F::Missing),
+            "x-auth-token not found",
+            incomplete.0,
+            incomplete.1,
+            401,
+            400,
+        ),
         (
             A::Verify(F::Expired { date: "d".into() }),
             "x-sdk-date expired",
@@ -263,9 +315,30 @@ fn auth_cases() -> Vec<AuthCase> {
             401,
             400,
         ),
-        (A::Verify(F::Malformed("m".into())), sig, incomplete.0, incomplete.1, 401, 400),
-        (A::Verify(F::SignatureMismatch), sig, mismatch.0, mismatch.1, 401, 400),
-        (A::Verify(F::BodyHashMismatch), sig, mismatch.0, mismatch.1, 401, 400),
+        (
+            A::Verify(F::Malformed("m".into())),
+            sig,
+            incomplete.0,
+            incomplete.1,
+            401,
+            400,
+        ),
+        (
+            A::Verify(F::SignatureMismatch),
+            sig,
+            mismatch.0,
+            mismatch.1,
+            401,
+            400,
+        ),
+        (
+            A::Verify(F::BodyHashMismatch),
+            sig,
+            mismatch.0,
+            mismatch.1,
+            401,
+            400,
+        ),
         (
             A::Verify(F::NonceReused),
             sig,
@@ -298,7 +371,14 @@ fn auth_cases() -> Vec<AuthCase> {
             401,
             404,
         ),
-        (A::UnknownToken, "decrypt token fail", incomplete.0, incomplete.1, 401, 400),
+        (
+            A::UnknownToken,
+            "decrypt token fail",
+            incomplete.0,
+            incomplete.1,
+            401,
+            400,
+        ),
         (
             A::TokenExpired {
                 expires_at: "t0".into(),
@@ -415,7 +495,12 @@ async fn a_denial_names_who_what_and_which_kind_of_policy() {
     let session = "sts::123:assumed-role/ops/s1";
     let cases = [
         (
-            denied(DecisionKind::ImplicitDeny, Reason::NoIdentityAllow, user, false),
+            denied(
+                DecisionKind::ImplicitDeny,
+                Reason::NoIdentityAllow,
+                user,
+                false,
+            ),
             "because no identity-based policy allows the ecs:servers:list action",
             ("SubUser", "AccountLevelIdentityBasedPolicy", "ImplicitDeny"),
         ),
@@ -425,7 +510,12 @@ async fn a_denial_names_who_what_and_which_kind_of_policy() {
             ("AssumedRoleUser", "ControlPolicy", "ExplicitDeny"),
         ),
         (
-            denied(DecisionKind::ExplicitDeny, Reason::NoIdentityAllow, user, true),
+            denied(
+                DecisionKind::ExplicitDeny,
+                Reason::NoIdentityAllow,
+                user,
+                true,
+            ),
             "with an explicit deny in an identity-based policy",
             ("Account", "AccountLevelIdentityBasedPolicy", "ExplicitDeny"),
         ),
@@ -518,7 +608,10 @@ fn each_reason_has_a_one_line_summary() {
             },
             "no allow at organisation level 1 (ou-x)",
         ),
-        (Reason::NoIdentityAllow, "no identity-based policy allows it"),
+        (
+            Reason::NoIdentityAllow,
+            "no identity-based policy allows it",
+        ),
         (Reason::RootUser, "account root identity"),
         (
             Reason::NoSessionAllow,
