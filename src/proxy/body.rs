@@ -197,6 +197,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_of_exactly_the_limit_is_read_declared_or_in_frames() {
+        let budget = BodyBudget::new(100);
+        let sixteen = Bytes::from_static(b"0123456789abcdef");
+        let cl = read(
+            Full::new(sixteen.clone()),
+            &parts(&[("content-length", "16")]),
+            LIMITS,
+            &budget,
+        )
+        .await
+        .unwrap();
+        assert_eq!(cl.bytes, sixteen);
+        drop(cl);
+        let frames = Frames(vec![sixteen.slice(..10), sixteen.slice(10..)]);
+        let chunked = read(frames, &parts(&[]), LIMITS, &budget).await.unwrap();
+        assert_eq!(chunked.bytes, sixteen);
+        assert_eq!(budget.available(), 84, "each frame's bytes are held");
+        drop(chunked);
+        assert_eq!(budget.available(), 100);
+        // One byte more, in frames: refused when the frame that crosses arrives.
+        let over = Frames(vec![sixteen.clone(), Bytes::from_static(b"!")]);
+        let err = read(over, &parts(&[]), LIMITS, &budget).await;
+        assert!(
+            matches!(err, Err(GatewayError::BodyTooLarge { limit: 16 })),
+            "{err:?}"
+        );
+        assert_eq!(budget.available(), 100);
+    }
+
+    /// Data frames, one per poll.
+    struct Frames(Vec<Bytes>);
+
+    impl hyper::body::Body for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+            let next = (!self.0.is_empty()).then(|| self.0.remove(0));
+            std::task::Poll::Ready(next.map(|b| Ok(hyper::body::Frame::data(b))))
+        }
+    }
+
+    #[tokio::test]
     async fn a_trickling_body_times_out() {
         let budget = BodyBudget::new(100);
         let trickle = Trickle {

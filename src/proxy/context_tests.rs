@@ -61,6 +61,25 @@ fn empty_bodies_have_no_fields_and_other_bodies_must_be_an_object() {
 }
 
 #[test]
+fn a_body_of_the_wrong_shape_is_told_what_was_expected() {
+    // The message goes back to the client in the 400.
+    for (bad, expected) in [
+        (&b"[1,2]"[..], "expected a JSON object"),
+        (
+            b"{\"tags\":\"team\"}",
+            "expected tags as an array of {key, value} or an object",
+        ),
+        (
+            b"{\"tags\":[1]}",
+            "expected a tag object {\"key\": \u{2026}, \"value\": \u{2026}}",
+        ),
+    ] {
+        let err = body_fields(bad).unwrap_err();
+        assert!(err.0.contains(expected), "{err}");
+    }
+}
+
+#[test]
 fn a_repeated_tag_key_or_member_is_refused() {
     for bad in [
         &br#"{"tags":[{"key":"team","value":"blue"},{"key":"team","value":"red"}]}"#[..],

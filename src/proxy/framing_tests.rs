@@ -74,6 +74,8 @@ fn each_violation_is_named_and_later_requests_follow() {
             Violation::RepeatedCl,
         ),
         (with_header("Content-Length: +4\r\n"), Violation::BadCl),
+        // `:` is the byte after `9`: a digit test of `<= 9 + 1` would read it as 10.
+        (with_header("Content-Length: 1:\r\n"), Violation::BadCl),
         (
             with_header("Transfer-Encoding: chunked, gzip\r\n"),
             Violation::TeNotChunked,
@@ -122,6 +124,9 @@ fn bad_chunk_framing_stops_the_scan() {
         b"5\r\nhelloX0\r\n\r\n",
         b"5\nhello\n0\n\n",
         b"5;a\nhello\r\n0\r\n\r\n",
+        // A LF inside an extension, in a body that would otherwise end
+        // well: read on past it, the body would end before the next head.
+        b"1;a\n\r\nX\r\n0\r\n\r\n",
         b"5 5\r\nhello\r\n0\r\n\r\n",
         b"ffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
     ] {
@@ -140,6 +145,53 @@ fn a_head_larger_than_hyper_accepts_stops_the_scan() {
     sizes.push(1);
     let v = verdicts(&scan_in(big.as_bytes(), &sizes), 1);
     assert_eq!(v[0], Some(Violation::HeadTooLarge.text()));
+}
+
+/// A head of exactly `len` bytes (`len` > 40).
+fn head_of(len: usize) -> Vec<u8> {
+    let fixed = "GET /p HTTP/1.1\r\nX-Big: \r\n\r\n".len();
+    let head = format!(
+        "GET /p HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(len - fixed)
+    );
+    assert_eq!(head.len(), len);
+    head.into_bytes()
+}
+
+#[test]
+fn a_head_of_exactly_max_bytes_passes_whole_or_in_pieces() {
+    // hyper parses what its buffer holds before it checks the size, so a
+    // head of exactly its buffer's size is served.
+    for sizes in [&[][..], &[1000; MAX / 1000 + 1][..], &[MAX - 1][..]] {
+        let at_max = [head_of(MAX), GET.to_vec()].concat();
+        assert_eq!(
+            verdicts(&scan_in(&at_max, sizes), 2),
+            vec![None, None],
+            "pieces {sizes:?}"
+        );
+        let over = head_of(MAX + 1);
+        assert_eq!(
+            verdicts(&scan_in(&over, sizes), 1),
+            vec![Some(Violation::HeadTooLarge.text())],
+            "pieces {sizes:?}"
+        );
+    }
+}
+
+#[test]
+fn each_violation_has_its_own_text_and_code() {
+    let texts: std::collections::HashSet<_> = Violation::ALL.iter().map(|v| v.text()).collect();
+    assert_eq!(texts.len(), Violation::ALL.len(), "{texts:?}");
+    for (i, v) in Violation::ALL.iter().enumerate() {
+        assert_eq!(*v as usize, i, "the verdict is stored as this index");
+        assert!(v.text().len() > 20, "{v:?}: {}", v.text());
+        assert_ne!(v.text(), AFTER_VIOLATION);
+        assert_ne!(v.text(), UNSEEN);
+    }
+    assert_eq!(
+        Violation::TeWithCl.text(),
+        "Transfer-Encoding and Content-Length together"
+    );
 }
 
 #[test]
@@ -247,6 +299,17 @@ async fn hyper_and_the_tap_agree_on_every_request_of_a_keep_alive_connection() {
     for piece in [1, 3, 7, 64, 1 << 16] {
         let verdicts = served(valid_sequence(), piece).await;
         assert_eq!(verdicts, vec!["ok"; 5], "pieces of {piece}");
+    }
+}
+
+#[tokio::test]
+async fn empty_lines_before_a_request_line_are_skipped_bare_lf_included() {
+    // httparse skips `\r\n` and `\n` before a request line; they are not
+    // part of the head, so a bare LF there is no violation.
+    let stream = [b"\n", GET, b"\n\r\n", GET, b"\r\n\n", POST_CL].concat();
+    assert_eq!(scan(&stream, 3), vec![None; 3]);
+    for piece in [1, 1 << 16] {
+        assert_eq!(served(stream.clone(), piece).await, ["ok"; 3]);
     }
 }
 

@@ -348,3 +348,18 @@ async fn with_both_on_the_log_and_the_ring_get_the_same_record() {
     let line: Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
     assert_eq!(line, serde_json::to_value(&kept[0].record).unwrap());
 }
+
+/// `[otel]` starts the trace pipeline (`start_traces`), and a gateway with
+/// traces builds the full record even with the log and the ring off.
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_otel_section_starts_traces_and_asks_for_the_full_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let otel = "recent = 0\n[otel]\nendpoint = \"http://127.0.0.1:9\"";
+    let gw = gateway_without_log(dir.path(), otel);
+    assert!(gw.console.is_none());
+    let traces = gw.otel.clone().expect("[otel] starts the traces");
+    assert!(gw.detailed(), "a span needs the full record");
+    let done = tokio::time::timeout(std::time::Duration::from_secs(20), traces.shutdown());
+    assert!(done.await.is_ok(), "shutdown hung");
+}

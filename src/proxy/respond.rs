@@ -427,3 +427,8 @@ pub fn reason_summary(reason: &Reason) -> String {
         Reason::NoSessionAllow => "the session policy does not allow it".into(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "respond_tests.rs"]
+mod tests;
