@@ -4,6 +4,10 @@
 //! `tests/e2e/test_redis_nonces.py`.
 
 use super::*;
+use crate::cloud::Cloud;
+use crate::identity::reference_signer;
+use crate::identity::test_vectors::OwnedRequest;
+use crate::identity::{identify, AuthError, Credential};
 use time::macros::datetime;
 
 const T0: OffsetDateTime = datetime!(2025-01-01 00:00:00 UTC);
@@ -268,5 +272,119 @@ async fn an_error_reply_fails_closed_and_an_outage_is_logged_once_each_way() {
     assert_eq!(text.matches("Redis is unavailable").count(), 1, "{text}");
     assert_eq!(text.matches("Redis answers again").count(), 1, "{text}");
     assert!(text.contains("OOM"), "{text}");
+    server.abort();
+}
+
+fn sample_directory() -> crate::directory::Directory {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    crate::directory::load(&dir, &mut Vec::new()).unwrap().0
+}
+
+/// An Alibaba request of an STS session, signed over the token too.
+fn sts_request(issued: &crate::sts::sessions::Issued, nonce: &str) -> OwnedRequest {
+    let mut req = OwnedRequest {
+        method: "GET".into(),
+        path: "/".into(),
+        ..OwnedRequest::default()
+    };
+    req.set("host", "agentrun.example");
+    req.set("x-acs-date", "2025-01-01T00:00:00Z");
+    req.set("x-acs-content-sha256", &crate::identity::sha256_hex(b""));
+    req.set("x-acs-signature-nonce", nonce);
+    req.set("x-acs-security-token", &issued.token);
+    let signed = [
+        "host",
+        "x-acs-content-sha256",
+        "x-acs-date",
+        "x-acs-security-token",
+        "x-acs-signature-nonce",
+    ];
+    let sig = reference_signer::acs3_signature(&req, &signed, issued.secret.as_bytes());
+    let auth = format!(
+        "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={sig}",
+        issued.access_key_id,
+        signed.join(";")
+    );
+    req.set("authorization", &auth);
+    req
+}
+
+#[tokio::test]
+async fn an_alibaba_session_records_its_nonce_in_the_shared_store() {
+    let dir = sample_directory();
+    let role = dir.role("1234567890123456", "AGENTRUNREADER").unwrap();
+    let issued = crate::sts::sessions::issue(role, "ci", None, T0 + time::Duration::hours(1));
+    let (port, seen, server) = fake_redis().await;
+    let store = RedisNonceStore::new(
+        &format!("redis://127.0.0.1:{port}/0"),
+        std::time::Duration::from_secs(900),
+        std::time::Duration::from_secs(5),
+    );
+    let req = sts_request(&issued, "sts-n1");
+    for expected in [None, Some(AuthError::Verify(AuthFailure::NonceReused))] {
+        let cred = identify(&dir, Cloud::Aliyun, &req.parts(), T0).unwrap();
+        let got = cred
+            .verify_replay(&req.parts(), T0, Replay::Shared(&store))
+            .await;
+        assert_eq!(got.as_ref().err(), expected.as_ref());
+        if let Ok(who) = got {
+            assert_eq!(
+                who.access_key.as_deref(),
+                Some(issued.access_key_id.as_str())
+            );
+        }
+    }
+    let key = nonce_key(&issued.access_key_id, "sts-n1");
+    let sets = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c[0] == "SET")
+        .count();
+    assert_eq!(sets, 2);
+    assert!(seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c[0] == "SET" && c[1] == key));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_huawei_session_never_reaches_the_shared_store() {
+    // Huawei requests carry no nonce: a Huawei temporary key is verified
+    // as Huawei, and Redis is never asked.
+    let dir = sample_directory();
+    let alice = dir.access_keys.get("HWALICEEXAMPLEAK0001").unwrap();
+    let key = crate::directory::AccessKey {
+        secret: alice.secret.clone(),
+        principal: alice.principal.clone(),
+    };
+    let mut req = OwnedRequest {
+        method: "GET".into(),
+        path: "/v1/acme0001/notebooks".into(),
+        ..OwnedRequest::default()
+    };
+    req.set("host", "modelarts.example");
+    req.set("x-sdk-date", "20250101T000000Z");
+    let signed = ["host", "x-sdk-date"];
+    let auth = crate::identity::SignedAuthorization {
+        access_key: "HWALICEEXAMPLEAK0001".into(),
+        signature: reference_signer::huawei_signature(&req, &signed, &key.secret),
+        signed_headers: signed.iter().map(|s| s.to_string()).collect(),
+    };
+    let (port, seen, server) = fake_redis().await;
+    let store = RedisNonceStore::new(
+        &format!("redis://127.0.0.1:{port}/0"),
+        std::time::Duration::from_secs(900),
+        std::time::Duration::from_secs(5),
+    );
+    let cred = Credential::Session { key, auth };
+    let who = cred
+        .verify_replay(&req.parts(), T0, Replay::Shared(&store))
+        .await
+        .unwrap();
+    assert_eq!(who.access_key.as_deref(), Some("HWALICEEXAMPLEAK0001"));
+    assert!(seen.lock().unwrap().is_empty());
     server.abort();
 }
