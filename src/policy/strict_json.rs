@@ -171,6 +171,16 @@ mod tests {
         assert!(e.to_string().ends_with("expected any JSON value"), "{e}");
     }
 
+    #[test]
+    fn an_owned_string_is_kept() {
+        // serde_json lends its strings (`visit_str`); a deserializer that
+        // hands over an owned one reaches `visit_string`.
+        let owned =
+            serde::de::value::StringDeserializer::<serde::de::value::Error>::new("x/y".to_string());
+        let v = ValueSeed { at: "" }.deserialize(owned).unwrap();
+        assert_eq!(v, Value::String("x/y".into()));
+    }
+
     proptest! {
         /// Without repeated keys it is exactly serde_json's `Value`.
         #[test]
