@@ -410,3 +410,47 @@ fn a_nonce_may_be_empty_never_and_max_len_bytes_at_most() {
     let err = verify_acs3(&req.parts(), &auth, SECRET, NOW, &store());
     assert!(matches!(err, Err(AuthFailure::Malformed(_))), "{err:?}");
 }
+
+#[test]
+fn temporary_credentials_need_their_token_once_and_signed() {
+    let (mut req, _) = own_request("n-sts");
+    req.set("x-acs-security-token", "sts-token");
+    let mut signed = SIGNED.to_vec();
+    signed.push("x-acs-security-token");
+    let auth = sign(&req, &signed);
+    assert_eq!(check_acs3_session_head(&req.parts(), &auth, NOW), Ok(()));
+    assert_eq!(
+        verify_acs3_signature(&req.parts(), &auth, SECRET, NOW, true),
+        Ok(("n-sts".to_string(), DATE))
+    );
+    let nonces = store();
+    assert_eq!(
+        verify_acs3_session(&req.parts(), &auth, SECRET, NOW, &nonces),
+        Ok(())
+    );
+    assert_eq!(
+        verify_acs3_session(&req.parts(), &auth, SECRET, NOW, &nonces),
+        Err(AuthFailure::NonceReused)
+    );
+    // A nonce changed after signing.
+    let mut wrong = req.clone();
+    wrong.set("x-acs-signature-nonce", "n-sts-2");
+    assert_eq!(
+        verify_acs3_session(&wrong.parts(), &auth, SECRET, NOW, &nonces),
+        Err(AuthFailure::SignatureMismatch)
+    );
+
+    // The token not signed, or absent: malformed, in the head and after.
+    let token_unsigned = sign(&req, &SIGNED);
+    let mut no_token = req.clone();
+    no_token.headers.remove("x-acs-security-token");
+    for (r, a) in [(&req, &token_unsigned), (&no_token, &auth)] {
+        let head = check_acs3_session_head(&r.parts(), a, NOW);
+        assert!(matches!(head, Err(AuthFailure::Malformed(_))), "{head:?}");
+        let full = verify_acs3_session(&r.parts(), a, SECRET, NOW, &store());
+        assert!(matches!(full, Err(AuthFailure::Malformed(_))), "{full:?}");
+    }
+    // The head checks after the token still run.
+    let late = check_acs3_session_head(&req.parts(), &auth, DATE + time::Duration::minutes(16));
+    assert!(matches!(late, Err(AuthFailure::Expired { .. })), "{late:?}");
+}

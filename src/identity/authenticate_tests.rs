@@ -95,6 +95,29 @@ fn a_key_of_the_other_cloud_is_unknown() {
 }
 
 #[test]
+fn on_alibaba_a_security_token_or_an_sts_key_makes_a_session() {
+    let dir = directory();
+    let sig = "0".repeat(64);
+    let acs3 = |ak: &str| {
+        let h = format!("ACS3-HMAC-SHA256 Credential={ak},SignedHeaders=host,Signature={sig}");
+        with_header("authorization", &h)
+    };
+    // An STS key without its token: not looked up among long-term keys.
+    let err = identify(&dir, Cloud::Aliyun, &acs3("STS.EXAMPLE0001").parts(), NOW).err();
+    assert_eq!(err, Some(AuthError::MissingSecurityToken));
+    // A long-term key with a token: the token cannot belong to it.
+    let mut req = acs3(RUNNER_AK);
+    req.set("x-acs-security-token", "example-token");
+    let err = identify(&dir, Cloud::Aliyun, &req.parts(), NOW).err();
+    assert_eq!(err, Some(AuthError::SecurityTokenMismatch));
+    // Huawei knows neither: the key is looked up as it is.
+    let mut req = huawei_request("STS.EXAMPLE0001", ALICE_SK);
+    req.set("x-acs-security-token", "example-token");
+    let err = identify(&dir, Cloud::Huawei, &req.parts(), NOW).err();
+    assert_eq!(err, Some(AuthError::UnknownKey));
+}
+
+#[test]
 fn tokens_are_huawei_only_and_expire_at_their_instant() {
     let dir = directory();
     let token = |value: &str, now| {

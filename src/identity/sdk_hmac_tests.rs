@@ -377,3 +377,46 @@ fn the_head_checks_refuse_before_any_body_is_read() {
         Err(AuthFailure::Malformed(_))
     ));
 }
+
+#[test]
+fn temporary_credentials_need_the_token_signed_and_a_valid_signature() {
+    let (mut req, _) = post_vector();
+    req.set("x-security-token", "sts-token");
+    let auth = sign(&req, &["host", "x-sdk-date", "x-security-token"]);
+    let verify = |auth: &SdkHmacAuth, secret: &[u8]| {
+        verify_sdk_hmac_session(&req.parts(), auth, secret, NOW, UnsignedPayload::Allowed)
+    };
+    assert_eq!(verify(&auth, SK), Ok(()));
+    assert_eq!(
+        verify(&auth, b"SKWRONG"),
+        Err(AuthFailure::SignatureMismatch)
+    );
+
+    let head = |auth: &SdkHmacAuth, now| check_sdk_hmac_session_head(&req.parts(), auth, now);
+    assert_eq!(head(&auth, NOW), Ok(()));
+    let late = head(&auth, DATE + time::Duration::minutes(16));
+    assert!(matches!(late, Err(AuthFailure::Expired { .. })), "{late:?}");
+    let mut token_unsigned = auth.clone();
+    token_unsigned
+        .signed_headers
+        .retain(|h| h != "x-security-token");
+    let err = head(&token_unsigned, NOW).unwrap_err();
+    assert!(
+        matches!(err, AuthFailure::Malformed(ref m) if m.contains("x-security-token")),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_a_body_a_declared_hash_is_not_compared() {
+    // An empty body is always signed as the hash of nothing, so whatever
+    // X-Sdk-Content-Sha256 says cannot unsign or pin anything.
+    let (mut req, _) = post_vector();
+    req.body.clear();
+    req.set("x-sdk-content-sha256", &"0".repeat(64));
+    let auth = sign(&req, &["host", "x-sdk-date"]);
+    assert_eq!(
+        verify_sdk_hmac(&req.parts(), &auth, SK, NOW, UnsignedPayload::Refused),
+        Ok(())
+    );
+}

@@ -171,3 +171,87 @@ fn authorize_grants_every_need_or_names_the_first_refused() {
     assert_eq!(denial.action, "modelarts:notebook:delete");
     assert_eq!(denial.decision.reason, Reason::NoIdentityAllow);
 }
+
+#[test]
+fn a_session_policy_must_allow_too_and_its_deny_is_named() {
+    let session = |statements: &str| {
+        let mut s = subject(vec![on(Cloud::Huawei, "id", ALLOW_ALL)]);
+        s.session = Some(Arc::new(PolicySet::new(vec![on(
+            Cloud::Huawei,
+            "session",
+            statements,
+        )])));
+        s
+    };
+    let (action, resource) = ("modelarts:notebook:get", "modelarts:r:a:notebook:nb1");
+    let only_list = r#"{"Effect":"Allow","Action":"modelarts:notebook:list","Resource":"*"}"#;
+    let d = evaluate(&session(only_list), action, resource, &ctx());
+    assert_eq!(
+        (d.kind, d.reason),
+        (DecisionKind::ImplicitDeny, Reason::NoSessionAllow)
+    );
+    let d = evaluate(&session(ALLOW_ALL), action, resource, &ctx());
+    assert_eq!(d.kind, DecisionKind::Allow);
+    let Reason::Statement(st) = &d.reason else {
+        panic!("{d:?}")
+    };
+    assert_eq!(
+        (st.policy.as_ref(), &st.source),
+        ("id", &PolicySource::Identity)
+    );
+    let d = evaluate(&session(DENY_ALL), action, resource, &ctx());
+    let Reason::Statement(st) = &d.reason else {
+        panic!("{d:?}")
+    };
+    assert_eq!(
+        (d.kind, st.policy.as_ref(), &st.source),
+        (
+            DecisionKind::ExplicitDeny,
+            "session",
+            &PolicySource::Session
+        )
+    );
+}
+
+#[test]
+fn an_organisation_deeper_than_the_inline_levels_is_judged_level_by_level() {
+    let deep = |last: &str| {
+        let mut s = member(Cloud::Huawei, false, None);
+        let level = |i: usize, st: &str| OrgLevel {
+            node: format!("ou-{i}").into(),
+            policies: Arc::new(PolicySet::new(vec![on(Cloud::Huawei, "scp", st)])),
+        };
+        let mut org: Vec<OrgLevel> = (0..INLINE_LEVELS).map(|i| level(i, ALLOW_ALL)).collect();
+        org.push(level(INLINE_LEVELS, last));
+        s.org = org.into();
+        s
+    };
+    let (action, resource) = ("ecs:get", "acs:ecs:*:1:instance/i-1");
+    assert_eq!(
+        evaluate(&deep(ALLOW_ALL), action, resource, &ctx()).kind,
+        DecisionKind::Allow
+    );
+    let d = evaluate(&deep(DENY_ALL), action, resource, &ctx());
+    let Reason::Statement(st) = &d.reason else {
+        panic!("{d:?}")
+    };
+    assert_eq!(
+        (d.kind, &st.source),
+        (
+            DecisionKind::ExplicitDeny,
+            &PolicySource::Org {
+                level: INLINE_LEVELS,
+                node: format!("ou-{INLINE_LEVELS}").into(),
+            }
+        )
+    );
+    let only_other = r#"{"Effect":"Allow","Action":"obs:*","Resource":"*"}"#;
+    let d = evaluate(&deep(only_other), action, resource, &ctx());
+    assert_eq!(
+        d.reason,
+        Reason::NoOrgAllow {
+            level: INLINE_LEVELS,
+            node: format!("ou-{INLINE_LEVELS}").into(),
+        }
+    );
+}

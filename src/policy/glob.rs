@@ -244,6 +244,24 @@ mod tests {
     }
 
     #[test]
+    fn find_keeps_looking_after_a_false_start_up_to_the_last_place() {
+        assert_eq!(find(b"aaaab", b"ab"), Some(3));
+        assert_eq!(find(b"xxxxab", b"ab"), Some(4));
+        assert_eq!(find(b"aab", b"ab"), Some(1));
+        assert_eq!(find(b"aaaa", b"ab"), None);
+        assert_eq!(find(b"a", b"ab"), None);
+        assert_eq!(find(b"ab", b""), None);
+        assert!(Glob::new("*ab*").matches("aaaab"));
+        assert!(Glob::new("x*ab*c").matches("xaaaaabc"));
+        assert!(!Glob::new("x*ab*c").matches("xaaaaac"));
+        // Head and tail may not share bytes of the text.
+        assert!(!Glob::new("ab*ba").matches("aba"));
+        assert!(Glob::new("ab*ba").matches("abba"));
+        assert!(!Glob::new("a*a*a").matches("aa"));
+        assert!(Glob::new("a*a*a").matches("aaa"));
+    }
+
+    #[test]
     fn matching_is_case_sensitive() {
         assert!(!Glob::new("Nb*").matches("nb1"));
         assert!(!Glob::new("x:*:Nb").matches("x:1:nb"));

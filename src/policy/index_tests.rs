@@ -88,3 +88,41 @@ fn wildcards_are_filed_under_their_literal_service() {
     assert_eq!(service("*"), None);
     assert_eq!(service("modelarts*"), None);
 }
+
+#[test]
+fn every_literal_and_every_service_is_found_among_many() {
+    // Enough distinct hashes that a wrong bound of the binary searches
+    // (`<` → `<=`, `==`, `>`) misses some of them.
+    let literals: Vec<String> = (0..40).map(|i| format!("svc{i}:thing:get")).collect();
+    let wildcards: Vec<String> = (0..40).map(|i| format!("svc{i}:other:*")).collect();
+    let all: Vec<&str> = literals
+        .iter()
+        .chain(&wildcards)
+        .map(String::as_str)
+        .collect();
+    let set = PolicySet::new(vec![policy("many", &all)]);
+    for i in 0..40u32 {
+        assert_eq!(
+            candidates(&set, &format!("svc{i}:thing:get")),
+            BTreeSet::from([i]),
+            "literal {i}"
+        );
+        assert_eq!(
+            candidates(&set, &format!("svc{i}:other:list")),
+            BTreeSet::from([40 + i]),
+            "wildcard {i}"
+        );
+    }
+    assert!(candidates(&set, "svc40:thing:get").is_empty());
+}
+
+#[test]
+fn a_literal_is_compared_with_the_pattern_not_only_its_hash() {
+    // Hashes only order the index; a colliding hash must not name a
+    // statement whose literal action differs.
+    let set = PolicySet::new(vec![policy("p", &["obs:bucket:get", "obs:*"])]);
+    assert!(set.names_exactly(0, 0, "obs:bucket:get"));
+    assert!(!set.names_exactly(0, 0, "obs:bucket:put"));
+    assert!(!set.names_exactly(0, 1, "obs:bucket:get"));
+    assert!(!set.names_exactly(1, 0, "obs:bucket:get"));
+}

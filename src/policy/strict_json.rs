@@ -149,6 +149,38 @@ mod tests {
         assert!(from_str("{\"a\":1}  \n").is_ok());
     }
 
+    #[test]
+    fn any_error_but_a_repeated_key_is_invalid_json() {
+        // A data error that is not ours (here from a typed parse) keeps the
+        // "invalid JSON" prefix: only the duplicate-key text goes out bare.
+        let e = serde_json::from_str::<u8>("\"x\"").unwrap_err();
+        assert_eq!(e.classify(), serde_json::error::Category::Data);
+        assert!(
+            message(&e).starts_with("invalid JSON: invalid type"),
+            "{}",
+            message(&e)
+        );
+    }
+
+    #[test]
+    fn a_value_a_json_document_cannot_hold_is_refused_by_name() {
+        // serde_json never offers bytes, but another deserializer may: the
+        // error says what was expected.
+        let bytes = serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(b"ab");
+        let e = ValueSeed { at: "" }.deserialize(bytes).unwrap_err();
+        assert!(e.to_string().ends_with("expected any JSON value"), "{e}");
+    }
+
+    #[test]
+    fn an_owned_string_is_kept() {
+        // serde_json lends its strings (`visit_str`); a deserializer that
+        // hands over an owned one reaches `visit_string`.
+        let owned =
+            serde::de::value::StringDeserializer::<serde::de::value::Error>::new("x/y".to_string());
+        let v = ValueSeed { at: "" }.deserialize(owned).unwrap();
+        assert_eq!(v, Value::String("x/y".into()));
+    }
+
     proptest! {
         /// Without repeated keys it is exactly serde_json's `Value`.
         #[test]

@@ -289,6 +289,49 @@ mod tests {
     }
 
     #[test]
+    fn a_client_copy_of_any_gateway_or_hop_header_stays_behind() {
+        // Gateway headers the gateway does not write on this request, and
+        // hop-by-hop headers no `Connection` names.
+        let h = received(&[
+            ("x-real-ip", "6.6.6.6"),
+            ("x-forwarded-port", "1"),
+            ("content-length", "999"),
+            ("te", "trailers"),
+            ("x-iamgate-user", "root"),
+            ("x-other", "kept"),
+        ]);
+        let out = upstream_headers(&h, &Method::GET, 0, &origin("127.0.0.1", &[]));
+        for gone in [
+            "x-real-ip",
+            "x-forwarded-port",
+            "content-length",
+            "te",
+            "x-iamgate-user",
+        ] {
+            assert!(!out.contains_key(gone), "{gone}");
+        }
+        assert_eq!(out["x-other"], "kept");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_stripped() {
+        let mut h = received(&[
+            ("connection", "x-trace, keep-alive"),
+            ("keep-alive", "timeout=5"),
+            ("x-trace", "1"),
+            ("upgrade", "h2c"),
+            ("x-other", "kept"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-other"]);
+        // Nothing hop-by-hop: nothing removed.
+        let mut h = received(&[("x-trace", "1"), ("x-other", "kept")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
     fn a_trusted_chain_drops_empty_entries_and_blanks() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/24".parse().unwrap()];
         let h = received(&[
