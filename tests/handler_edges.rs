@@ -123,3 +123,20 @@ async fn a_denial_explains_the_condition_that_failed() {
     );
     assert!(upstream.requests().is_empty(), "nothing was forwarded");
 }
+
+#[tokio::test]
+async fn an_sts_call_is_answered_by_the_gateway_itself() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &upstream);
+    let assumer = ("LTAIASSUMEREXAMPLE004", "assumer-example-secret-not-real");
+    let call = [
+        ("x-acs-action", "AssumeRole"),
+        ("x-acs-version", "2015-04-01"),
+    ];
+    // No RoleArn: the built-in STS says so; nothing is forwarded.
+    let req = sign::acs3("POST", "/", assumer, &call);
+    let (status, _, body) = send(&gw, req, None).await;
+    assert_eq!((status, &body["Code"]), (StatusCode::BAD_REQUEST, &"MissingRoleArn".into()), "{body}");
+    assert!(upstream.requests().is_empty(), "nothing was forwarded");
+}
