@@ -14,7 +14,7 @@ use bytes::Bytes;
 use common::{sign, Upstream};
 use http::{HeaderMap, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Full};
-use iamgate::decision_log::DecisionLog;
+use iamgate::decision_log::{DecisionLog, LogTarget};
 use iamgate::proxy::handler::{handle, Connection};
 use iamgate::proxy::Gateway;
 use serde_json::Value;
@@ -23,8 +23,11 @@ const ALICE: &str = "example-token-alice-not-real";
 const TAGGER_AK: (&str, &str) = ("HWTAGGEREXAMPLEAK004", "tagger-example-secret-not-real");
 
 fn gateway(dir: &std::path::Path, upstream: &Upstream) -> Arc<Gateway> {
+    gateway_logging(dir, upstream, DecisionLog::disabled())
+}
+
+fn gateway_logging(dir: &std::path::Path, upstream: &Upstream, log: DecisionLog) -> Arc<Gateway> {
     let policies = common::manifest("policies");
-    let log = DecisionLog::disabled();
     Arc::new(common::gateway_at(dir, &policies, "", &upstream.addr(), log))
 }
 
@@ -138,5 +141,24 @@ async fn an_sts_call_is_answered_by_the_gateway_itself() {
     let req = sign::acs3("POST", "/", assumer, &call);
     let (status, _, body) = send(&gw, req, None).await;
     assert_eq!((status, &body["Code"]), (StatusCode::BAD_REQUEST, &"MissingRoleArn".into()), "{body}");
+    assert!(upstream.requests().is_empty(), "nothing was forwarded");
+}
+
+#[tokio::test]
+async fn the_decision_log_names_the_keys_the_decision_read() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let gw = gateway_logging(dir.path(), &upstream, log.clone());
+    let req = sign::huawei("GET", "/v1/p-acme-cn4/notebooks/nb-red", b"", TAGGER_AK, &[]);
+    let (status, _, body) = send(&gw, req, None).await;
+    assert_eq!((status, &body["error_code"]), (StatusCode::FORBIDDEN, &"APIGW.0302".into()));
+    drop(gw);
+    log.close().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(line["method"], "GET", "{line}");
+    assert_eq!(line["context"]["g:resourcetag/team"], serde_json::json!(["red"]), "{line}");
     assert!(upstream.requests().is_empty(), "nothing was forwarded");
 }
