@@ -28,7 +28,13 @@ fn gateway(dir: &std::path::Path, upstream: &Upstream) -> Arc<Gateway> {
 
 fn gateway_logging(dir: &std::path::Path, upstream: &Upstream, log: DecisionLog) -> Arc<Gateway> {
     let policies = common::manifest("policies");
-    Arc::new(common::gateway_at(dir, &policies, "", &upstream.addr(), log))
+    Arc::new(common::gateway_at(
+        dir,
+        &policies,
+        "",
+        &upstream.addr(),
+        log,
+    ))
 }
 
 fn token_get(path: &str, version: Version) -> Request<Full<Bytes>> {
@@ -69,7 +75,10 @@ async fn a_refusal_before_the_route_answers_in_the_dialect_of_the_path() {
     let (status, _, body) = send(&gw, req, TE_AND_CL).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["Code"], "InvalidParameter", "{body}");
-    assert!(body.get("error_code").is_none(), "Alibaba shape only: {body}");
+    assert!(
+        body.get("error_code").is_none(),
+        "Alibaba shape only: {body}"
+    );
     let req = token_get("/v1/p-acme-cn4/notebooks", Version::HTTP_11);
     let (status, _, body) = send(&gw, req, TE_AND_CL).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -86,13 +95,19 @@ async fn only_a_refusal_that_leaves_the_connection_unsound_closes_it_and_never_o
     // alice may not list pools: a 403 on a sound HTTP/1.1 connection keeps it open.
     let req = token_get("/v2/p-acme-cn4/pools", Version::HTTP_11);
     let (status, headers, body) = send(&gw, req, None).await;
-    assert_eq!((status, &body["error_code"]), (StatusCode::FORBIDDEN, &"APIGW.0302".into()));
+    assert_eq!(
+        (status, &body["error_code"]),
+        (StatusCode::FORBIDDEN, &"APIGW.0302".into())
+    );
     assert!(headers.get("connection").is_none(), "{headers:?}");
     // A framing verdict closes an HTTP/1.1 connection, but HTTP/2 has no
     // `Connection` header (RFC 9113 §8.2.2): its stream ends, nothing more.
     let req = token_get("/v1/p-acme-cn4/notebooks", Version::HTTP_2);
     let (status, headers, body) = send(&gw, req, TE_AND_CL).await;
-    assert_eq!((status, &body["error_code"]), (StatusCode::BAD_REQUEST, &"APIGW.0201".into()));
+    assert_eq!(
+        (status, &body["error_code"]),
+        (StatusCode::BAD_REQUEST, &"APIGW.0201".into())
+    );
     assert!(headers.get("connection").is_none(), "{headers:?}");
     let req = token_get("/v1/p-acme-cn4/notebooks", Version::HTTP_11);
     let (status, headers, _) = send(&gw, req, TE_AND_CL).await;
@@ -110,7 +125,10 @@ async fn a_denial_explains_the_condition_that_failed() {
     let path = "/v1/p-acme-cn4/notebooks/nb-red";
     let req = sign::huawei("GET", path, b"", TAGGER_AK, &[]);
     let (status, _, body) = send(&gw, req, None).await;
-    assert_eq!((status, &body["error_code"]), (StatusCode::FORBIDDEN, &"APIGW.0302".into()));
+    assert_eq!(
+        (status, &body["error_code"]),
+        (StatusCode::FORBIDDEN, &"APIGW.0302".into())
+    );
     let encoded = body["encoded_authorization_message"].as_str().unwrap();
     let text = base64::engine::general_purpose::STANDARD
         .decode(encoded)
@@ -140,7 +158,11 @@ async fn an_sts_call_is_answered_by_the_gateway_itself() {
     // No RoleArn: the built-in STS says so; nothing is forwarded.
     let req = sign::acs3("POST", "/", assumer, &call);
     let (status, _, body) = send(&gw, req, None).await;
-    assert_eq!((status, &body["Code"]), (StatusCode::BAD_REQUEST, &"MissingRoleArn".into()), "{body}");
+    assert_eq!(
+        (status, &body["Code"]),
+        (StatusCode::BAD_REQUEST, &"MissingRoleArn".into()),
+        "{body}"
+    );
     assert!(upstream.requests().is_empty(), "nothing was forwarded");
 }
 
@@ -151,14 +173,27 @@ async fn the_decision_log_names_the_keys_the_decision_read() {
     let path = dir.path().join("decisions.jsonl");
     let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
     let gw = gateway_logging(dir.path(), &upstream, log.clone());
-    let req = sign::huawei("GET", "/v1/p-acme-cn4/notebooks/nb-red", b"", TAGGER_AK, &[]);
+    let req = sign::huawei(
+        "GET",
+        "/v1/p-acme-cn4/notebooks/nb-red",
+        b"",
+        TAGGER_AK,
+        &[],
+    );
     let (status, _, body) = send(&gw, req, None).await;
-    assert_eq!((status, &body["error_code"]), (StatusCode::FORBIDDEN, &"APIGW.0302".into()));
+    assert_eq!(
+        (status, &body["error_code"]),
+        (StatusCode::FORBIDDEN, &"APIGW.0302".into())
+    );
     drop(gw);
     log.close().await;
     let text = std::fs::read_to_string(&path).unwrap();
     let line: Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(line["method"], "GET", "{line}");
-    assert_eq!(line["context"]["g:resourcetag/team"], serde_json::json!(["red"]), "{line}");
+    assert_eq!(
+        line["context"]["g:resourcetag/team"],
+        serde_json::json!(["red"]),
+        "{line}"
+    );
     assert!(upstream.requests().is_empty(), "nothing was forwarded");
 }

@@ -417,10 +417,7 @@ fn a_huawei_root_without_tls_mfa_or_tags() {
 #[test]
 fn an_alibaba_caller_sees_the_acs_keys_and_its_access_key() {
     let snap = sample();
-    let runner = snap
-        .directory
-        .find_user("runner", Some("1234567890123456"))[0]
-        .clone();
+    let runner = snap.directory.find_user("runner", Some("1234567890123456"))[0].clone();
     let who = Authenticated {
         principal: runner,
         access_key: Some("LTAIRUNNER".into()),
@@ -451,13 +448,25 @@ fn resource_keys_carry_the_clouds_prefix() {
     };
     let mut huawei = Context::new();
     add_resource_keys(&mut huawei, Cloud::Huawei, Some(&attrs));
-    assert_eq!(value(&huawei, "g:resourcetag/Team").as_deref(), Some("blue"));
+    assert_eq!(
+        value(&huawei, "g:resourcetag/Team").as_deref(),
+        Some("blue")
+    );
     assert_eq!(value(&huawei, "acs:resourcetag/Team"), None);
-    assert_eq!(value(&huawei, "g:enterpriseprojectid").as_deref(), Some("ep-1"));
-    assert_eq!(value(&huawei, "modelarts:pooltype").as_deref(), Some("dedicated"));
+    assert_eq!(
+        value(&huawei, "g:enterpriseprojectid").as_deref(),
+        Some("ep-1")
+    );
+    assert_eq!(
+        value(&huawei, "modelarts:pooltype").as_deref(),
+        Some("dedicated")
+    );
     let mut aliyun = Context::new();
     add_resource_keys(&mut aliyun, Cloud::Aliyun, Some(&attrs));
-    assert_eq!(value(&aliyun, "acs:resourcetag/Team").as_deref(), Some("blue"));
+    assert_eq!(
+        value(&aliyun, "acs:resourcetag/Team").as_deref(),
+        Some("blue")
+    );
     assert_eq!(value(&aliyun, "g:resourcetag/Team"), None);
     let mut none = Context::new();
     add_resource_keys(&mut none, Cloud::Huawei, None);

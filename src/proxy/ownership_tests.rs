@@ -121,7 +121,10 @@ fn only_a_create_takes_a_slot_and_a_full_state_refuses_it() {
     assert!(reserve(&state, &get).unwrap().is_none());
     let slot = reserve(&state, &create).unwrap();
     assert!(slot.is_some());
-    assert!(matches!(reserve(&state, &create), Err(GatewayError::Busy(_))));
+    assert!(matches!(
+        reserve(&state, &create),
+        Err(GatewayError::Busy(_))
+    ));
 }
 
 #[tokio::test]
@@ -143,7 +146,11 @@ async fn a_created_resource_is_recorded_with_the_bodys_tags_and_enterprise_proje
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    assert_eq!(body_of(resp).await, made, "the answer is handed on unchanged");
+    assert_eq!(
+        body_of(resp).await,
+        made,
+        "the answer is handed on unchanged"
+    );
     let Lookup::Own(attrs) = state.lookup(&key("notebook", "nb-new"), "acme0001", "cn-north-4")
     else {
         panic!("the created notebook is recorded as acme's");
@@ -164,9 +171,16 @@ async fn a_refused_answer_changes_nothing() {
     let refused: &[u8] = br#"{"id":"nb-new","error_code":"x"}"#;
     let slot = reserve(&state, &create).unwrap();
     let fields = BodyFields::default();
-    let resp = record(&state, &create, &target, slot, &fields, answer(409, refused))
-        .await
-        .unwrap();
+    let resp = record(
+        &state,
+        &create,
+        &target,
+        slot,
+        &fields,
+        answer(409, refused),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 409);
     assert_eq!(body_of(resp).await, refused);
     assert!(state.is_empty());
@@ -202,13 +216,22 @@ async fn a_create_answer_is_read_up_to_its_bound() {
         read_answer(over).await,
         Err(GatewayError::UpstreamUnavailable(ref m)) if m.contains("too large")
     ));
-    assert_eq!(read_answer(full(Bytes::from_static(b"{}"))).await.unwrap(), "{}");
+    assert_eq!(
+        read_answer(full(Bytes::from_static(b"{}"))).await.unwrap(),
+        "{}"
+    );
 }
 
 #[test]
 fn the_region_is_the_projects_on_huawei_and_the_configured_one_on_alibaba() {
-    assert_eq!(region_of(Cloud::Huawei, Some("cn-north-4"), Some("x")), "cn-north-4");
+    assert_eq!(
+        region_of(Cloud::Huawei, Some("cn-north-4"), Some("x")),
+        "cn-north-4"
+    );
     assert_eq!(region_of(Cloud::Huawei, None, Some("x")), "*");
-    assert_eq!(region_of(Cloud::Aliyun, Some("cn-north-4"), Some("cn-hangzhou")), "cn-hangzhou");
+    assert_eq!(
+        region_of(Cloud::Aliyun, Some("cn-north-4"), Some("cn-hangzhou")),
+        "cn-hangzhou"
+    );
     assert_eq!(region_of(Cloud::Aliyun, None, None), "*");
 }

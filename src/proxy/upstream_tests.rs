@@ -62,7 +62,11 @@ fn outgoing<'a>(method: &'a Method, path: &'a str) -> Outgoing<'a> {
     }
 }
 
-async fn forward(ups: &Upstreams, method: &Method, path: &str) -> Result<Response<Body>, GatewayError> {
+async fn forward(
+    ups: &Upstreams,
+    method: &Method,
+    path: &str,
+) -> Result<Response<Body>, GatewayError> {
     let permit = Permit::for_unmapped_operation_by_configuration();
     ups.forward(&permit, "mock", outgoing(method, path), &Metrics::new())
         .await
@@ -84,7 +88,10 @@ async fn the_answer_comes_back_with_its_length_and_without_hop_by_hop_headers() 
     let bytes = body.collect().await.unwrap().to_bytes();
     assert_eq!(&bytes[..], b"hello");
     let head = heads.recv().await.unwrap();
-    assert!(head.starts_with("PUT /v1/things?x=1 HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.starts_with("PUT /v1/things?x=1 HTTP/1.1\r\n"),
+        "{head}"
+    );
     assert!(head.contains("host: upstream.test\r\n"), "{head}");
 }
 
@@ -94,15 +101,23 @@ async fn an_empty_answer_is_ended_at_once_and_the_connection_is_reused() {
     let (authority, mut heads) = upstream(vec![empty]).await;
     let ups = upstreams(authority, Duration::from_secs(5));
     for _ in 0..2 {
-        let resp = forward(&ups, &Method::DELETE, "/v1/things/1").await.unwrap();
+        let resp = forward(&ups, &Method::DELETE, "/v1/things/1")
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 204);
         let body = resp.into_body();
         assert!(body.is_end_stream());
         assert_eq!(body.size_hint().exact(), Some(0));
         assert!(body.collect().await.unwrap().to_bytes().is_empty());
     }
-    assert_eq!(heads.recv().await.unwrap().lines().next(), Some("DELETE /v1/things/1 HTTP/1.1"));
-    assert!(heads.recv().await.is_some(), "two requests reached the upstream");
+    assert_eq!(
+        heads.recv().await.unwrap().lines().next(),
+        Some("DELETE /v1/things/1 HTTP/1.1")
+    );
+    assert!(
+        heads.recv().await.is_some(),
+        "two requests reached the upstream"
+    );
     let pool = ups.pools.get("mock").unwrap();
     assert_eq!(pool.idle_count(), 1, "one connection, back in the pool");
 }
@@ -125,10 +140,19 @@ async fn an_unknown_upstream_or_a_dead_one_is_unavailable() {
     let permit = Permit::for_unmapped_operation_by_configuration();
     let metrics = Metrics::new();
     let out = outgoing(&Method::GET, "/");
-    let err = ups.forward(&permit, "nope", out, &metrics).await.unwrap_err();
-    assert!(matches!(err, GatewayError::UpstreamUnavailable(ref m) if m.contains("nope")), "{err:?}");
+    let err = ups
+        .forward(&permit, "nope", out, &metrics)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GatewayError::UpstreamUnavailable(ref m) if m.contains("nope")),
+        "{err:?}"
+    );
     let err = forward(&ups, &Method::GET, "/").await.unwrap_err();
-    assert!(matches!(err, GatewayError::UpstreamUnavailable(ref m) if m.starts_with("connect: ")), "{err:?}");
+    assert!(
+        matches!(err, GatewayError::UpstreamUnavailable(ref m) if m.starts_with("connect: ")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
