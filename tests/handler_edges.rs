@@ -197,3 +197,54 @@ async fn the_decision_log_names_the_keys_the_decision_read() {
     );
     assert!(upstream.requests().is_empty(), "nothing was forwarded");
 }
+
+/// A gateway whose `GET …/notebooks/{id}` needs two actions (no shipped
+/// route does) and whose alice may take both only as a caller of acme0001.
+fn two_action_gateway(dir: &std::path::Path, upstream: &Upstream) -> Arc<Gateway> {
+    let (routes, policies) = (dir.join("routes"), dir.join("policies"));
+    common::copy_tree(&common::manifest("routes"), &routes);
+    common::copy_tree(&common::manifest("policies"), &policies);
+    let file = routes.join("modelarts.toml");
+    let one = "path = \"/v1/{project_id}/notebooks/{id}\"\nactions = [\"modelarts:notebook:get\"]";
+    let two = "path = \"/v1/{project_id}/notebooks/{id}\"\nactions = [\"modelarts:notebook:list\", \"modelarts:notebook:get\"]";
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.matches(one).count(), 1);
+    std::fs::write(&file, text.replacen(one, two, 1)).unwrap();
+    let policy = r#"{"Version":"5.0","Statement":[{"Effect":"Allow","Action":["modelarts:notebook:list","modelarts:notebook:get"],"Condition":{"StringEquals":{"g:PrincipalAccount":"acme0001"}}}]}"#;
+    std::fs::write(policies.join("huawei/identity/AcmeCallers.json"), policy).unwrap();
+    let accounts = policies.join("accounts.toml");
+    let text = std::fs::read_to_string(&accounts).unwrap();
+    let alice = "name = \"alice\"\npolicies = [\"NotebookFullAccess\"]";
+    assert_eq!(text.matches(alice).count(), 1);
+    let text = text.replacen(alice, "name = \"alice\"\npolicies = [\"AcmeCallers\"]", 1);
+    std::fs::write(&accounts, text).unwrap();
+    let config_path = dir.join("iamgate.toml");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nroutes = {routes:?}\npolicies = {policies:?}\n[upstreams]\nmodelarts = \"http://{0}\"\nagentrun = \"http://{0}\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
+        upstream.addr()
+    );
+    std::fs::write(&config_path, config).unwrap();
+    let config = iamgate::config::Config::load(&config_path).unwrap();
+    let snapshot = iamgate::snapshot::Snapshot::load(&config).unwrap();
+    let targets = std::collections::HashMap::from([
+        ("modelarts".to_string(), upstream.addr().parse().unwrap()),
+        ("agentrun".to_string(), upstream.addr().parse().unwrap()),
+    ]);
+    let snapshots = Arc::new(iamgate::snapshot::SnapshotHolder::new(snapshot));
+    let metrics = iamgate::metrics::Metrics::new();
+    let log = DecisionLog::disabled();
+    Arc::new(Gateway::new(config, snapshots, targets, metrics, log))
+}
+
+#[tokio::test]
+async fn every_action_of_a_route_sees_the_whole_request_context() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = two_action_gateway(dir.path(), &upstream);
+    // Both actions are allowed only if both saw g:PrincipalAccount.
+    let req = token_get("/v1/p-acme-cn4/notebooks/nb-1", Version::HTTP_11);
+    let (status, _, body) = send(&gw, req, None).await;
+    assert_ne!(status, StatusCode::FORBIDDEN, "{body}");
+    let seen = upstream.only_request();
+    assert_eq!(seen.path, "/v1/p-acme-cn4/notebooks/nb-1");
+}
