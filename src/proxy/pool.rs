@@ -231,6 +231,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn at_most_max_idle_connections_wait_in_the_pool() {
+        // Connections wait in the listener's backlog, never accepted: one
+        // descriptor each on this side (MAX_IDLE + 1 of them).
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let _listener = socket.listen(4096).unwrap();
+        let pool = Pool::new(addr.to_string().parse().unwrap());
+        for _ in 0..=MAX_IDLE {
+            let sender = pool.connect().await.unwrap();
+            pool.checkin(sender);
+        }
+        assert_eq!(pool.idle_count(), MAX_IDLE);
+    }
+
+    #[tokio::test]
+    async fn a_connect_error_says_which_step_failed() {
+        let dead = Pool::new("127.0.0.1:9".parse().unwrap());
+        let Err(e) = dead.connect().await else {
+            panic!("nobody listens on port 9");
+        };
+        assert!(e.to_string().starts_with("connect: "), "{e}");
+    }
+
+    #[tokio::test]
     async fn an_unreachable_upstream_is_a_connect_error() {
         let dead = Pool::new("127.0.0.1:9".parse().unwrap());
         assert!(matches!(
