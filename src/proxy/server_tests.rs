@@ -17,6 +17,15 @@ use crate::snapshot::{Snapshot, SnapshotHolder};
 /// A gateway over the repository's routes and sample policies, with these
 /// idle and header timeouts; nothing is forwarded (the routes tried 404).
 fn gateway(dir: &Path, idle: Duration, header: Duration) -> Arc<Gateway> {
+    gateway_to(dir, idle, header, HashMap::new())
+}
+
+fn gateway_to(
+    dir: &Path,
+    idle: Duration,
+    header: Duration,
+    upstreams: HashMap<String, http::uri::Authority>,
+) -> Arc<Gateway> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config_path = dir.join("iamgate.toml");
     let text = format!(
@@ -34,7 +43,7 @@ fn gateway(dir: &Path, idle: Duration, header: Duration) -> Arc<Gateway> {
     Arc::new(Gateway::new(
         config,
         snapshots,
-        HashMap::new(),
+        upstreams,
         Metrics::new(),
         log,
     ))
@@ -200,4 +209,40 @@ fn hypers_buffer_holds_the_largest_head_and_never_less_than_8_kib() {
     assert_eq!(max_buf_size(&limits), 64 * 1024);
     limits.max_header_bytes = 100;
     assert_eq!(max_buf_size(&limits), 8192);
+}
+
+#[tokio::test]
+async fn a_request_in_flight_longer_than_idle_keeps_its_connection() {
+    // An upstream that answers 1.6 s after each request.
+    let slow = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let authority = slow.local_addr().unwrap().to_string().parse().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut up, _) = slow.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                while up.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                    tokio::time::sleep(Duration::from_millis(1600)).await;
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if up.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let upstreams = HashMap::from([("modelarts".to_string(), authority)]);
+    let idle = Duration::from_millis(1000);
+    let gw = gateway_to(dir.path(), idle, Duration::from_secs(10), upstreams);
+    let (addr, _stop) = start(gw).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let list = b"GET /v1/p-acme-cn4/notebooks HTTP/1.1\r\nhost: gw.test\r\nx-auth-token: example-token-alice-not-real\r\n\r\n";
+    s.write_all(list).await.unwrap();
+    let answer = response(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Busy for 1.6 s, never idle: the connection is still open for more.
+    s.write_all(GET).await.unwrap();
+    let answer = response(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
