@@ -120,6 +120,15 @@ async fn an_agency_token_needs_the_policies_allow_and_a_caller() {
     );
     assert_eq!(decision(&resp), "implicit_deny");
     assert!(resp.headers().get("x-subject-token").is_none());
+    // An agency that does not trust the caller's account: IAM's own 403.
+    let alice = login(&gw, "alice", "alice-example-password-not-real", "acme").await;
+    let (status, resp, answer) = send(&gw, post(TOKENS, Some(&alice), &body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(
+        answer["error_code"], "IAM.0101",
+        "IAM's refusal, not APIG's: {answer}"
+    );
+    assert_eq!(decision(&resp), "implicit_deny");
     // Without a caller there is nobody to assume it.
     let (status, _, answer) = send(&gw, post(TOKENS, None, &body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
@@ -157,4 +166,22 @@ async fn a_token_gets_temporary_keys_and_an_agency_it_may_not_assume_is_403() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(decision(&resp), "bad_request");
     assert!(upstream.requests().is_empty(), "nothing was forwarded");
+}
+
+#[tokio::test]
+async fn a_login_token_is_a_credential_for_the_forwarded_routes() {
+    let upstream = Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), &upstream);
+    let token = login(&gw, "alice", "alice-example-password-not-real", "acme").await;
+    let req = Request::get("/v1/p-acme-cn4/notebooks")
+        .header("host", common::sign::HOST)
+        .header("x-auth-token", &token)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, resp, body) = send(&gw, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(decision(&resp), "allow");
+    let seen = upstream.only_request();
+    assert_eq!(seen.path, "/v1/p-acme-cn4/notebooks");
 }
