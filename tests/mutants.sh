@@ -53,7 +53,7 @@ fi
 # and a flaky failure would count a surviving mutant as caught.
 ARGS=()
 grep -q '^+++ b/src/policy/' "$OUT/diff" && ARGS+=(-C --test=decision_corpus)
-grep -q '^+++ b/src/proxy/' "$OUT/diff" && ARGS+=(-C --test=pipeline -C --test=request_inputs)
+grep -q '^+++ b/src/proxy/' "$OUT/diff" && ARGS+=(-C --test=pipeline -C --test=request_inputs -C --test=handler_edges -C --test=builtin_iam_pipeline)
 grep -q '^+++ b/src/identity/' "$OUT/diff" && ARGS+=(-C --test=request_inputs)
 
 COUNT=$(cargo mutants --in-diff "$OUT/diff" --list | wc -l)

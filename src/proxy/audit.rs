@@ -81,3 +81,8 @@ pub(super) fn header(
     }
     resp
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "audit_tests.rs"]
+mod tests;

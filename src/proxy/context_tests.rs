@@ -332,3 +332,162 @@ fn ip_text_writes_the_edges_of_each_octet() {
         assert_eq!(ip_text(IpAddr::from(ip)), text);
     }
 }
+
+/// The context `base_context` builds for `who` on `GET|POST path`, with
+/// TLS, MFA and a user agent as given.
+fn full_context(
+    snap: &Snapshot,
+    cloud: Cloud,
+    who: Authenticated,
+    (method, path): (http::Method, &str),
+    project: Option<&Project>,
+    (tls, body): (bool, &[u8]),
+) -> Context {
+    let route = snap.routes.lookup(&method, path).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::USER_AGENT, "sdk/1.2".parse().unwrap());
+    let facts = RequestFacts {
+        peer: "203.0.113.9".parse().unwrap(),
+        tls,
+        now: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(90),
+        headers: &headers,
+        body,
+        raw_query: None,
+    };
+    base_context(cloud, &who, &route, project, &facts).unwrap()
+}
+
+fn value(c: &Context, key: &str) -> Option<String> {
+    c.get(key).map(|v| v.join(","))
+}
+
+#[test]
+fn a_huawei_user_sees_every_supplied_key() {
+    let snap = sample();
+    let tagger = snap.directory.find_user("tagger", Some("acme0001"))[0].clone();
+    let user = tagger.user.clone().unwrap();
+    let project = snap.directory.projects.get("p-acme-cn4").unwrap();
+    let who = Authenticated {
+        principal: tagger,
+        access_key: None,
+        mfa: true,
+    };
+    let body = br#"{"tags":{"Team":"blue","cost":"7"}}"#;
+    let nb = (http::Method::POST, "/v1/p-acme-cn4/notebooks");
+    let c = full_context(&snap, Cloud::Huawei, who, nb, Some(project), (true, body));
+    let expected = [
+        ("g:sourceip", "203.0.113.9"),
+        ("g:currenttime", "1970-01-01T00:01:30Z"),
+        ("g:securetransport", "true"),
+        ("g:mfapresent", "true"),
+        ("g:useragent", "sdk/1.2"),
+        ("g:tagkeys", "Team,cost"),
+        ("g:requesttag/Team", "blue"),
+        ("g:requesttag/cost", "7"),
+        ("g:principalurn", "iam::acme0001:user:tagger"),
+        ("g:principalaccount", "acme0001"),
+        ("g:domainname", "acme"),
+        ("g:principalisrootuser", "false"),
+        ("g:principaltype", "User"),
+        ("g:userid", user.id.as_str()),
+        ("g:username", "tagger"),
+        ("g:principaltag/team", "blue"),
+        ("g:principalorgpath", "o-demo/r-demo/ou-prod/acme0001"),
+        ("g:projectname", "cn-north-4"),
+        ("g:requestedregion", "cn-north-4"),
+    ];
+    for (key, want) in expected {
+        assert_eq!(value(&c, key).as_deref(), Some(want), "{key}");
+    }
+    assert_eq!(value(&c, "acs:sourceip"), None);
+    assert_eq!(value(&c, "acs:accessid"), None);
+}
+
+#[test]
+fn a_huawei_root_without_tls_mfa_or_tags() {
+    let snap = sample();
+    let root = snap.directory.principal("solo0002", None).unwrap().clone();
+    let who = Authenticated {
+        principal: root,
+        access_key: Some("HWROOTKEY".into()),
+        mfa: false,
+    };
+    let nb = (http::Method::GET, "/v1/p-solo-cn4/notebooks");
+    let c = full_context(&snap, Cloud::Huawei, who, nb, None, (false, b""));
+    for (key, want) in [
+        ("g:securetransport", Some("false")),
+        ("g:mfapresent", Some("false")),
+        ("g:principalisrootuser", Some("true")),
+        ("g:principaltype", Some("Root")),
+        ("g:principalurn", Some("iam::solo0002:root")),
+        ("g:tagkeys", Some("")),
+        ("g:username", None),
+        ("g:userid", None),
+        ("g:principalorgpath", None),
+        ("g:projectname", None),
+        ("g:requestedregion", None),
+        ("g:enterpriseprojectid", None),
+        ("acs:accessid", None),
+    ] {
+        assert_eq!(value(&c, key).as_deref(), want, "{key}");
+    }
+}
+
+#[test]
+fn an_alibaba_caller_sees_the_acs_keys_and_its_access_key() {
+    let snap = sample();
+    let runner = snap.directory.find_user("runner", Some("1234567890123456"))[0].clone();
+    let who = Authenticated {
+        principal: runner,
+        access_key: Some("LTAIRUNNER".into()),
+        mfa: false,
+    };
+    let templates = (http::Method::GET, "/2025-09-10/templates");
+    let c = full_context(&snap, Cloud::Aliyun, who, templates, None, (true, b""));
+    for (key, want) in [
+        ("acs:sourceip", Some("203.0.113.9")),
+        ("acs:currenttime", Some("1970-01-01T00:01:30Z")),
+        ("acs:securetransport", Some("true")),
+        ("acs:mfapresent", Some("false")),
+        ("acs:useragent", Some("sdk/1.2")),
+        ("acs:accessid", Some("LTAIRUNNER")),
+        ("g:sourceip", None),
+        ("g:principalurn", None),
+    ] {
+        assert_eq!(value(&c, key).as_deref(), want, "{key}");
+    }
+}
+
+#[test]
+fn resource_keys_carry_the_clouds_prefix() {
+    let attrs = ResourceAttrs {
+        tags: [("Team".to_string(), "blue".to_string())].into(),
+        enterprise_project_id: Some("ep-1".into()),
+        keys: [("modelarts:poolType".to_string(), "dedicated".to_string())].into(),
+    };
+    let mut huawei = Context::new();
+    add_resource_keys(&mut huawei, Cloud::Huawei, Some(&attrs));
+    assert_eq!(
+        value(&huawei, "g:resourcetag/Team").as_deref(),
+        Some("blue")
+    );
+    assert_eq!(value(&huawei, "acs:resourcetag/Team"), None);
+    assert_eq!(
+        value(&huawei, "g:enterpriseprojectid").as_deref(),
+        Some("ep-1")
+    );
+    assert_eq!(
+        value(&huawei, "modelarts:pooltype").as_deref(),
+        Some("dedicated")
+    );
+    let mut aliyun = Context::new();
+    add_resource_keys(&mut aliyun, Cloud::Aliyun, Some(&attrs));
+    assert_eq!(
+        value(&aliyun, "acs:resourcetag/Team").as_deref(),
+        Some("blue")
+    );
+    assert_eq!(value(&aliyun, "g:resourcetag/Team"), None);
+    let mut none = Context::new();
+    add_resource_keys(&mut none, Cloud::Huawei, None);
+    assert!(none.entries().is_empty());
+}

@@ -174,3 +174,8 @@ pub fn region_of<'a>(
         Cloud::Aliyun => configured.unwrap_or("*"),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "ownership_tests.rs"]
+mod tests;

@@ -231,6 +231,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_closed_while_idle_in_the_pool_is_dropped_at_checkout() {
+        // Answers one request, then closes when told to.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let (close, closing) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            let _ = closing.await;
+        });
+        let pool = Pool::new(authority.clone());
+        let mut a = pool.connect().await.unwrap();
+        assert_eq!(get(&mut a, authority.as_str()).await, 200);
+        a.ready().await.unwrap();
+        pool.checkin(a);
+        assert_eq!(pool.idle_count(), 1, "open when checked in");
+        close.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(pool.checkout().is_none(), "closed by the upstream");
+        assert_eq!(pool.idle_count(), 0, "and dropped at checkout");
+    }
+
+    #[tokio::test]
+    async fn at_most_max_idle_connections_wait_in_the_pool() {
+        // Connections wait in the listener's backlog, never accepted: one
+        // descriptor each on this side (MAX_IDLE + 1 of them).
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let _listener = socket.listen(4096).unwrap();
+        let pool = Pool::new(addr.to_string().parse().unwrap());
+        for _ in 0..=MAX_IDLE {
+            let sender = pool.connect().await.unwrap();
+            pool.checkin(sender);
+        }
+        assert_eq!(pool.idle_count(), MAX_IDLE);
+    }
+
+    #[tokio::test]
+    async fn a_connect_error_says_which_step_failed() {
+        let dead = Pool::new("127.0.0.1:9".parse().unwrap());
+        let Err(e) = dead.connect().await else {
+            panic!("nobody listens on port 9");
+        };
+        assert!(e.to_string().starts_with("connect: "), "{e}");
+    }
+
+    #[tokio::test]
     async fn an_unreachable_upstream_is_a_connect_error() {
         let dead = Pool::new("127.0.0.1:9".parse().unwrap());
         assert!(matches!(

@@ -349,6 +349,7 @@ async fn with_both_on_the_log_and_the_ring_get_the_same_record() {
     assert_eq!(line, serde_json::to_value(&kept[0].record).unwrap());
 }
 
+<<<<<<< HEAD
 /// `[otel]` starts the trace pipeline (`start_traces`), and a gateway with
 /// traces builds the full record even with the log and the ring off.
 #[cfg(feature = "otel")]
@@ -362,4 +363,134 @@ async fn an_otel_section_starts_traces_and_asks_for_the_full_record() {
     assert!(gw.detailed(), "a span needs the full record");
     let done = tokio::time::timeout(std::time::Duration::from_secs(20), traces.shutdown());
     assert!(done.await.is_ok(), "shutdown hung");
+=======
+fn recorder(gw: &Arc<Gateway>, detailed: bool) -> Recorder {
+    Recorder {
+        snap: gw.snapshots.load(),
+        gw: gw.clone(),
+        request_id: "req-4".into(),
+        started: Instant::now(),
+        rec: Record {
+            detailed,
+            ..Record::default()
+        },
+        done: false,
+    }
+}
+
+fn fresh(detailed: bool) -> Record {
+    Record {
+        detailed,
+        ..Record::default()
+    }
+}
+
+fn alice(gw: &Gateway, access_key: Option<&str>) -> Authenticated {
+    let snap = gw.snapshots.load();
+    Authenticated {
+        principal: snap.directory.tokens[ALICE_TOKEN].principal.clone(),
+        access_key: access_key.map(str::to_string),
+        mfa: false,
+    }
+}
+
+#[test]
+fn the_authenticated_principal_and_its_key_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), DecisionLog::disabled());
+    let urn = "iam::acme0001:user:alice";
+    let mut token = fresh(true);
+    token.set_authenticated(&alice(&gw, None));
+    assert_eq!(token.principal, urn);
+    assert_eq!(
+        (token.auth, token.access_key_id.as_deref()),
+        (Some("token"), None)
+    );
+    let mut signed = fresh(true);
+    signed.set_authenticated(&alice(&gw, Some("HWALICEEXAMPLEAK0001")));
+    assert_eq!(
+        signed.access_key_id.as_deref(),
+        Some("HWALICEEXAMPLEAK0001")
+    );
+    assert_eq!(signed.auth, None);
+    // Without the detailed record only the principal (for the debug headers).
+    let mut fast = fresh(false);
+    fast.set_authenticated(&alice(&gw, None));
+    assert_eq!((fast.principal.as_str(), fast.auth), (urn, None));
+}
+
+#[test]
+fn without_the_detailed_record_the_deciding_action_still_labels_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), DecisionLog::disabled());
+    let who = alice(&gw, None);
+    let needs = vec![(
+        "modelarts:pool:list".to_string(),
+        "modelarts:cn-north-4:acme0001:pool:*".to_string(),
+        Context::new(),
+    )];
+    let result = crate::policy::authorize(&who.principal.subject, &needs);
+    let mut rec = fresh(false);
+    rec.note_authorization(&who.principal.subject, &needs, &result);
+    assert_eq!(rec.action.as_deref(), Some("modelarts:pool:list"));
+    assert_eq!(rec.decision, Some("implicit_deny"));
+    assert!(
+        rec.actions.is_empty(),
+        "no per-action records on the fast path"
+    );
+    let allowed = vec![(
+        "modelarts:notebook:list".to_string(),
+        "modelarts:cn-north-4:acme0001:notebook:*".to_string(),
+        Context::new(),
+    )];
+    let result = crate::policy::authorize(&who.principal.subject, &allowed);
+    let mut rec = fresh(false);
+    rec.note_authorization(&who.principal.subject, &allowed, &result);
+    assert_eq!(rec.action.as_deref(), Some("modelarts:notebook:list"));
+    assert_eq!(rec.decision, Some("allow"));
+}
+
+#[test]
+fn finish_sets_the_request_id_and_with_debug_headers_names_decision_snapshot_and_principal() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(dir.path(), DecisionLog::disabled());
+    let path = dir.path().join("iamgate.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("debug_headers = true\n{text}")).unwrap();
+    let config = Config::load(&path).unwrap();
+    let debug = Arc::new(Gateway::new(
+        config,
+        gw.snapshots.clone(),
+        HashMap::new(),
+        Metrics::new(),
+        DecisionLog::disabled(),
+    ));
+    let answer = || {
+        let mut resp = Response::new(Body::default());
+        *resp.status_mut() = StatusCode::ACCEPTED;
+        resp
+    };
+    let mut named = recorder(&debug, false);
+    named.rec.set_authenticated(&alice(&debug, None));
+    named.rec.decision = Some("allow");
+    let resp = named.finish(answer());
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let h = resp.headers();
+    assert_eq!(h["x-request-id"], "req-4");
+    assert_eq!(h["x-iamgate-decision"], "allow");
+    assert_eq!(
+        h["x-iamgate-snapshot"],
+        debug.snapshots.load().digest.as_str()
+    );
+    assert_eq!(h["x-iamgate-principal"], "iam::acme0001:user:alice");
+    assert!(h.get("x-iamgate-session").is_none());
+    // Refused before authentication: no principal to name.
+    let resp = recorder(&debug, false).finish(answer());
+    assert_eq!(resp.headers()["x-iamgate-decision"], "error");
+    assert!(resp.headers().get("x-iamgate-principal").is_none());
+    // Without debug headers only the request id.
+    let resp = recorder(&gw, false).finish(answer());
+    assert_eq!(resp.headers()["x-request-id"], "req-4");
+    assert!(resp.headers().get("x-iamgate-decision").is_none());
+>>>>>>> mut-m3
 }

@@ -324,3 +324,8 @@ fn refusal(why: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -181,3 +181,8 @@ impl hyper::body::Body for Deadline {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "upstream_tests.rs"]
+mod tests;
