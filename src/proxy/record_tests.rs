@@ -349,7 +349,6 @@ async fn with_both_on_the_log_and_the_ring_get_the_same_record() {
     assert_eq!(line, serde_json::to_value(&kept[0].record).unwrap());
 }
 
-<<<<<<< HEAD
 /// `[otel]` starts the trace pipeline (`start_traces`), and a gateway with
 /// traces builds the full record even with the log and the ring off.
 #[cfg(feature = "otel")]
@@ -363,7 +362,39 @@ async fn an_otel_section_starts_traces_and_asks_for_the_full_record() {
     assert!(gw.detailed(), "a span needs the full record");
     let done = tokio::time::timeout(std::time::Duration::from_secs(20), traces.shutdown());
     assert!(done.await.is_ok(), "shutdown hung");
-=======
+}
+
+/// With `[otel]` and the decision log both on, a request gets its span and
+/// its log line: the span does not stand in for the line.
+#[cfg(feature = "otel")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn with_otel_and_the_log_on_the_line_is_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decisions.jsonl");
+    let log = DecisionLog::start(LogTarget::File(path.clone()), 16, || {}).unwrap();
+    let plain = gateway(dir.path(), DecisionLog::disabled());
+    let config_path = dir.path().join("iamgate.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let otel = "[console]\nrecent = 0\n[otel]\nendpoint = \"http://127.0.0.1:9\"\n";
+    std::fs::write(&config_path, format!("{text}{otel}")).unwrap();
+    let gw = Arc::new(Gateway::new(
+        Config::load(&config_path).unwrap(),
+        plain.snapshots.clone(),
+        HashMap::new(),
+        Metrics::new(),
+        log.clone(),
+    ));
+    let traces = gw.otel.clone().expect("[otel] starts the traces");
+    finish_one(&gw);
+    drop(gw);
+    log.close().await;
+    let written = std::fs::read_to_string(&path).unwrap();
+    let line: Value = serde_json::from_str(written.trim()).unwrap();
+    assert_eq!(line["request_id"], "req-3", "{written}");
+    let done = tokio::time::timeout(std::time::Duration::from_secs(20), traces.shutdown());
+    assert!(done.await.is_ok(), "shutdown hung");
+}
+
 fn recorder(gw: &Arc<Gateway>, detailed: bool) -> Recorder {
     Recorder {
         snap: gw.snapshots.load(),
@@ -492,5 +523,4 @@ fn finish_sets_the_request_id_and_with_debug_headers_names_decision_snapshot_and
     let resp = recorder(&gw, false).finish(answer());
     assert_eq!(resp.headers()["x-request-id"], "req-4");
     assert!(resp.headers().get("x-iamgate-decision").is_none());
->>>>>>> mut-m3
 }
