@@ -9,35 +9,16 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 use super::*;
-use crate::config::Config;
 use crate::decision_log::{ActionRecord, DecisionLog};
-use crate::metrics::Metrics;
-use crate::snapshot::SnapshotHolder;
+use crate::proxy::test_gateway;
 
 const ALICE: &str = "iam::acme0001:user:alice";
 
 /// A gateway over the repository's routes and sample policies; `extra` is
 /// top-level TOML.
 fn gateway(dir: &Path, extra: &str) -> Arc<Gateway> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config_path = dir.join("iamgate.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n{extra}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
-        repo.join("routes"),
-        repo.join("policies"),
-    );
-    std::fs::write(&config_path, text).unwrap();
-    let config = Config::load(&config_path).unwrap();
-    let snapshot = Snapshot::load(&config).unwrap();
-    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
-    let log = DecisionLog::disabled();
-    Arc::new(Gateway::new(
-        config,
-        snapshots,
-        HashMap::new(),
-        Metrics::new(),
-        log,
-    ))
+    let config = test_gateway::sample_config(dir, extra);
+    test_gateway::gateway_with(config, HashMap::new(), DecisionLog::disabled())
 }
 
 fn learned(gw: &Gateway) -> Value {

@@ -61,6 +61,8 @@ mod record;
 pub mod request_id;
 pub mod respond;
 pub mod server;
+#[cfg(test)]
+pub(crate) mod test_gateway;
 pub mod upstream;
 
 use std::collections::HashMap;

@@ -13,29 +13,12 @@ use crate::config::Config;
 use crate::decision_log::{DecisionLog, LogTarget};
 use crate::identity::{AuthError, AuthFailure};
 use crate::metrics::Metrics;
-use crate::snapshot::SnapshotHolder;
+use crate::proxy::test_gateway;
 
 const ALICE_TOKEN: &str = "example-token-alice-not-real";
 
 fn gateway(dir: &Path, log: DecisionLog) -> Arc<Gateway> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config_path = dir.join("iamgate.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
-        repo.join("routes"),
-        repo.join("policies"),
-    );
-    std::fs::write(&config_path, text).unwrap();
-    let config = Config::load(&config_path).unwrap();
-    let snapshot = Snapshot::load(&config).unwrap();
-    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
-    Arc::new(Gateway::new(
-        config,
-        snapshots,
-        HashMap::new(),
-        Metrics::new(),
-        log,
-    ))
+    test_gateway::gateway_with(test_gateway::sample_config(dir, ""), HashMap::new(), log)
 }
 
 /// Runs `fill` on a fresh recorder, finishes with `status`, returns the

@@ -9,10 +9,8 @@ use std::path::Path;
 use tokio::io::AsyncReadExt;
 
 use super::*;
-use crate::config::Config;
 use crate::decision_log::DecisionLog;
-use crate::metrics::Metrics;
-use crate::snapshot::{Snapshot, SnapshotHolder};
+use crate::proxy::test_gateway;
 
 /// A gateway over the repository's routes and sample policies, with these
 /// idle and header timeouts; nothing is forwarded (the routes tried 404).
@@ -26,27 +24,10 @@ fn gateway_to(
     header: Duration,
     upstreams: HashMap<String, http::uri::Authority>,
 ) -> Arc<Gateway> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config_path = dir.join("iamgate.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\nroutes = {:?}\npolicies = {:?}\n[upstreams]\nmodelarts = \"http://127.0.0.1:9\"\nagentrun = \"http://127.0.0.1:9\"\n[regions]\nagentrun = \"cn-hangzhou\"\n",
-        repo.join("routes"),
-        repo.join("policies"),
-    );
-    std::fs::write(&config_path, text).unwrap();
-    let mut config = Config::load(&config_path).unwrap();
+    let mut config = test_gateway::sample_config(dir, "");
     config.limits.idle_timeout = idle;
     config.limits.header_read_timeout = header;
-    let snapshot = Snapshot::load(&config).unwrap();
-    let snapshots = Arc::new(SnapshotHolder::new(snapshot));
-    let log = DecisionLog::disabled();
-    Arc::new(Gateway::new(
-        config,
-        snapshots,
-        upstreams,
-        Metrics::new(),
-        log,
-    ))
+    test_gateway::gateway_with(config, upstreams, DecisionLog::disabled())
 }
 
 /// Serve `gw` on 127.0.0.1:0 until the returned sender is dropped.
