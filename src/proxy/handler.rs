@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, Version};
-use serde_json::json;
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cloud::Cloud;
@@ -405,6 +405,19 @@ fn authorize(
     })
 }
 
+/// What a denial's body explains (base64 of this JSON in the body).
+#[derive(Serialize)]
+struct Explanation<'a> {
+    action: &'a str,
+    decision: &'static str,
+    principal: &'a str,
+    reason: &'a crate::policy::Reason,
+    resource: &'a str,
+    snapshot: &'a str,
+    statements: &'a [crate::policy::explain::StatementTrace],
+    summary: String,
+}
+
 /// The denial body's details, with the JSON explanation (base64 in the body).
 pub(super) fn denied(
     snap: &Snapshot,
@@ -424,16 +437,18 @@ pub(super) fn denied(
             )
         })
         .collect();
-    let explanation = json!({
-        "action": denial.action,
-        "resource": denial.resource,
-        "principal": p.urn,
-        "decision": denial.decision.kind,
-        "reason": denial.decision.reason,
-        "summary": reason_summary(&denial.decision.reason),
-        "statements": failed,
-        "snapshot": snap.digest,
-    });
+    let explanation = Explanation {
+        action: &denial.action,
+        decision: denial.decision.kind.as_str(),
+        principal: &p.urn,
+        reason: &denial.decision.reason,
+        resource: &denial.resource,
+        snapshot: &snap.digest,
+        statements: &failed,
+        summary: reason_summary(&denial.decision.reason),
+    };
+    // Serializing borrowed strings and derived types cannot fail.
+    let explanation = serde_json::to_string(&explanation).unwrap_or_default();
     GatewayError::Denied(Box::new(DenialDetails {
         principal_urn: p.urn.clone(),
         principal_display: p.display_name().to_string(),

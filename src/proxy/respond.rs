@@ -8,7 +8,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::cloud::Cloud;
 use crate::identity::{AuthError, AuthFailure};
@@ -68,8 +68,8 @@ pub struct DenialDetails {
     pub principal_display: String,
     pub account_id: String,
     pub is_root: bool,
-    /// JSON explanation, base64-encoded into the body.
-    pub explanation: Value,
+    /// The explanation as JSON text, base64-encoded into the body.
+    pub explanation: String,
 }
 
 impl GatewayError {
@@ -215,26 +215,21 @@ impl GatewayError {
     /// The response for a caller of `cloud` (`None`: both shapes).
     pub fn into_response(self, cloud: Option<Cloud>, request_id: &str) -> Response<Body> {
         let (status, hw_code, hw_msg, ali_code, ali_msg) = self.parts();
-        let body = match cloud {
-            Some(Cloud::Huawei) => {
-                let mut b =
-                    json!({"error_code": hw_code, "error_msg": hw_msg, "request_id": request_id});
-                if let GatewayError::Denied(d) = &self {
-                    b["encoded_authorization_message"] = encode(&d.explanation).into();
-                }
-                b
-            }
-            Some(Cloud::Aliyun) => {
-                let mut b = json!({"RequestId": request_id, "Code": ali_code, "Message": ali_msg});
-                if let GatewayError::Denied(d) = &self {
-                    b["AccessDeniedDetail"] = access_denied_detail(d);
-                }
-                b
-            }
-            None => json!({
-                "error_code": hw_code, "error_msg": hw_msg, "request_id": request_id,
-                "Code": ali_code, "Message": ali_msg, "RequestId": request_id,
-            }),
+        let denial = match &self {
+            GatewayError::Denied(d) => Some(d.as_ref()),
+            _ => None,
+        };
+        let huawei = HuaweiError {
+            encoded_authorization_message: denial.map(|d| encode(&d.explanation)),
+            error_code: hw_code,
+            error_msg: &hw_msg,
+            request_id,
+        };
+        let aliyun = AliyunError {
+            access_denied_detail: denial.map(access_denied_detail),
+            code: ali_code,
+            message: &ali_msg,
+            request_id,
         };
         // Alibaba's common error table puts an unknown AccessKey at 404 and
         // signature problems at 400; Huawei answers 401 for all of them.
@@ -242,8 +237,68 @@ impl GatewayError {
             (GatewayError::Auth(a), Some(Cloud::Aliyun)) => aliyun_auth_status(a),
             _ => status,
         };
-        json_response(status, &body)
+        match cloud {
+            Some(Cloud::Huawei) => json_response(status, &huawei),
+            Some(Cloud::Aliyun) => json_response(status, &aliyun),
+            None => json_response(
+                status,
+                &BothShapes {
+                    huawei: HuaweiError {
+                        encoded_authorization_message: None,
+                        ..huawei
+                    },
+                    aliyun: AliyunError {
+                        access_denied_detail: None,
+                        ..aliyun
+                    },
+                },
+            ),
+        }
     }
+}
+
+/// Huawei's error body (keys in the order of the JSON the tests and the
+/// earlier `serde_json::Value` rendering produced: sorted).
+#[derive(Serialize)]
+struct HuaweiError<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoded_authorization_message: Option<String>,
+    error_code: &'a str,
+    error_msg: &'a str,
+    request_id: &'a str,
+}
+
+/// Alibaba's error body.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AliyunError<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_denied_detail: Option<AccessDeniedDetail<'a>>,
+    code: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// Both shapes in one body, for a request no route told the dialect of.
+#[derive(Serialize)]
+struct BothShapes<'a> {
+    #[serde(flatten)]
+    aliyun: AliyunError<'a>,
+    #[serde(flatten)]
+    huawei: HuaweiError<'a>,
+}
+
+/// Alibaba's `AccessDeniedDetail`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AccessDeniedDetail<'a> {
+    auth_action: &'a str,
+    auth_principal_display_name: &'a str,
+    auth_principal_owner_id: &'a str,
+    auth_principal_type: &'static str,
+    encoded_diagnostic_message: String,
+    no_permission_type: &'static str,
+    policy_type: &'static str,
 }
 
 fn auth_parts(
@@ -367,17 +422,23 @@ fn denial_messages(d: &DenialDetails) -> (String, String) {
     (hw, ali)
 }
 
-fn access_denied_detail(d: &DenialDetails) -> Value {
+fn access_denied_detail(d: &DenialDetails) -> AccessDeniedDetail<'_> {
     let decision: &Decision = &d.denial.decision;
-    json!({
-        "AuthAction": d.denial.action,
-        "AuthPrincipalType": principal_type(d),
-        "AuthPrincipalOwnerId": d.account_id,
-        "AuthPrincipalDisplayName": d.principal_display,
-        "PolicyType": if decision.decided_by_org() { "ControlPolicy" } else { "AccountLevelIdentityBasedPolicy" },
-        "NoPermissionType": if decision.kind == DecisionKind::ExplicitDeny { "ExplicitDeny" } else { "ImplicitDeny" },
-        "EncodedDiagnosticMessage": encode(&d.explanation),
-    })
+    AccessDeniedDetail {
+        auth_action: &d.denial.action,
+        auth_principal_type: principal_type(d),
+        auth_principal_owner_id: &d.account_id,
+        auth_principal_display_name: &d.principal_display,
+        policy_type: match decision.decided_by_org() {
+            true => "ControlPolicy",
+            false => "AccountLevelIdentityBasedPolicy",
+        },
+        no_permission_type: match decision.kind {
+            DecisionKind::ExplicitDeny => "ExplicitDeny",
+            _ => "ImplicitDeny",
+        },
+        encoded_diagnostic_message: encode(&d.explanation),
+    }
 }
 
 /// The closed decision / error-code label of a built-in service's refusal:
@@ -399,13 +460,15 @@ fn principal_type(d: &DenialDetails) -> &'static str {
     }
 }
 
-fn encode(v: &Value) -> String {
-    base64::engine::general_purpose::STANDARD.encode(v.to_string())
+fn encode(json: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(json)
 }
 
-/// A JSON response with the given status.
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    let bytes = Bytes::from(body.to_string());
+/// A JSON response with the given status: `body` serialized straight into
+/// the response's bytes (a `serde_json::Value`, or a struct of the body).
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
+    // Serializing our bodies cannot fail (string keys only); `{}` if it did.
+    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()));
     let mut resp = Response::new(Full::new(bytes).map_err(|never| match never {}).boxed());
     *resp.status_mut() = status;
     resp.headers_mut().insert(

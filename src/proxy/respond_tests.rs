@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::identity::ReplayLimit;
@@ -465,7 +465,7 @@ fn denied(kind: DecisionKind, reason: Reason, urn: &str, is_root: bool) -> Gatew
         principal_display: "alice".into(),
         account_id: "123".into(),
         is_root,
-        explanation: json!({"decision": kind.as_str(), "n": 1}),
+        explanation: json!({"decision": kind.as_str(), "n": 1}).to_string(),
     }))
 }
 
@@ -540,7 +540,7 @@ async fn a_denial_names_who_what_and_which_kind_of_policy() {
         let (urn, kind) = (d.principal_urn.clone(), d.denial.decision.kind);
         assert_eq!(e.decision_label(), kind.as_str());
         assert!(!e.closes_connection());
-        let explanation = d.explanation.clone();
+        let explanation: Value = serde_json::from_str(&d.explanation).unwrap();
         let hw_msg = format!(
             "User: {urn} is not authorized to perform: ecs:servers:list \
              on resource: ecs:*:123:server/* {tail}"
