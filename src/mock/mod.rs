@@ -121,13 +121,8 @@ impl MockUpstream {
         if path == REQUESTS_PATH {
             return self.admin(method);
         }
-        self.recorder.record(RecordedRequest {
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.unwrap_or_default().to_string(),
-            headers: lowercase_headers(headers),
-            body_len: body.len(),
-        });
+        let logged = store::Logged::new(method, path, query, headers, body.len());
+        self.recorder.record(logged);
         let account = headers
             .get(ACCOUNT_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -226,23 +221,3 @@ fn split_item(path: &str) -> (&str, String) {
     (parent, id)
 }
 
-/// Header names lower-cased, repeated values joined with `", "`, every
-/// credential value replaced by `<redacted>` (so two tokens still show as
-/// two: `"<redacted>, <redacted>"`).
-fn lowercase_headers(headers: &HeaderMap) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::<String, String>::new();
-    for (name, value) in headers {
-        let name = name.as_str().to_ascii_lowercase();
-        let value = match store::is_credential(&name) {
-            true => store::REDACTED.to_string(),
-            false => String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        };
-        out.entry(name)
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    out
-}

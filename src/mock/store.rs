@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
+use http::HeaderMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -145,20 +146,88 @@ pub struct RecordedRequest {
 /// mock under load keeps bounded memory (tests read a handful at a time).
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
-    requests: Mutex<VecDeque<RecordedRequest>>,
+    requests: Mutex<VecDeque<Logged>>,
+}
+
+/// One request as the log keeps it: every header line in one buffer
+/// (`name: value\n`, credentials already replaced by [`REDACTED`]), made
+/// into a [`RecordedRequest`] only when the log is read. The mock records
+/// every request it serves; two allocations and a map insert per header
+/// made each header an upstream receives cost the mock as much as the
+/// rest of its request, which charged whoever adds headers (the gateway's
+/// `Forwarded`, `X-Request-Id`, …) far more than parsing them costs a real
+/// service.
+#[derive(Debug)]
+pub(crate) struct Logged {
+    method: String,
+    path: String,
+    query: String,
+    headers: String,
+    body_len: usize,
+}
+
+impl Logged {
+    pub(crate) fn new(
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body_len: usize,
+    ) -> Logged {
+        let size = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 3);
+        let mut lines = String::with_capacity(size.sum());
+        for (name, value) in headers {
+            // `HeaderName`s are lower-case already; a value holds no `\n`.
+            lines.push_str(name.as_str());
+            lines.push_str(": ");
+            match is_credential(name.as_str()) {
+                true => lines.push_str(REDACTED),
+                false => lines.push_str(&String::from_utf8_lossy(value.as_bytes())),
+            }
+            lines.push('\n');
+        }
+        Logged {
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.unwrap_or_default().to_string(),
+            headers: lines,
+            body_len,
+        }
+    }
+
+    /// Repeated headers joined with `", "` in the order received.
+    fn recorded(&self) -> RecordedRequest {
+        let mut headers = BTreeMap::<String, String>::new();
+        for (name, value) in self.headers.lines().filter_map(|l| l.split_once(": ")) {
+            headers
+                .entry(name.to_string())
+                .and_modify(|v| {
+                    v.push_str(", ");
+                    v.push_str(value);
+                })
+                .or_insert_with(|| value.to_string());
+        }
+        RecordedRequest {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers,
+            body_len: self.body_len,
+        }
+    }
 }
 
 /// How many requests the log keeps; older ones are forgotten first.
 pub(crate) const LOG_CAPACITY: usize = 10_000;
 
 impl Recorder {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<RecordedRequest>> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Logged>> {
         self.requests
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn record(&self, request: RecordedRequest) {
+    pub(crate) fn record(&self, request: Logged) {
         let mut log = self.lock();
         if log.len() == LOG_CAPACITY {
             log.pop_front();
@@ -167,7 +236,7 @@ impl Recorder {
     }
 
     pub(crate) fn all(&self) -> Vec<RecordedRequest> {
-        self.lock().iter().cloned().collect()
+        self.lock().iter().map(Logged::recorded).collect()
     }
 
     /// Forget everything; returns how many requests were dropped.
@@ -229,13 +298,7 @@ mod tests {
     fn recorder_keeps_only_the_most_recent_requests() {
         let r = Recorder::default();
         for i in 0..LOG_CAPACITY + 5 {
-            r.record(RecordedRequest {
-                method: "GET".into(),
-                path: format!("/{i}"),
-                query: String::new(),
-                headers: BTreeMap::new(),
-                body_len: 0,
-            });
+            r.record(Logged::new("GET", &format!("/{i}"), None, &HeaderMap::new(), 0));
         }
         let all = r.all();
         assert_eq!(all.len(), LOG_CAPACITY);
@@ -268,13 +331,7 @@ mod tests {
     #[test]
     fn recorder_records_and_clears() {
         let rec = Recorder::default();
-        rec.record(RecordedRequest {
-            method: "GET".into(),
-            path: "/x".into(),
-            query: String::new(),
-            headers: BTreeMap::new(),
-            body_len: 0,
-        });
+        rec.record(Logged::new("GET", "/x", None, &HeaderMap::new(), 0));
         assert_eq!(rec.all().len(), 1);
         assert_eq!(rec.clear(), 1);
         assert!(rec.all().is_empty());
