@@ -126,27 +126,46 @@ impl Upstreams {
     }
 }
 
-/// Send on a pooled connection; when a reused one turns out closed before
-/// the request left (the upstream closed it while idle), once more on a
-/// new connection. A request that may have reached the upstream is never
-/// sent twice.
+/// Send on a pooled connection. The upstream may close a connection while
+/// it waits in the pool, and its FIN may still be unread when a request
+/// checks the connection out (the connection's task has not run since).
+/// hyper then either hands the request back unsent — it goes out once more
+/// on a new connection — or writes it and finds the connection closed
+/// before any answer. The upstream may have read that one, so it goes out
+/// again only when its method is idempotent (RFC 9110 §9.2.2: a proxy must
+/// not retry any other); anything else is a 502. One retry at most, and
+/// only for a reused connection: a new one that fails is the upstream's
+/// answer.
 async fn send(pool: &Pool, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
     let (mut sender, reused) = match pool.checkout() {
         Some(s) => (s, true),
         None => (pool.connect().await.map_err(Failure::Connect)?, false),
     };
+    let again = (reused && req.method().is_idempotent()).then(|| copy(&req));
     let resp = match sender.try_send_request(req).await {
         Ok(resp) => resp,
-        Err(mut e) => match (reused, e.take_message()) {
-            (true, Some(req)) => {
-                sender = pool.connect().await.map_err(Failure::Connect)?;
-                sender.send_request(req).await.map_err(Failure::Http)?
-            }
-            _ => return Err(Failure::Http(e.into_error())),
-        },
+        Err(mut e) => {
+            let retry = match (reused, e.take_message(), again) {
+                (true, Some(unsent), _) => unsent,
+                (true, None, Some(req)) if e.error().is_incomplete_message() => req,
+                _ => return Err(Failure::Http(e.into_error())),
+            };
+            sender = pool.connect().await.map_err(Failure::Connect)?;
+            sender.send_request(retry).await.map_err(Failure::Http)?
+        }
     };
     pool.checkin(sender);
     Ok(resp)
+}
+
+/// The same request again (the body's bytes are shared, not copied).
+fn copy(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut again = Request::new(req.body().clone());
+    *again.method_mut() = req.method().clone();
+    *again.uri_mut() = req.uri().clone();
+    *again.version_mut() = req.version();
+    *again.headers_mut() = req.headers().clone();
+    again
 }
 
 /// An upstream response body that fails once its deadline passes, so a
