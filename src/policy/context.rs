@@ -10,9 +10,14 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use smallvec::{smallvec, SmallVec};
+
 /// foldhash: a fraction of SipHash's cost on these short keys, and still
-/// seeded per process (tag keys in a request body are client input).
-type Values = HashMap<Cow<'static, str>, Vec<String>, foldhash::fast::RandomState>;
+/// seeded per process (tag keys in a request body are client input). Most
+/// keys hold one value, kept inline: the gateway fills in ~15 keys a
+/// request, and a `Vec` each was one allocation more per key.
+type Values = HashMap<Cow<'static, str>, KeyValues, foldhash::fast::RandomState>;
+type KeyValues = SmallVec<[String; 1]>;
 
 /// Condition key → values. A single-valued key holds one value; multi-valued
 /// keys (`g:TagKeys`, `g:CalledVia`) hold any number, possibly none.
@@ -87,11 +92,12 @@ impl Context {
     /// Set a single-valued key (replacing any earlier value).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.values
-            .insert(Cow::Owned(normalize_key(key)), vec![value.into()]);
+            .insert(Cow::Owned(normalize_key(key)), smallvec![value.into()]);
     }
 
     /// Set a multi-valued key (an empty list is present but empty).
     pub fn set_multi(&mut self, key: &str, values: Vec<String>) {
+        let values = KeyValues::from_vec(values);
         self.values.insert(Cow::Owned(normalize_key(key)), values);
     }
 
@@ -100,13 +106,14 @@ impl Context {
     /// for the name.
     pub fn set_normalized(&mut self, key: &'static str, value: impl Into<String>) {
         debug_assert_eq!(normalize_key(key), key);
-        self.values.insert(Cow::Borrowed(key), vec![value.into()]);
+        self.values.insert(Cow::Borrowed(key), smallvec![value.into()]);
     }
 
     /// [`Context::set_multi`] for an already normalised name.
     pub fn set_multi_normalized(&mut self, key: &'static str, values: Vec<String>) {
         debug_assert_eq!(normalize_key(key), key);
-        self.values.insert(Cow::Borrowed(key), values);
+        self.values
+            .insert(Cow::Borrowed(key), KeyValues::from_vec(values));
     }
 
     pub fn remove(&mut self, key: &str) {
@@ -122,7 +129,7 @@ impl Context {
                 reads.insert(normalized_key.to_string());
             }
         }
-        self.values.get(normalized_key).map(Vec::as_slice)
+        self.values.get(normalized_key).map(|v| v.as_slice())
     }
 
     /// Every key looked up so far, sorted, with its values (`None`: the key
@@ -131,7 +138,7 @@ impl Context {
         let reads = self.reads.lock();
         reads
             .iter()
-            .map(|k| (k.clone(), self.values.get(k.as_str()).cloned()))
+            .map(|k| (k.clone(), self.values.get(k.as_str()).map(|v| v.to_vec())))
             .collect()
     }
 
