@@ -220,4 +220,3 @@ fn split_item(path: &str) -> (&str, String) {
         .into_owned();
     (parent, id)
 }
-

@@ -298,7 +298,13 @@ mod tests {
     fn recorder_keeps_only_the_most_recent_requests() {
         let r = Recorder::default();
         for i in 0..LOG_CAPACITY + 5 {
-            r.record(Logged::new("GET", &format!("/{i}"), None, &HeaderMap::new(), 0));
+            r.record(Logged::new(
+                "GET",
+                &format!("/{i}"),
+                None,
+                &HeaderMap::new(),
+                0,
+            ));
         }
         let all = r.all();
         assert_eq!(all.len(), LOG_CAPACITY);
