@@ -11,6 +11,8 @@
 //! remembered per access key so one tenant cannot pre-empt another's, and
 //! each key may hold only a quota of the store (see [`NonceStore`]).
 
+use std::borrow::Cow;
+
 use percent_encoding::percent_decode;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
@@ -21,7 +23,7 @@ use super::crypto::{check_date, sha256_hex, verify_signature_hex};
 use super::error::{malformed, snippet, AuthFailure};
 use super::nonce::NonceStore;
 use super::request::{
-    has_header, header_values, require_signed, rfc3986_encode, single_header, HttpParts,
+    has_header, header_values, push_rfc3986, require_signed, single_header, HttpParts,
 };
 
 /// The only Alibaba algorithm accepted.
@@ -44,20 +46,24 @@ pub fn parse_acs3(authorization: &str) -> Result<Acs3Auth, AuthFailure> {
     parse_authorization(authorization, ACS3_ALGORITHM, "Credential")
 }
 
-/// Form-decodes one query component: `+` → space, then percent-decode.
-fn form_decode(text: &str) -> Vec<u8> {
+/// Form-decodes one query component: `+` → space, then percent-decode
+/// (borrowed as is when there is neither).
+fn form_decode(text: &str) -> Cow<'_, [u8]> {
+    if !text.contains(['+', '%']) {
+        return Cow::Borrowed(text.as_bytes());
+    }
     let plus_as_space: Vec<u8> = text
         .bytes()
         .map(|b| if b == b'+' { b' ' } else { b })
         .collect();
-    percent_decode(&plus_as_space).collect()
+    Cow::Owned(percent_decode(&plus_as_space).collect())
 }
 
 /// Canonical query: form-decoded pairs sorted by key (then value), written
 /// `k=rfc3986(v)` (the key is not re-encoded, as the SDK does) and joined
-/// with `&`.
-fn canonical_query(raw_query: Option<&str>) -> Result<String, AuthFailure> {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = raw_query
+/// with `&`, appended to `out`.
+fn push_canonical_query(out: &mut String, raw_query: Option<&str>) -> Result<(), AuthFailure> {
+    let mut pairs: Vec<_> = raw_query
         .unwrap_or("")
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -67,19 +73,29 @@ fn canonical_query(raw_query: Option<&str>) -> Result<String, AuthFailure> {
         })
         .collect();
     pairs.sort();
-    let mut encoded = Vec::with_capacity(pairs.len());
-    for (key, value) in pairs {
-        let key = String::from_utf8(key).map_err(|_| malformed("query key is not UTF-8"))?;
-        encoded.push(format!("{key}={}", rfc3986_encode(&value)));
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        let key = std::str::from_utf8(key).map_err(|_| malformed("query key is not UTF-8"))?;
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(key);
+        out.push('=');
+        push_rfc3986(out, value);
     }
-    Ok(encoded.join("&"))
+    Ok(())
 }
 
-/// Canonical headers: `name:values\n` sorted by name, repeated headers'
-/// trimmed values sorted and joined with `,`.
-fn canonical_headers(req: &HttpParts, signed_headers: &[String]) -> Result<String, AuthFailure> {
-    let mut lines = Vec::with_capacity(signed_headers.len());
-    for name in signed_headers {
+/// Canonical headers: `name:values\n` sorted by line, repeated headers'
+/// trimmed values sorted and joined with `,`, appended to `out`. Names
+/// hold no `:` and are unique, so sorting the lines sorts by `name:`.
+fn push_canonical_headers(
+    out: &mut String,
+    req: &HttpParts,
+    signed_headers: &[String],
+) -> Result<(), AuthFailure> {
+    let mut order: Vec<&String> = signed_headers.iter().collect();
+    order.sort_by(|a, b| a.bytes().chain([b':']).cmp(b.bytes().chain([b':'])));
+    for name in order {
         let mut values = header_values(req, name)?;
         if values.is_empty() {
             return Err(malformed(format!(
@@ -87,16 +103,24 @@ fn canonical_headers(req: &HttpParts, signed_headers: &[String]) -> Result<Strin
                 snippet(name)
             )));
         }
-        values.sort();
-        lines.push(format!("{name}:{}\n", values.join(",")));
+        values.sort_unstable();
+        out.push_str(name);
+        out.push(':');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(value);
+        }
+        out.push('\n');
     }
-    lines.sort();
-    Ok(lines.concat())
+    Ok(())
 }
 
 /// Rebuilds the canonical request of a received request for the given
 /// `SignedHeaders`; the hashed payload is the `x-acs-content-sha256` value
 /// as received (checking it against the body is [`verify_acs3`]'s job).
+/// Written into one buffer, piece by piece.
 pub fn acs3_canonical_request(
     req: &HttpParts,
     signed_headers: &[String],
@@ -106,14 +130,24 @@ pub fn acs3_canonical_request(
     } else {
         req.raw_path
     };
-    Ok(format!(
-        "{}\n{uri}\n{}\n{}\n{}\n{}",
-        req.method,
-        canonical_query(req.raw_query)?,
-        canonical_headers(req, signed_headers)?,
-        signed_headers.join(";"),
-        single_header(req, CONTENT_SHA256_HEADER)?
-    ))
+    let mut out = String::with_capacity(512);
+    out.push_str(req.method);
+    out.push('\n');
+    out.push_str(uri);
+    out.push('\n');
+    push_canonical_query(&mut out, req.raw_query)?;
+    out.push('\n');
+    push_canonical_headers(&mut out, req, signed_headers)?;
+    out.push('\n');
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    out.push_str(single_header(req, CONTENT_SHA256_HEADER)?);
+    Ok(out)
 }
 
 /// `ACS3-HMAC-SHA256\n<hex sha256(canonical request)>`.
@@ -157,7 +191,7 @@ fn check_head_after_token(
 ) -> Result<(), AuthFailure> {
     let required = ["host", DATE_HEADER, CONTENT_SHA256_HEADER, NONCE_HEADER];
     require_signed(&auth.signed_headers, &required)?;
-    check_date(&single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
+    check_date(single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
     let nonce = single_header(req, NONCE_HEADER)?;
     if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
         return Err(malformed("x-acs-signature-nonce is empty or too long"));
@@ -181,7 +215,7 @@ fn check_before_signature(
     }
     let required = ["host", DATE_HEADER, CONTENT_SHA256_HEADER, NONCE_HEADER];
     require_signed(&auth.signed_headers, &required)?;
-    let signed = check_date(&single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
+    let signed = check_date(single_header(req, DATE_HEADER)?, ACS_DATE_FORMAT, now)?;
     let declared = single_header(req, CONTENT_SHA256_HEADER)?;
     if !declared.eq_ignore_ascii_case(&sha256_hex(req.body)) {
         return Err(AuthFailure::BodyHashMismatch);
@@ -190,7 +224,7 @@ fn check_before_signature(
     if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
         return Err(malformed("x-acs-signature-nonce is empty or too long"));
     }
-    Ok((nonce, signed))
+    Ok((nonce.to_string(), signed))
 }
 
 /// Verifies an Alibaba-signed request (see the module comment for the

@@ -12,6 +12,13 @@ use crate::identity::crypto::hmac_sha256_hex;
 use crate::identity::reference_signer;
 use crate::identity::test_vectors::{self, headers_from_canonical, OwnedRequest};
 
+/// The canonical query alone.
+fn canonical_query(raw_query: Option<&str>) -> Result<String, AuthFailure> {
+    let mut out = String::new();
+    push_canonical_query(&mut out, raw_query)?;
+    Ok(out)
+}
+
 const SECRET: &[u8] = b"testsecret";
 const DATE: OffsetDateTime = datetime!(2025-01-01 00:00:00 UTC);
 const NOW: OffsetDateTime = datetime!(2025-01-01 00:05:00 UTC);

@@ -51,7 +51,9 @@ pub(crate) fn verify_signature_hex(
     string_to_sign: &str,
     signature_hex: &str,
 ) -> Result<(), AuthFailure> {
-    let expected = hex::decode(signature_hex).map_err(|_| AuthFailure::SignatureMismatch)?;
+    let mut expected = [0u8; 32];
+    hex::decode_to_slice(signature_hex, &mut expected)
+        .map_err(|_| AuthFailure::SignatureMismatch)?;
     let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| AuthFailure::SignatureMismatch)?;
     mac.update(string_to_sign.as_bytes());
     mac.verify_slice(&expected)

@@ -52,9 +52,9 @@ impl std::fmt::Debug for HttpParts<'_> {
     }
 }
 
-/// RFC 3986 percent-encoding of raw bytes (upper-case hex).
-pub(crate) fn rfc3986_encode(bytes: &[u8]) -> String {
-    percent_encoding::percent_encode(bytes, RFC3986).to_string()
+/// RFC 3986 percent-encoding of raw bytes (upper-case hex), appended to `out`.
+pub(crate) fn push_rfc3986(out: &mut String, bytes: &[u8]) {
+    out.extend(percent_encoding::percent_encode(bytes, RFC3986));
 }
 
 /// Checks that a `SignedHeaders` entry is a lower-case header name token.
@@ -103,17 +103,20 @@ pub(crate) fn require_signed(signed: &[String], required: &[&str]) -> Result<(),
 /// All values received for header `name`, trimmed, in arrival order. For
 /// `host` with no Host header the URI authority stands in. Values that are
 /// not UTF-8 are `Malformed` (both SDKs send UTF-8).
-pub(crate) fn header_values(req: &HttpParts, name: &str) -> Result<Vec<String>, AuthFailure> {
+pub(crate) fn header_values<'a>(
+    req: &HttpParts<'a>,
+    name: &str,
+) -> Result<Vec<&'a str>, AuthFailure> {
     validate_signed_header_name(name)?;
     let mut values = Vec::new();
     for value in req.headers.get_all(name) {
         let text = std::str::from_utf8(value.as_bytes())
             .map_err(|_| malformed(format!("header `{}` is not UTF-8", snippet(name))))?;
-        values.push(text.trim().to_owned());
+        values.push(text.trim());
     }
     if values.is_empty() && name == "host" {
         if let Some(authority) = req.authority {
-            values.push(authority.trim().to_owned());
+            values.push(authority.trim());
         }
     }
     Ok(values)
@@ -121,10 +124,10 @@ pub(crate) fn header_values(req: &HttpParts, name: &str) -> Result<Vec<String>, 
 
 /// The single value of header `name` (see [`header_values`]); absent or
 /// repeated → `Malformed`.
-pub(crate) fn single_header(req: &HttpParts, name: &str) -> Result<String, AuthFailure> {
-    let mut values = header_values(req, name)?;
+pub(crate) fn single_header<'a>(req: &HttpParts<'a>, name: &str) -> Result<&'a str, AuthFailure> {
+    let values = header_values(req, name)?;
     match values.len() {
-        1 => Ok(values.remove(0)),
+        1 => Ok(values[0]),
         0 => Err(malformed(format!(
             "signed header `{}` is absent",
             snippet(name)

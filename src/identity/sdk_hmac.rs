@@ -29,7 +29,7 @@ use super::authorization::{parse_authorization, SignedAuthorization};
 use super::crypto::{check_date, sha256_hex, verify_signature_hex};
 use super::error::{malformed, AuthFailure};
 use super::request::{
-    has_header, header_values, require_signed, rfc3986_encode, single_header, HttpParts,
+    has_header, header_values, push_rfc3986, require_signed, single_header, HttpParts,
 };
 
 /// The only Huawei algorithm accepted.
@@ -51,21 +51,24 @@ pub fn parse_sdk_hmac(authorization: &str) -> Result<SdkHmacAuth, AuthFailure> {
 }
 
 /// Canonical URI: percent-decode, split on `/`, re-encode each segment,
-/// join, and end with `/`.
-fn canonical_uri(raw_path: &str) -> String {
+/// join, and end with `/`; appended to `out`.
+fn push_canonical_uri(out: &mut String, raw_path: &str) {
     let path = if raw_path.is_empty() { "/" } else { raw_path };
     let decoded: Vec<u8> = percent_decode_str(path).collect();
-    let segments: Vec<String> = decoded.split(|b| *b == b'/').map(rfc3986_encode).collect();
-    let mut uri = segments.join("/");
-    if !uri.ends_with('/') {
-        uri.push('/');
+    for (i, segment) in decoded.split(|b| *b == b'/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        push_rfc3986(out, segment);
     }
-    uri
+    if !out.ends_with('/') {
+        out.push('/');
+    }
 }
 
 /// Canonical query: decoded pairs sorted by key then value, re-encoded as
-/// `enc(k)=enc(v)` and joined with `&`.
-fn canonical_query(raw_query: Option<&str>) -> String {
+/// `enc(k)=enc(v)` and joined with `&`; appended to `out`.
+fn push_canonical_query(out: &mut String, raw_query: Option<&str>) {
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = raw_query
         .unwrap_or("")
         .split('&')
@@ -77,19 +80,22 @@ fn canonical_query(raw_query: Option<&str>) -> String {
         })
         .collect();
     pairs.sort();
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", rfc3986_encode(k), rfc3986_encode(v)))
-        .collect();
-    encoded.join("&")
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        push_rfc3986(out, key);
+        out.push('=');
+        push_rfc3986(out, value);
+    }
 }
 
 /// The optional `X-Sdk-Content-Sha256` value (repeated → `Malformed`).
-fn content_sha256_header(req: &HttpParts) -> Result<Option<String>, AuthFailure> {
-    let mut values = header_values(req, CONTENT_SHA256_HEADER)?;
+fn content_sha256_header<'a>(req: &HttpParts<'a>) -> Result<Option<&'a str>, AuthFailure> {
+    let values = header_values(req, CONTENT_SHA256_HEADER)?;
     match values.len() {
         0 => Ok(None),
-        1 => Ok(Some(values.remove(0))),
+        1 => Ok(Some(values[0])),
         _ => Err(malformed("header `x-sdk-content-sha256` is repeated")),
     }
 }
@@ -101,34 +107,41 @@ fn payload_hash(req: &HttpParts) -> Result<String, AuthFailure> {
         return Ok(sha256_hex(b""));
     }
     match content_sha256_header(req)? {
-        Some(value) => Ok(value),
+        Some(value) => Ok(value.to_string()),
         None => Ok(sha256_hex(req.body)),
     }
 }
 
 /// Rebuilds the canonical request of a received request for the given
 /// `SignedHeaders`. A signed header that is absent or repeated → `Malformed`.
+/// Written into one buffer, piece by piece.
 pub fn sdk_hmac_canonical_request(
     req: &HttpParts,
     signed_headers: &[String],
 ) -> Result<String, AuthFailure> {
-    let mut headers = String::new();
+    let mut out = String::with_capacity(512);
+    out.extend(req.method.chars().map(|c| c.to_ascii_uppercase()));
+    out.push('\n');
+    push_canonical_uri(&mut out, req.raw_path);
+    out.push('\n');
+    push_canonical_query(&mut out, req.raw_query);
+    out.push('\n');
     for name in signed_headers {
-        let value = single_header(req, name)?;
-        headers.push_str(name);
-        headers.push(':');
-        headers.push_str(&value);
-        headers.push('\n');
+        out.push_str(name);
+        out.push(':');
+        out.push_str(single_header(req, name)?);
+        out.push('\n');
     }
-    Ok(format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        req.method.to_ascii_uppercase(),
-        canonical_uri(req.raw_path),
-        canonical_query(req.raw_query),
-        headers,
-        signed_headers.join(";"),
-        payload_hash(req)?
-    ))
+    out.push('\n');
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    out.push_str(&payload_hash(req)?);
+    Ok(out)
 }
 
 /// `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex sha256(canonical request)>`.
@@ -202,7 +215,7 @@ fn check_head_checks(
     now: OffsetDateTime,
 ) -> Result<(), AuthFailure> {
     require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
-    check_date(&single_header(req, DATE_HEADER)?, SDK_DATE_FORMAT, now).map(|_| ())
+    check_date(single_header(req, DATE_HEADER)?, SDK_DATE_FORMAT, now).map(|_| ())
 }
 
 /// Verifies a Huawei-signed request: no security token, `host` and
@@ -233,10 +246,10 @@ pub fn verify_sdk_hmac_session(
 ) -> Result<(), AuthFailure> {
     require_signed(&auth.signed_headers, &["host", DATE_HEADER])?;
     let sdk_date = single_header(req, DATE_HEADER)?;
-    check_date(&sdk_date, SDK_DATE_FORMAT, now)?;
+    check_date(sdk_date, SDK_DATE_FORMAT, now)?;
     check_declared_body_hash(req, unsigned_payload)?;
     let canonical = sdk_hmac_canonical_request(req, &auth.signed_headers)?;
-    let string_to_sign = sdk_hmac_string_to_sign(&sdk_date, &canonical);
+    let string_to_sign = sdk_hmac_string_to_sign(sdk_date, &canonical);
     verify_signature_hex(secret, &string_to_sign, &auth.signature)
 }
 

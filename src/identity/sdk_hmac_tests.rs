@@ -10,6 +10,20 @@ use crate::identity::crypto::hmac_sha256_hex;
 use crate::identity::reference_signer;
 use crate::identity::test_vectors::{self, headers_from_canonical, OwnedRequest, Vector};
 
+/// The canonical URI alone.
+fn canonical_uri(raw_path: &str) -> String {
+    let mut out = String::new();
+    push_canonical_uri(&mut out, raw_path);
+    out
+}
+
+/// The canonical query alone.
+fn canonical_query(raw_query: Option<&str>) -> String {
+    let mut out = String::new();
+    push_canonical_query(&mut out, raw_query);
+    out
+}
+
 const SK: &[u8] = b"SKEXAMPLE";
 const DATE: OffsetDateTime = datetime!(2024-01-01 00:00:00 UTC);
 const NOW: OffsetDateTime = datetime!(2024-01-01 00:05:00 UTC);
