@@ -106,7 +106,8 @@ impl Context {
     /// for the name.
     pub fn set_normalized(&mut self, key: &'static str, value: impl Into<String>) {
         debug_assert_eq!(normalize_key(key), key);
-        self.values.insert(Cow::Borrowed(key), smallvec![value.into()]);
+        self.values
+            .insert(Cow::Borrowed(key), smallvec![value.into()]);
     }
 
     /// [`Context::set_multi`] for an already normalised name.

@@ -194,7 +194,8 @@ impl ClosingUpstream {
             let mut buf = vec![0u8; 8192];
             let (mut first, _) = listener.accept().unwrap();
             let n = first.read(&mut buf).unwrap();
-            seen.send((1, String::from_utf8_lossy(&buf[..n]).into_owned())).unwrap();
+            seen.send((1, String::from_utf8_lossy(&buf[..n]).into_owned()))
+                .unwrap();
             first.write_all(answer).unwrap();
             closing.recv().unwrap();
             drop(first);
@@ -208,7 +209,8 @@ impl ClosingUpstream {
                 };
                 second.set_nonblocking(false).unwrap();
                 let n = second.read(&mut buf).unwrap();
-                seen.send((2, String::from_utf8_lossy(&buf[..n]).into_owned())).unwrap();
+                seen.send((2, String::from_utf8_lossy(&buf[..n]).into_owned()))
+                    .unwrap();
                 second.write_all(answer).unwrap();
                 return;
             }
@@ -240,7 +242,11 @@ impl ClosingUpstream {
         first.into_body().collect().await.unwrap();
         // Let the connection's task see the body read and ask for more.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(pool.idle_count(), 1, "the first connection waits in the pool");
+        assert_eq!(
+            pool.idle_count(),
+            1,
+            "the first connection waits in the pool"
+        );
         pool
     }
 
