@@ -221,6 +221,10 @@ fn compiled(s: &Plain) -> Subject {
     }
 }
 
+/// How many times a padded case repeats its padding policies: enough
+/// statements for the engine's resource memo (sets of 128 and more).
+const PADDING_COPIES: usize = 130;
+
 /// Indices into a file's policies (wrapped by `%` at use).
 fn picks(max: usize) -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(any::<usize>(), 0..max)
@@ -254,16 +258,24 @@ proptest! {
         request in any::<usize>(),
         other_ctx in any::<usize>(),
         case_mask in prop::option::weighted(0.3, any::<u64>()),
+        padding in prop::option::weighted(0.3, prop::collection::vec(any::<usize>(), 1..6)),
     ) {
         let all = corpus_once();
         let m = &all[file % all.len()];
         let of = |ix: &Vec<usize>| -> Vec<Arc<Policy>> {
             ix.iter().map(|i| m.policies[i % m.policies.len()].clone()).collect()
         };
+        // Padded: more than a hundred copies of some of the file's policies
+        // after the picked ones, so the identity set is big enough for the
+        // per-decision memo of resource patterns (and repeats them all).
+        let mut identity = of(&identity);
+        for _ in 0..PADDING_COPIES {
+            identity.extend(padding.as_ref().map(of).unwrap_or_default());
+        }
         let plain = Plain {
             cloud: m.cloud,
             root,
-            identity: of(&identity),
+            identity,
             org: org.iter().map(of).collect(),
             session: session.as_ref().map(of),
         };

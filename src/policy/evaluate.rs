@@ -14,7 +14,7 @@ use crate::policy::decision::{
     Decision, DecisionKind, Denial, Grant, Permit, PolicySource, Reason, StatementRef,
 };
 use crate::policy::index::{ActionKey, PolicySet};
-use crate::policy::statement::Effect;
+use crate::policy::statement::{Effect, Statement};
 
 /// One organisation level on the path root → OUs/folders → account.
 #[derive(Debug, Clone)]
@@ -51,6 +51,22 @@ struct Verdict {
 const INLINE_LEVELS: usize = 8;
 
 fn judge(set: &PolicySet, action: &ActionKey<'_>, resource: &str, ctx: &Context) -> Verdict {
+    // A big set remembers, for this decision, which of its distinct
+    // resource patterns matched; a small one matches each statement's own.
+    match set.resource_memo() {
+        None => judge_with(set, action, ctx, |_, st| st.matches_resource(resource)),
+        Some(mut memo) => judge_with(set, action, ctx, |pos, st| {
+            set.matches_resource(pos, st, resource, &mut memo)
+        }),
+    }
+}
+
+fn judge_with(
+    set: &PolicySet,
+    action: &ActionKey<'_>,
+    ctx: &Context,
+    mut on_resource: impl FnMut(u32, &Statement) -> bool,
+) -> Verdict {
     let mut v = Verdict::default();
     set.for_each_candidate_key(action, |pos| {
         let (_, st) = set.statement(pos);
@@ -61,7 +77,7 @@ fn judge(set: &PolicySet, action: &ActionKey<'_>, resource: &str, ctx: &Context)
         if slot.is_some_and(|s| s <= pos) {
             return;
         }
-        if st.matches_resource(resource) && st.conditions.iter().all(|c| c.holds(ctx)) {
+        if on_resource(pos, st) && st.conditions.iter().all(|c| c.holds(ctx)) {
             *slot = Some(pos);
         }
     });

@@ -11,9 +11,10 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
+use smallvec::SmallVec;
 
 use crate::policy::glob::Glob;
-use crate::policy::statement::{ActionSet, Policy, Statement};
+use crate::policy::statement::{ActionSet, Policy, ResourceSet, Statement};
 
 /// The hashes of an action and of its service, computed once per decision
 /// and looked up in every set of the subject (organisation levels, identity,
@@ -82,7 +83,26 @@ pub struct PolicySet {
     any_service: Vec<Wild>,
     wild_positions: Vec<u32>,
     not_action: Vec<u32>,
+    /// Each statement's resource patterns as ids of the set's distinct
+    /// patterns (`resource_ids[resource_starts[pos]..resource_starts[pos + 1]]`,
+    /// in the statement's order): a decision matches each distinct pattern
+    /// at most once, however many statements repeat it ([`ResourceMemo`]).
+    resource_starts: Vec<u32>,
+    resource_ids: Vec<u32>,
+    distinct_resources: u32,
 }
+
+/// What one decision has learnt about the resource, per distinct pattern
+/// of one set: not matched yet, no, yes. On the stack for sets of up to 64
+/// distinct patterns; none for sets under [`MEMO_FROM`] statements.
+pub struct ResourceMemo(SmallVec<[u8; 64]>);
+
+/// Sets with fewer statements than this keep no memo.
+const MEMO_FROM: u32 = 128;
+
+const UNKNOWN: u8 = 0;
+const NO: u8 = 1;
+const YES: u8 = 2;
 
 /// The index while it is built: each distinct wildcard pattern with its
 /// literal service (if any) and the statements using it.
@@ -101,6 +121,8 @@ impl PolicySet {
             order: Vec::new(),
         };
         let mut pos = 0u32;
+        let mut resource_ids = HashMap::with_hasher(HASH);
+        set.resource_starts.push(0);
         for (pi, policy) in policies.iter().enumerate() {
             for (si, st) in policy.statements.iter().enumerate() {
                 set.positions.push((pi as u32, si as u32));
@@ -108,8 +130,19 @@ impl PolicySet {
                     set.not_action.push(pos);
                 }
                 b.insert(st, pos);
+                for glob in resource_globs(st) {
+                    let next = resource_ids.len() as u32;
+                    set.resource_ids
+                        .push(*resource_ids.entry(glob).or_insert(next));
+                }
+                set.resource_starts.push(set.resource_ids.len() as u32);
                 pos += 1;
             }
+        }
+        // A small set matches its few patterns directly: zeroing a memo
+        // costs more than it saves there.
+        if pos >= MEMO_FROM {
+            set.distinct_resources = resource_ids.len() as u32;
         }
         for (action, (at, list)) in b.exact {
             let run = extend(&mut set.exact_positions, list);
@@ -148,6 +181,46 @@ impl PolicySet {
         let (pi, si) = self.positions[pos as usize];
         let policy = &self.policies[pi as usize];
         (policy, &policy.statements[si as usize])
+    }
+
+    /// A memo for one decision over this set, `None` for a small set (see
+    /// [`PolicySet::matches_resource`]).
+    pub fn resource_memo(&self) -> Option<ResourceMemo> {
+        (self.distinct_resources > 0).then(|| {
+            ResourceMemo(SmallVec::from_elem(
+                UNKNOWN,
+                self.distinct_resources as usize,
+            ))
+        })
+    }
+
+    /// [`Statement::matches_resource`] for `st`, the statement at `pos`,
+    /// each of its patterns matched only if no earlier statement of this
+    /// decision matched an equal one (`memo`, from
+    /// [`PolicySet::resource_memo`]).
+    pub fn matches_resource(
+        &self,
+        pos: u32,
+        st: &Statement,
+        resource: &str,
+        memo: &mut ResourceMemo,
+    ) -> bool {
+        let (start, end) = (
+            self.resource_starts[pos as usize] as usize,
+            self.resource_starts[pos as usize + 1] as usize,
+        );
+        let ids = &self.resource_ids[start..end];
+        let mut matches = |(&id, glob): (&u32, &Glob)| {
+            let known = &mut memo.0[id as usize];
+            if *known == UNKNOWN {
+                *known = if glob.matches(resource) { YES } else { NO };
+            }
+            *known == YES
+        };
+        match &st.resources {
+            ResourceSet::Resource(globs) => ids.iter().zip(globs).any(&mut matches),
+            ResourceSet::NotResource(globs) => !ids.iter().zip(globs).any(&mut matches),
+        }
     }
 
     /// Call `f` with every statement position whose action matches
@@ -230,6 +303,13 @@ impl<'p> Build<'p> {
             });
             entry.1.push(pos);
         }
+    }
+}
+
+/// A statement's resource patterns, `Resource` or `NotResource`.
+fn resource_globs(st: &Statement) -> &[Glob] {
+    match &st.resources {
+        ResourceSet::Resource(globs) | ResourceSet::NotResource(globs) => globs,
     }
 }
 

@@ -126,3 +126,49 @@ fn a_literal_is_compared_with_the_pattern_not_only_its_hash() {
     assert!(!set.names_exactly(0, 1, "obs:bucket:get"));
     assert!(!set.names_exactly(1, 0, "obs:bucket:get"));
 }
+
+/// A policy of statements with the given resource parts (JSON), for the
+/// resource memo.
+fn resource_policy(resources: &[&str]) -> Arc<Policy> {
+    let statements: Vec<String> = resources
+        .iter()
+        .map(|r| format!(r#"{{"Effect":"Allow","Action":["svc:thing:get"],{r}}}"#))
+        .collect();
+    let doc = format!(
+        r#"{{"Version":"5.0","Statement":[{}]}}"#,
+        statements.join(",")
+    );
+    Arc::new(parse_policy(Path::new("r.json"), "r", Cloud::Huawei, &doc).unwrap())
+}
+
+#[test]
+fn a_pattern_shared_by_statements_is_one_memo_entry_and_negation_stays_per_statement() {
+    let shared = [
+        r#""Resource":["svc:*:*:thing:*"]"#,
+        r#""NotResource":["svc:*:*:thing:*"]"#,
+        r#""Resource":["svc:*:*:other:x","svc:*:*:thing:*"]"#,
+        r#""NotResource":["svc:*:*:other:x"]"#,
+    ];
+    // Big enough for a memo: the four statements, then more repeating them.
+    let mut policies = vec![resource_policy(&shared)];
+    policies.extend((0..MEMO_FROM).map(|_| resource_policy(&shared[..1])));
+    let set = PolicySet::new(policies);
+    assert_eq!(set.distinct_resources, 2, "two distinct patterns");
+    let small = PolicySet::new(vec![resource_policy(&shared)]);
+    assert!(small.resource_memo().is_none(), "no memo for a small set");
+    for resource in ["svc:r:1:thing:t1", "svc:r:1:other:x", "svc:r:1:none:n"] {
+        // Several visiting orders, each with a memo of its own: the same
+        // answer as the statement's own matching.
+        for order in [[0u32, 1, 2, 3, 4], [4, 3, 2, 1, 0], [1, 3, 0, 2, 4]] {
+            let mut memo = set.resource_memo().expect("a memo for a big set");
+            for pos in order {
+                let st = set.statement(pos).1;
+                assert_eq!(
+                    set.matches_resource(pos, st, resource, &mut memo),
+                    st.matches_resource(resource),
+                    "{resource} at {pos} in {order:?}"
+                );
+            }
+        }
+    }
+}
