@@ -212,6 +212,17 @@ def test_sigterm_drains_in_flight_request(tmp_path, iamgate_bin):
         assert http_json("GET", f"{s.admin_url}/healthz")[0] == 200
         _, text = http_json("GET", f"{s.admin_url}/metrics")
         assert [v for _, v in metric_samples(text, "iamgate_ready")] == [0.0]
+        # Every worker closes its listener once it sees the stop (the drain
+        # delay is 0 here); a worker the machine has not scheduled yet may
+        # still accept for a moment, so: refused within 2 s, and for good.
+        deadline = time.monotonic() + 2
+        while True:
+            try:
+                socket.create_connection((s.host, s.port), timeout=2).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, "still accepting new connections 2 s into the drain"
+            time.sleep(0.01)
         with pytest.raises(OSError):
             socket.create_connection((s.host, s.port), timeout=2).close()
         t.join(10)
