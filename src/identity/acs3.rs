@@ -23,7 +23,7 @@ use super::crypto::{check_date, sha256_hex, verify_signature_hex};
 use super::error::{malformed, snippet, AuthFailure};
 use super::nonce::NonceStore;
 use super::request::{
-    has_header, header_values, push_rfc3986, require_signed, single_header, HttpParts,
+    has_header, header_values, push_joined, push_rfc3986, require_signed, single_header, HttpParts,
 };
 
 /// The only Alibaba algorithm accepted.
@@ -106,12 +106,7 @@ fn push_canonical_headers(
         values.sort_unstable();
         out.push_str(name);
         out.push(':');
-        for (i, value) in values.into_iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(value);
-        }
+        push_joined(out, values, ',');
         out.push('\n');
     }
     Ok(())
@@ -139,12 +134,7 @@ pub fn acs3_canonical_request(
     out.push('\n');
     push_canonical_headers(&mut out, req, signed_headers)?;
     out.push('\n');
-    for (i, name) in signed_headers.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
-        out.push_str(name);
-    }
+    push_joined(&mut out, signed_headers.iter().map(String::as_str), ';');
     out.push('\n');
     out.push_str(single_header(req, CONTENT_SHA256_HEADER)?);
     Ok(out)

@@ -52,6 +52,21 @@ impl std::fmt::Debug for HttpParts<'_> {
     }
 }
 
+/// `items` joined with `sep`, appended to `out` (`SignedHeaders`, a
+/// repeated header's values).
+pub(crate) fn push_joined<'a>(
+    out: &mut String,
+    items: impl IntoIterator<Item = &'a str>,
+    sep: char,
+) {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(sep);
+        }
+        out.push_str(item);
+    }
+}
+
 /// RFC 3986 percent-encoding of raw bytes (upper-case hex), appended to `out`.
 pub(crate) fn push_rfc3986(out: &mut String, bytes: &[u8]) {
     out.extend(percent_encoding::percent_encode(bytes, RFC3986));

@@ -29,7 +29,7 @@ use super::authorization::{parse_authorization, SignedAuthorization};
 use super::crypto::{check_date, sha256_hex, verify_signature_hex};
 use super::error::{malformed, AuthFailure};
 use super::request::{
-    has_header, header_values, push_rfc3986, require_signed, single_header, HttpParts,
+    has_header, header_values, push_joined, push_rfc3986, require_signed, single_header, HttpParts,
 };
 
 /// The only Huawei algorithm accepted.
@@ -133,12 +133,7 @@ pub fn sdk_hmac_canonical_request(
         out.push('\n');
     }
     out.push('\n');
-    for (i, name) in signed_headers.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
-        out.push_str(name);
-    }
+    push_joined(&mut out, signed_headers.iter().map(String::as_str), ';');
     out.push('\n');
     out.push_str(&payload_hash(req)?);
     Ok(out)
