@@ -240,19 +240,7 @@ impl GatewayError {
         match cloud {
             Some(Cloud::Huawei) => json_response(status, &huawei),
             Some(Cloud::Aliyun) => json_response(status, &aliyun),
-            None => json_response(
-                status,
-                &BothShapes {
-                    huawei: HuaweiError {
-                        encoded_authorization_message: None,
-                        ..huawei
-                    },
-                    aliyun: AliyunError {
-                        access_denied_detail: None,
-                        ..aliyun
-                    },
-                },
-            ),
+            None => json_response(status, &BothShapes { huawei, aliyun }),
         }
     }
 }

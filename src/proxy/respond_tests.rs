@@ -549,6 +549,7 @@ async fn a_denial_names_who_what_and_which_kind_of_policy() {
                        Resource: ecs:*:123:server/* Action: ecs:servers:list";
 
         let again = denied(kind, d.denial.decision.reason.clone(), &urn, d.is_root);
+        let both = denied(kind, d.denial.decision.reason.clone(), &urn, d.is_root);
         let (status, _, body) = render(e, Some(Cloud::Huawei)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(body["error_code"], "APIGW.0302");
@@ -558,6 +559,7 @@ async fn a_denial_names_who_what_and_which_kind_of_policy() {
 
         let (status, _, body) = render(again, Some(Cloud::Aliyun)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.get("encoded_authorization_message").is_none());
         assert_eq!(body["Code"], "NoPermission");
         assert_eq!(body["Message"], ali_msg);
         let detail = &body["AccessDeniedDetail"];
@@ -567,6 +569,16 @@ async fn a_denial_names_who_what_and_which_kind_of_policy() {
         assert_eq!(detail["AuthPrincipalDisplayName"], "alice");
         assert_eq!(detail["PolicyType"], policy_type);
         assert_eq!(detail["NoPermissionType"], no_permission);
+        assert_eq!(decode(&detail["EncodedDiagnosticMessage"]), explanation);
+
+        // No dialect known (never the case for a denial on the wire, which
+        // always has a route): both shapes, each with its details.
+        let (status, _, body) = render(both, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["error_code"], "APIGW.0302");
+        assert_eq!(body["Code"], "NoPermission");
+        assert_eq!(decode(&body["encoded_authorization_message"]), explanation);
+        let detail = &body["AccessDeniedDetail"];
         assert_eq!(decode(&detail["EncodedDiagnosticMessage"]), explanation);
     }
 }
