@@ -14,7 +14,7 @@ use foldhash::fast::FixedState;
 use smallvec::SmallVec;
 
 use crate::policy::glob::Glob;
-use crate::policy::statement::{ActionSet, Policy, ResourceSet, Statement};
+use crate::policy::statement::{ActionSet, Policy, Statement};
 
 /// The hashes of an action and of its service, computed once per decision
 /// and looked up in every set of the subject (organisation levels, identity,
@@ -98,7 +98,7 @@ pub struct PolicySet {
 pub struct ResourceMemo(SmallVec<[u8; 64]>);
 
 /// Sets with fewer statements than this keep no memo.
-const MEMO_FROM: u32 = 128;
+const MEMO_FROM: usize = 128;
 
 const UNKNOWN: u8 = 0;
 const NO: u8 = 1;
@@ -121,8 +121,14 @@ impl PolicySet {
             order: Vec::new(),
         };
         let mut pos = 0u32;
+        // A small set matches its few patterns directly: zeroing a memo
+        // costs more than it saves there, so it numbers none.
+        let statements: usize = policies.iter().map(|p| p.statements.len()).sum();
+        let memo = statements >= MEMO_FROM;
         let mut resource_ids = HashMap::with_hasher(HASH);
-        set.resource_starts.push(0);
+        if memo {
+            set.resource_starts.push(0);
+        }
         for (pi, policy) in policies.iter().enumerate() {
             for (si, st) in policy.statements.iter().enumerate() {
                 set.positions.push((pi as u32, si as u32));
@@ -130,20 +136,18 @@ impl PolicySet {
                     set.not_action.push(pos);
                 }
                 b.insert(st, pos);
-                for glob in resource_globs(st) {
-                    let next = resource_ids.len() as u32;
-                    set.resource_ids
-                        .push(*resource_ids.entry(glob).or_insert(next));
+                if memo {
+                    for glob in st.resource_patterns() {
+                        let next = resource_ids.len() as u32;
+                        set.resource_ids
+                            .push(*resource_ids.entry(glob).or_insert(next));
+                    }
+                    set.resource_starts.push(set.resource_ids.len() as u32);
                 }
-                set.resource_starts.push(set.resource_ids.len() as u32);
                 pos += 1;
             }
         }
-        // A small set matches its few patterns directly: zeroing a memo
-        // costs more than it saves there.
-        if pos >= MEMO_FROM {
-            set.distinct_resources = resource_ids.len() as u32;
-        }
+        set.distinct_resources = resource_ids.len() as u32;
         for (action, (at, list)) in b.exact {
             let run = extend(&mut set.exact_positions, list);
             let hash = HASH.hash_one(action);
@@ -210,17 +214,16 @@ impl PolicySet {
             self.resource_starts[pos as usize + 1] as usize,
         );
         let ids = &self.resource_ids[start..end];
-        let mut matches = |(&id, glob): (&u32, &Glob)| {
-            let known = &mut memo.0[id as usize];
+        st.resources_match(|i, glob| {
+            // Numbered from this very statement: an id for each pattern.
+            let Some(known) = ids.get(i).and_then(|&id| memo.0.get_mut(id as usize)) else {
+                return glob.matches(resource);
+            };
             if *known == UNKNOWN {
                 *known = if glob.matches(resource) { YES } else { NO };
             }
             *known == YES
-        };
-        match &st.resources {
-            ResourceSet::Resource(globs) => ids.iter().zip(globs).any(&mut matches),
-            ResourceSet::NotResource(globs) => !ids.iter().zip(globs).any(&mut matches),
-        }
+        })
     }
 
     /// Call `f` with every statement position whose action matches
@@ -303,13 +306,6 @@ impl<'p> Build<'p> {
             });
             entry.1.push(pos);
         }
-    }
-}
-
-/// A statement's resource patterns, `Resource` or `NotResource`.
-fn resource_globs(st: &Statement) -> &[Glob] {
-    match &st.resources {
-        ResourceSet::Resource(globs) | ResourceSet::NotResource(globs) => globs,
     }
 }
 

@@ -51,9 +51,23 @@ impl Statement {
     }
 
     pub fn matches_resource(&self, resource: &str) -> bool {
+        self.resources_match(|_, g| g.matches(resource))
+    }
+
+    /// `Resource` / `NotResource` over a test of each pattern (its index
+    /// and glob): any pattern matching, or none.
+    pub fn resources_match(&self, mut matches: impl FnMut(usize, &Glob) -> bool) -> bool {
+        let mut any = |p: &[Glob]| p.iter().enumerate().any(|(i, g)| matches(i, g));
         match &self.resources {
-            ResourceSet::Resource(p) => p.iter().any(|g| g.matches(resource)),
-            ResourceSet::NotResource(p) => !p.iter().any(|g| g.matches(resource)),
+            ResourceSet::Resource(p) => any(p),
+            ResourceSet::NotResource(p) => !any(p),
+        }
+    }
+
+    /// The resource patterns, `Resource` or `NotResource`.
+    pub fn resource_patterns(&self) -> &[Glob] {
+        match &self.resources {
+            ResourceSet::Resource(p) | ResourceSet::NotResource(p) => p,
         }
     }
 }
