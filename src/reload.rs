@@ -4,13 +4,16 @@
 //! load → parse → compile → validate path as start-up runs each time; a
 //! failure keeps the old snapshot and records every error.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crate::access_diff::{self, AccessDiff, Limits};
 use crate::coalesce::{Coalescer, Load};
 use crate::config::Config;
 use crate::diag::Diagnostic;
+use crate::directory::cache::Reread;
 use crate::metrics::Metrics;
 use crate::snapshot::{Snapshot, SnapshotHolder};
 use crate::state::ResourceState;
@@ -31,6 +34,35 @@ struct Inner {
     /// Run after each publish, with the new snapshot (the built-in mock
     /// creates the resources a reload added to `resources.toml`).
     after_publish: std::sync::Mutex<Vec<AfterPublish>>,
+    /// The policy files written since the live snapshot read them, as far
+    /// as the reload triggers know.
+    stale: Mutex<Stale>,
+}
+
+/// Which policy files may differ from what the live snapshot compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// These (relative to the policies folder), named by the file watcher.
+    Files(BTreeSet<PathBuf>),
+    /// Any of them (SIGHUP, `POST /-/reload`, a watcher error or rescan).
+    Unknown,
+}
+
+impl Stale {
+    /// Both sets of changes.
+    pub fn merge(&mut self, other: Stale) {
+        match (&mut *self, other) {
+            (Stale::Files(mine), Stale::Files(theirs)) => mine.extend(theirs),
+            (this, _) => *this = Stale::Unknown,
+        }
+    }
+
+    fn reread(&self) -> Reread<'_> {
+        match self {
+            Stale::Files(files) => Reread::Only(files),
+            Stale::Unknown => Reread::All,
+        }
+    }
 }
 
 /// A hook run after each successful reload.
@@ -58,6 +90,8 @@ impl Reloader {
             metrics,
             resources,
             after_publish: std::sync::Mutex::new(Vec::new()),
+            // The live snapshot was read in full just now.
+            stale: Mutex::new(Stale::Files(BTreeSet::new())),
         });
         let loader = inner.clone();
         let load: Load<ReloadOutcome> = Arc::new(move |triggers| {
@@ -70,9 +104,18 @@ impl Reloader {
         }
     }
 
-    /// Ask for a reload; returns the outcome of the first reload that
-    /// started after this call (one shared by every concurrent caller).
+    /// Ask for a reload that reads every file; returns the outcome of the
+    /// first reload that started after this call (one shared by every
+    /// concurrent caller).
     pub async fn reload(&self, trigger: &str) -> ReloadOutcome {
+        self.reload_changed(trigger, Stale::Unknown).await
+    }
+
+    /// Ask for a reload after `changed` (the watcher's): a reload reads the
+    /// policy files every trigger since the live snapshot named, and those
+    /// their `stat` singles out (see [`Reread`]).
+    pub async fn reload_changed(&self, trigger: &str, changed: Stale) -> ReloadOutcome {
+        self.inner.stale_files().merge(changed);
         self.coalescer.request(trigger).await
     }
 
@@ -105,10 +148,18 @@ impl Inner {
         let config = self.config.clone();
         let live = self.holder.load();
         let previous = live.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || Snapshot::reload(&config, &previous)).await;
-        let loaded =
-            loaded.unwrap_or_else(|e| Err(vec![internal(format!("reload task failed: {e}"))]));
+        // Changes named from here on are the next reload's.
+        let stale = std::mem::replace(&mut *self.stale_files(), Stale::Files(BTreeSet::new()));
+        let loaded = tokio::task::spawn_blocking(move || {
+            let loaded = Snapshot::reload(&config, &previous, stale.reread());
+            (loaded, stale)
+        })
+        .await;
+        let loaded = loaded.unwrap_or_else(|e| {
+            let failed = Err(vec![internal(format!("reload task failed: {e}"))]);
+            (failed, Stale::Unknown)
+        });
+        let (loaded, stale) = loaded;
         match loaded {
             Ok(snap) => {
                 let digest = snap.digest.clone();
@@ -128,6 +179,8 @@ impl Inner {
                 ReloadOutcome::Loaded(digest)
             }
             Err(errors) => {
+                // The live snapshot stays: what was stale still is.
+                self.stale_files().merge(stale);
                 for e in &errors {
                     tracing::error!(trigger, "reload failed: {e}");
                 }
@@ -159,6 +212,10 @@ impl Inner {
 }
 
 impl Inner {
+    fn stale_files(&self) -> std::sync::MutexGuard<'_, Stale> {
+        self.stale.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn run_after_publish(&self) {
         let snap = self.holder.load();
         let hooks = self.after_publish.lock().unwrap_or_else(|p| p.into_inner());

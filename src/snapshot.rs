@@ -14,6 +14,7 @@ use crate::access_diff::AccessDiff;
 use crate::cloud::Cloud;
 use crate::config::{Config, Upstream};
 use crate::diag::{Diagnostic, Place};
+use crate::directory::cache::{CompiledPolicies, ContentDigest, Reread};
 use crate::directory::{self, Directory};
 use crate::routes::RouteTable;
 
@@ -35,16 +36,22 @@ impl Snapshot {
         Snapshot::load_dirs(&config.routes_dir, &config.policies_dir, Some(config))
     }
 
-    /// [`Snapshot::load`] for a reload: every file is read and the whole
-    /// snapshot rebuilt and validated, but files whose path and bytes are
-    /// those `previous` compiled are not parsed again.
-    pub fn reload(config: &Config, previous: &Snapshot) -> Result<Snapshot, Vec<Diagnostic>> {
+    /// [`Snapshot::load`] for a reload: the whole snapshot is rebuilt and
+    /// validated, but files whose path and bytes are those `previous`
+    /// compiled are not parsed again, and policy files `reread` leaves out
+    /// are not even read (see [`Reread`]).
+    pub fn reload(
+        config: &Config,
+        previous: &Snapshot,
+        reread: Reread<'_>,
+    ) -> Result<Snapshot, Vec<Diagnostic>> {
         let compiled = &previous.directory.compiled;
         Snapshot::load_dirs_reusing(
             &config.routes_dir,
             &config.policies_dir,
             Some(config),
             compiled,
+            reread,
         )
     }
 
@@ -56,7 +63,7 @@ impl Snapshot {
         config: Option<&Config>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
         let none = directory::cache::Compiled::default();
-        Snapshot::load_dirs_reusing(routes_dir, policies_dir, config, &none)
+        Snapshot::load_dirs_reusing(routes_dir, policies_dir, config, &none, Reread::All)
     }
 
     /// [`Snapshot::load_dirs`] reusing what an earlier load compiled (see [`crate::directory::cache`]).
@@ -65,11 +72,12 @@ impl Snapshot {
         policies_dir: &Path,
         config: Option<&Config>,
         compiled: &directory::cache::Compiled,
+        reread: Reread<'_>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
-        let mut route_sources = Vec::new();
+        let mut route_files = Vec::new();
         let mut policy_sources = Vec::new();
-        let routes = RouteTable::load_dir_collecting(routes_dir, &mut route_sources);
-        let dir = directory::load_reusing(policies_dir, &mut policy_sources, compiled);
+        let routes = RouteTable::load_dir_collecting(routes_dir, &mut route_files);
+        let dir = directory::load_reusing(policies_dir, &mut policy_sources, compiled, reread);
         let ((routes, mut warnings), (directory, dir_warnings)) = match (routes, dir) {
             (Ok(r), Ok(d)) => (r, d),
             (r, d) => {
@@ -82,6 +90,10 @@ impl Snapshot {
         if let Some(config) = config {
             check_services(config, &routes)?;
         }
+        let route_sources = route_files
+            .into_iter()
+            .map(|(path, bytes)| (path, CompiledPolicies::digest(&bytes)))
+            .collect();
         let roots = [
             ("routes", routes_dir, route_sources),
             ("policies", policies_dir, policy_sources),
@@ -144,8 +156,8 @@ fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagno
     }
 }
 
-/// Files read for compiling, each as (path, bytes).
-type Sources = Vec<(PathBuf, Vec<u8>)>;
+/// Files compiled, each as (path, SHA-256 of the bytes compiled).
+type Sources = Vec<(PathBuf, ContentDigest)>;
 
 /// (label, root folder, the files read under it) for [`digest`].
 type SourceRoot<'a> = (&'a str, &'a Path, Sources);
@@ -163,25 +175,24 @@ fn source_name(label: &str, root: &Path, path: &Path) -> String {
     name
 }
 
-/// SHA-256 over (name length, name, byte length, bytes) of every compiled
-/// source, in name order (first 16 hex). The bytes are those read for
-/// compiling; nothing is read again here.
+/// SHA-256 over (name length, name, SHA-256 of the bytes) of every
+/// compiled source, in name order (first 16 hex). The file digests are
+/// those of the bytes compiled; nothing is read again here.
 fn digest<const N: usize>(roots: [SourceRoot<'_>; N]) -> String {
-    let mut named: Vec<(String, Vec<u8>)> = roots
+    let mut named: Vec<(String, ContentDigest)> = roots
         .into_iter()
         .flat_map(|(label, root, files)| {
             files
                 .into_iter()
-                .map(move |(path, bytes)| (source_name(label, root, &path), bytes))
+                .map(move |(path, file)| (source_name(label, root, &path), file))
         })
         .collect();
     named.sort();
     let mut h = Sha256::new();
-    for (name, bytes) in &named {
+    for (name, file) in &named {
         h.update((name.len() as u64).to_be_bytes());
         h.update(name.as_bytes());
-        h.update((bytes.len() as u64).to_be_bytes());
-        h.update(bytes);
+        h.update(file);
     }
     hex::encode(h.finalize())[..16].to_string()
 }
@@ -268,7 +279,7 @@ mod tests {
         let root = Path::new(root);
         let files = files
             .iter()
-            .map(|(p, b)| (root.join(p), b.as_bytes().to_vec()))
+            .map(|(p, b)| (root.join(p), CompiledPolicies::digest(b.as_bytes())))
             .collect();
         digest([("policies", root, files)])
     }
@@ -289,7 +300,7 @@ mod tests {
     #[test]
     fn the_root_label_keeps_routes_and_policies_apart() {
         let root = Path::new("/t");
-        let file = || vec![(root.join("x.toml"), b"x".to_vec())];
+        let file = || vec![(root.join("x.toml"), CompiledPolicies::digest(b"x"))];
         let as_route = digest([("routes", root, file()), ("policies", root, Vec::new())]);
         let as_policy = digest([("routes", root, Vec::new()), ("policies", root, file())]);
         assert_ne!(as_route, as_policy);

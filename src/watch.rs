@@ -12,6 +12,12 @@
 //! starve reloads. Watcher errors are logged and counted in
 //! `iamgate_watch_errors_total`; since an error may mean lost events (queue
 //! overflow), it also triggers a reload.
+//!
+//! The watcher names the policy files it saw written, and its reload reads
+//! only those of the policy files (and any whose `stat` says they may have
+//! changed, see [`crate::directory::cache::Reread`]). An event it cannot
+//! pin to one policy file — a folder, a symlink swap, a temporary file, a
+//! rescan, an error — makes that reload read every file.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,13 +28,15 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-use crate::reload::Reloader;
+use crate::directory::build::TOML_FILES;
+use crate::directory::policies::FOLDERS;
+use crate::reload::{Reloader, Stale};
 
 /// What the watchers report.
 #[derive(Debug)]
 pub enum Signal {
-    /// Something changed inside a root.
-    Change,
+    /// Something changed inside a root: these policy files, or unknown.
+    Change(Stale),
     /// A root's entry in its parent folder changed (symlink swap, rename).
     Relink,
     /// The watcher failed; events may have been lost.
@@ -45,8 +53,12 @@ pub struct FileWatch {
 pub fn watch_files(reloader: Arc<Reloader>) -> notify::Result<FileWatch> {
     let config = reloader.config();
     let roots = vec![config.routes_dir.clone(), config.policies_dir.clone()];
+    let named = Roots {
+        routes: absolute(&config.routes_dir)?,
+        policies: absolute(&config.policies_dir)?,
+    };
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut root_watcher = notify::recommended_watcher(forward(tx.clone()))?;
+    let mut root_watcher = notify::recommended_watcher(forward(tx.clone(), named))?;
     for root in &roots {
         root_watcher.watch(root, RecursiveMode::Recursive)?;
     }
@@ -88,14 +100,53 @@ fn link_paths(roots: &[PathBuf]) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// A root as the watcher names the paths under it: notify joins a relative
+/// root to the working folder, and so does this.
+fn absolute(root: &Path) -> notify::Result<PathBuf> {
+    Ok(std::env::current_dir()?.join(root))
+}
+
+/// The two watched roots, absolute.
+pub struct Roots {
+    pub routes: PathBuf,
+    pub policies: PathBuf,
+}
+
+impl Roots {
+    /// What an event says changed: the policy files it names (relative to
+    /// the policies folder), or unknown when any of its paths is not a
+    /// policy file or a file every load reads anyway.
+    pub fn changed(&self, event: &notify::Event) -> Stale {
+        let mut files = std::collections::BTreeSet::new();
+        if event.need_rescan() || event.paths.is_empty() {
+            return Stale::Unknown;
+        }
+        for path in &event.paths {
+            if let Ok(relative) = path.strip_prefix(&self.policies) {
+                let folder = relative.parent().unwrap_or(Path::new(""));
+                let in_folder = FOLDERS.iter().any(|(_, _, f)| folder == Path::new(f));
+                if in_folder && relative.extension().is_some_and(|x| x == "json") {
+                    files.insert(relative.to_path_buf());
+                } else if !TOML_FILES.iter().any(|f| relative == Path::new(f)) {
+                    return Stale::Unknown;
+                }
+            } else if path.strip_prefix(&self.routes).is_err() {
+                // Routes are read in full on every load; anything else is a surprise.
+                return Stale::Unknown;
+            }
+        }
+        Stale::Files(files)
+    }
+}
+
 type Handler = Box<dyn FnMut(notify::Result<notify::Event>) + Send>;
 
 /// Events from inside the roots: every non-access event is a change.
-fn forward(tx: UnboundedSender<Signal>) -> Handler {
+fn forward(tx: UnboundedSender<Signal>, roots: Roots) -> Handler {
     Box::new(move |event| {
         let signal = match event {
             Ok(e) if e.kind.is_access() => return,
-            Ok(_) => Signal::Change,
+            Ok(e) => Signal::Change(roots.changed(&e)),
             Err(e) => Signal::Error(e.to_string()),
         };
         let _ = tx.send(signal);
@@ -117,34 +168,52 @@ fn forward_parent(
     })
 }
 
+/// What settled changes amount to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// A root was relinked (symlink swap): watch the roots again.
+    pub relinked: bool,
+    pub changed: Stale,
+}
+
 /// Wait until the changes settle: `debounce` of quiet, or `deadline`.
-/// Returns whether a root was relinked, or `None` once the channel closed.
+/// Returns what changed, or `None` once the channel closed.
 pub async fn settle(
     rx: &mut UnboundedReceiver<Signal>,
     first: Signal,
     debounce: Duration,
     deadline: Instant,
     reloader_metrics: &crate::metrics::Metrics,
-) -> Option<bool> {
-    let mut relinked = note(first, reloader_metrics);
+) -> Option<Settled> {
+    let mut settled = Settled {
+        relinked: false,
+        changed: Stale::Files(BTreeSet::new()),
+    };
+    settled.note(first, reloader_metrics);
     loop {
         tokio::select! {
-            more = rx.recv() => relinked |= note(more?, reloader_metrics),
-            () = tokio::time::sleep(debounce) => return Some(relinked),
-            () = tokio::time::sleep_until(deadline) => return Some(relinked),
+            more = rx.recv() => settled.note(more?, reloader_metrics),
+            () = tokio::time::sleep(debounce) => return Some(settled),
+            () = tokio::time::sleep_until(deadline) => return Some(settled),
         }
     }
 }
 
-/// Report errors; true for a relink.
-fn note(signal: Signal, metrics: &crate::metrics::Metrics) -> bool {
-    match signal {
-        Signal::Change => false,
-        Signal::Relink => true,
-        Signal::Error(e) => {
-            tracing::error!(error = %e, "file watcher error; reloading in case events were lost");
-            metrics.watch_error();
-            false
+impl Settled {
+    /// Add one signal; report errors. A relink or an error (events may
+    /// have been lost) leaves what changed unknown.
+    fn note(&mut self, signal: Signal, metrics: &crate::metrics::Metrics) {
+        match signal {
+            Signal::Change(changed) => self.changed.merge(changed),
+            Signal::Relink => {
+                self.relinked = true;
+                self.changed = Stale::Unknown;
+            }
+            Signal::Error(e) => {
+                tracing::error!(error = %e, "file watcher error; reloading in case events were lost");
+                metrics.watch_error();
+                self.changed = Stale::Unknown;
+            }
         }
     }
 }
@@ -159,13 +228,15 @@ async fn run(
     while let Some(first) = rx.recv().await {
         let deadline = Instant::now() + max_wait;
         let metrics = reloader.metrics().clone();
-        let Some(relinked) = settle(&mut rx, first, debounce, deadline, &metrics).await else {
+        let Some(settled) = settle(&mut rx, first, debounce, deadline, &metrics).await else {
             return;
         };
-        if relinked {
+        if settled.relinked {
             rewatch(&watcher, &roots, &metrics);
         }
-        reloader.reload("file change").await;
+        reloader
+            .reload_changed("file change", settled.changed)
+            .await;
     }
 }
 
@@ -204,6 +275,112 @@ pub fn reload_on_sighup(reloader: Arc<Reloader>) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::metrics::Metrics;
+    use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
+
+    fn files(names: &[&str]) -> Stale {
+        Stale::Files(names.iter().map(PathBuf::from).collect())
+    }
+
+    fn change(names: &[&str]) -> Signal {
+        Signal::Change(files(names))
+    }
+
+    fn roots() -> Roots {
+        Roots {
+            routes: PathBuf::from("/etc/iamgate/routes"),
+            policies: PathBuf::from("/etc/iamgate/policies"),
+        }
+    }
+
+    fn event(kind: EventKind, paths: &[&str]) -> notify::Event {
+        let mut e = notify::Event::new(kind);
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        e
+    }
+
+    fn written(paths: &[&str]) -> notify::Event {
+        event(EventKind::Modify(ModifyKind::Any), paths)
+    }
+
+    #[test]
+    fn an_event_names_the_policy_files_it_wrote() {
+        let roots = roots();
+        let e = written(&["/etc/iamgate/policies/huawei/identity/A.json"]);
+        assert_eq!(roots.changed(&e), files(&["huawei/identity/A.json"]));
+        // A rename names both files.
+        let both = [
+            "/etc/iamgate/policies/aliyun/control/Old.json",
+            "/etc/iamgate/policies/aliyun/control/New.json",
+        ];
+        let renamed = event(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), &both);
+        let named = files(&["aliyun/control/New.json", "aliyun/control/Old.json"]);
+        assert_eq!(roots.changed(&renamed), named);
+        // Files every load reads in full need no name.
+        for path in [
+            "/etc/iamgate/policies/accounts.toml",
+            "/etc/iamgate/policies/credentials.toml",
+            "/etc/iamgate/routes/modelarts.toml",
+            "/etc/iamgate/routes/.modelarts.toml.swp",
+        ] {
+            assert_eq!(roots.changed(&written(&[path])), files(&[]), "{path}");
+        }
+    }
+
+    #[test]
+    fn an_event_that_is_not_one_policy_file_leaves_the_change_unknown() {
+        let roots = roots();
+        for path in [
+            // A policy folder itself (renamed, replaced, removed).
+            "/etc/iamgate/policies/huawei/identity",
+            "/etc/iamgate/policies/huawei",
+            "/etc/iamgate/policies",
+            // Kubernetes ConfigMap swap, editors' and `sed -i`'s files: they
+            // may be what a symlinked policy file points to.
+            "/etc/iamgate/policies/..data",
+            "/etc/iamgate/policies/huawei/identity/..data",
+            "/etc/iamgate/policies/huawei/identity/sedX1b2c3",
+            "/etc/iamgate/policies/huawei/identity/sub/A.json",
+            "/etc/iamgate/policies/huawei/other/A.json",
+            "/etc/iamgate/policies/A.json",
+            "/etc/iamgate/policies/accounts.toml.bak",
+            // Outside both roots.
+            "/etc/iamgate/iamgate.toml",
+        ] {
+            assert_eq!(roots.changed(&written(&[path])), Stale::Unknown, "{path}");
+            let with_a_file = [path, "/etc/iamgate/policies/huawei/scp/S.json"];
+            assert_eq!(roots.changed(&written(&with_a_file)), Stale::Unknown);
+        }
+        // A rescan (queue overflow) and an event without paths.
+        let rescan = written(&["/etc/iamgate/policies/huawei/identity/A.json"])
+            .set_flag(notify::event::Flag::Rescan);
+        assert_eq!(roots.changed(&rescan), Stale::Unknown);
+        let bare = event(EventKind::Create(CreateKind::Any), &[]);
+        assert_eq!(roots.changed(&bare), Stale::Unknown);
+    }
+
+    #[test]
+    fn changes_merge_and_unknown_absorbs() {
+        let mut a = files(&["huawei/identity/A.json"]);
+        a.merge(files(&["huawei/scp/S.json"]));
+        assert_eq!(a, files(&["huawei/identity/A.json", "huawei/scp/S.json"]));
+        a.merge(Stale::Unknown);
+        assert_eq!(a, Stale::Unknown);
+        a.merge(files(&["huawei/identity/B.json"]));
+        assert_eq!(a, Stale::Unknown);
+    }
+
+    #[test]
+    fn a_relative_root_is_named_as_the_watcher_names_it() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute(Path::new("policies")).unwrap(),
+            cwd.join("policies")
+        );
+        let abs = Path::new("/srv/policies");
+        assert_eq!(absolute(abs).unwrap(), abs);
+    }
 
     #[tokio::test]
     async fn quiet_folder_reloads_after_the_debounce() {
@@ -212,13 +389,17 @@ mod tests {
         let deadline = start + Duration::from_secs(5);
         let out = settle(
             &mut rx,
-            Signal::Change,
+            change(&["huawei/identity/A.json"]),
             Duration::from_millis(100),
             deadline,
             &Metrics::new(),
         )
         .await;
-        assert_eq!(out, Some(false));
+        let expected = Settled {
+            relinked: false,
+            changed: files(&["huawei/identity/A.json"]),
+        };
+        assert_eq!(out, Some(expected));
         let took = start.elapsed();
         assert!(
             took >= Duration::from_millis(100) && took < Duration::from_secs(2),
@@ -233,7 +414,7 @@ mod tests {
         let writer = tokio::spawn(async move {
             for _ in 0..60 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                if tx.send(Signal::Change).is_err() {
+                if tx.send(change(&["aliyun/control/C.json"])).is_err() {
                     return;
                 }
             }
@@ -243,14 +424,16 @@ mod tests {
         // A 200 ms debounce never sees 200 ms of quiet with a write every 50 ms.
         let out = settle(
             &mut rx,
-            Signal::Change,
+            change(&["huawei/identity/A.json"]),
             Duration::from_millis(200),
             deadline,
             &Metrics::new(),
         )
         .await;
         let took = start.elapsed();
-        assert_eq!(out, Some(false));
+        // Every change seen while settling is in the one reload.
+        let both = files(&["aliyun/control/C.json", "huawei/identity/A.json"]);
+        assert_eq!(out.map(|s| s.changed), Some(both));
         assert!(
             took >= Duration::from_millis(490) && took < Duration::from_millis(1500),
             "{took:?}"
@@ -272,7 +455,11 @@ mod tests {
             &metrics,
         )
         .await;
-        assert_eq!(out, Some(true));
+        let expected = Settled {
+            relinked: true,
+            changed: Stale::Unknown,
+        };
+        assert_eq!(out, Some(expected));
         assert!(metrics.render().contains("iamgate_watch_errors_total 1"));
         drop(tx);
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use iamgate::cloud::Cloud;
 use iamgate::config::Config;
+use iamgate::directory::cache::{FileStamp, Reread};
 use iamgate::directory::policies::PolicyKind;
 use iamgate::directory::PolicyStore;
 use iamgate::snapshot::Snapshot;
@@ -27,7 +28,8 @@ fn load(root: &Path) -> Snapshot {
 
 fn reload(root: &Path, previous: &Snapshot) -> Result<Snapshot, Vec<iamgate::diag::Diagnostic>> {
     let compiled = &previous.directory.compiled;
-    Snapshot::load_dirs_reusing(&root.join("routes"), &root.join("policies"), None, compiled)
+    let (routes, policies) = (root.join("routes"), root.join("policies"));
+    Snapshot::load_dirs_reusing(&routes, &policies, None, compiled, Reread::All)
 }
 
 /// A store over `root`'s policies, reusing `previous`'s compiled files.
@@ -36,6 +38,7 @@ fn store(root: &Path, previous: &Snapshot) -> PolicyStore {
         &root.join("policies"),
         &mut Vec::new(),
         &previous.directory.compiled.policies,
+        Reread::All,
     )
     .unwrap()
 }
@@ -238,10 +241,59 @@ fn snapshot_reload_reads_the_config_folders() {
     .unwrap();
     let config = Config::load(&config_path).unwrap();
     let first = Snapshot::load(&config).unwrap();
-    let again = Snapshot::reload(&config, &first).unwrap();
+    let again = Snapshot::reload(&config, &first, Reread::All).unwrap();
     assert_eq!(again.digest, first.digest);
     assert_eq!(
         again.directory.compiled.policies.len(),
         first.directory.compiled.policies.len()
     );
+}
+
+/// The sample tree with a config naming it (built-in mock upstreams).
+fn configured(root: &Path) -> Config {
+    sample_at(root);
+    let config_path = root.join("iamgate.toml");
+    std::fs::write(
+        &config_path,
+        "listen = \"127.0.0.1:0\"\nroutes = \"routes\"\npolicies = \"policies\"\n\
+         [upstreams]\nmodelarts = \"builtin:mock\"\nagentrun = \"builtin:mock\"\n\
+         [regions]\nagentrun = \"cn-hangzhou\"\n",
+    )
+    .unwrap();
+    Config::load(&config_path).unwrap()
+}
+
+/// A file the watcher named in a reload that failed is read by the next
+/// reload too, even when only another file is named then and `stat` cannot
+/// tell the first one changed (its stamp in the live snapshot is forged to
+/// the current one, as a write inside one clock tick leaves it).
+#[tokio::test]
+async fn a_failed_watched_reload_leaves_its_files_to_the_next() {
+    use iamgate::reload::{ReloadOutcome, Reloader, Stale};
+    let dir = tempfile::tempdir().unwrap();
+    let config = configured(dir.path());
+    let mut first = Snapshot::load(&config).unwrap();
+    let path = config.policies_dir.join(READ_ONLY);
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, "{ not json").unwrap();
+    let policies = &mut first.directory.compiled.policies;
+    let mut entry = policies.at(&path).unwrap().clone();
+    entry.stamp = FileStamp::of(&std::fs::symlink_metadata(&path).unwrap());
+    policies.insert(path.clone(), entry);
+    let holder = Arc::new(iamgate::snapshot::SnapshotHolder::new(first));
+    let resources = Arc::new(iamgate::state::ResourceState::new(100));
+    let metrics = iamgate::metrics::Metrics::new();
+    let reloader = Reloader::new(config, holder.clone(), metrics, resources);
+    let named = |file: &str| Stale::Files([std::path::PathBuf::from(file)].into());
+    let failed = |o: &ReloadOutcome| matches!(o, ReloadOutcome::Failed(e) if e[0].to_string().contains("NotebookReadOnly.json"));
+    let outcome = reloader
+        .reload_changed("file change", named(READ_ONLY))
+        .await;
+    assert!(failed(&outcome), "{outcome:?}");
+    let other = "huawei/identity/NotebookFullAccess.json";
+    let outcome = reloader.reload_changed("file change", named(other)).await;
+    assert!(failed(&outcome), "{outcome:?}");
+    std::fs::write(&path, good).unwrap();
+    let outcome = reloader.reload_changed("file change", named(other)).await;
+    assert!(matches!(outcome, ReloadOutcome::Loaded(_)), "{outcome:?}");
 }

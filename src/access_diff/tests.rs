@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::directory::cache::Reread;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -215,7 +216,7 @@ fn the_summary_names_counts_and_changes() {
 /// A reload of `dir` reusing `live`'s compiled files (what the reloader does).
 fn reload(dir: &Path, live: &Snapshot) -> Snapshot {
     let routes = Path::new(REPO).join("routes");
-    Snapshot::load_dirs_reusing(&routes, dir, None, &live.directory.compiled).unwrap()
+    Snapshot::load_dirs_reusing(&routes, dir, None, &live.directory.compiled, Reread::All).unwrap()
 }
 
 fn user<'s>(s: &'s Snapshot, name: &str) -> &'s Principal {

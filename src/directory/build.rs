@@ -10,47 +10,45 @@ use serde::de::DeserializeOwned;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
-use crate::directory::cache::{self, Compiled, Parsed};
+use crate::directory::cache::{self, Compiled, ContentDigest, Parsed, Reread};
 use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, ResourcesFile};
 use crate::directory::policies::{PolicyKind, PolicyStore};
 use crate::directory::{Directory, Principal, Project, User};
 use crate::policy::{OrgLevel, PolicySet, Subject};
 
-/// Load the whole `policies/` folder. `sources` receives every file read
-/// (for the snapshot digest). Ok carries warnings.
+/// The TOML files at the top of the policies folder; every load reads them.
+pub const TOML_FILES: [&str; 3] = ["accounts.toml", "credentials.toml", "resources.toml"];
+
+/// Load the whole `policies/` folder. `sources` receives (path, SHA-256)
+/// of every file compiled (for the snapshot digest). Ok carries warnings.
 pub fn load(
     dir: &Path,
-    sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    sources: &mut Vec<(PathBuf, ContentDigest)>,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
-    load_reusing(dir, sources, &Compiled::default())
+    load_reusing(dir, sources, &Compiled::default(), Reread::All)
 }
 
 /// [`load`], reusing what `previous` compiled from files whose bytes did
-/// not change (a reload: see [`crate::directory::cache`]).
+/// not change (a reload: see [`crate::directory::cache`]); policy files
+/// `reread` leaves out are not read again.
 pub fn load_reusing(
     dir: &Path,
-    sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    sources: &mut Vec<(PathBuf, ContentDigest)>,
     previous: &Compiled,
+    reread: Reread<'_>,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let store = PolicyStore::load_reusing(dir, sources, &previous.policies);
-    let accounts: Result<Parsed<AccountsFile>, _> = read_toml(
-        &dir.join("accounts.toml"),
-        sources,
-        true,
-        previous.accounts.as_ref(),
-    );
+    let store = PolicyStore::load_reusing(dir, sources, &previous.policies, reread);
+    let [accounts_toml, credentials_toml, resources_toml] = TOML_FILES.map(|f| dir.join(f));
+    let accounts: Result<Parsed<AccountsFile>, _> =
+        read_toml(&accounts_toml, sources, true, previous.accounts.as_ref());
     let credentials: Result<Parsed<CredentialsFile>, _> = read_toml(
-        &dir.join("credentials.toml"),
+        &credentials_toml,
         sources,
         false,
         previous.credentials.as_ref(),
     );
-    let resources: Result<Parsed<ResourcesFile>, _> = read_toml(
-        &dir.join("resources.toml"),
-        sources,
-        false,
-        previous.resources.as_ref(),
-    );
+    let resources: Result<Parsed<ResourcesFile>, _> =
+        read_toml(&resources_toml, sources, false, previous.resources.as_ref());
     let (store, accounts, credentials, resources) = match (store, accounts, credentials, resources)
     {
         (Ok(s), Ok(a), Ok(c), Ok(r)) => (s, a, c, r),
@@ -91,7 +89,7 @@ pub fn load_reusing(
 /// same); a missing optional file is the default.
 fn read_toml<T: DeserializeOwned + Default>(
     path: &Path,
-    sources: &mut Vec<(PathBuf, Vec<u8>)>,
+    sources: &mut Vec<(PathBuf, ContentDigest)>,
     required: bool,
     previous: Option<&Parsed<T>>,
 ) -> Result<Parsed<T>, Vec<Diagnostic>> {
@@ -123,7 +121,7 @@ fn read_toml<T: DeserializeOwned + Default>(
         }),
         None => parse_toml(path, &bytes).map(|value| parsed(Some(digest), value)),
     };
-    sources.push((path.to_path_buf(), bytes));
+    sources.push((path.to_path_buf(), digest));
     result
 }
 
@@ -169,7 +167,7 @@ impl<'a> Builder<'a> {
             diags: Vec::new(),
             nodes: HashMap::new(),
             orgs: HashMap::new(),
-            sets: HashMap::new(),
+            sets: cache::PolicySets::default(),
             previous_sets,
             dir: Directory::default(),
             inline: HashMap::new(),

@@ -13,7 +13,7 @@
 //! to the very same compiled policies (pointer-equal) as last time, so a
 //! changed policy file always rebuilds every set that holds it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,7 +64,8 @@ pub type SetKey = (Cloud, PolicyKind, Vec<String>);
 
 /// The policy sets of one load (identity sets of users and groups, org
 /// nodes' sets) → the policies they resolved to and the set built from them.
-pub type PolicySets = HashMap<SetKey, (Vec<Arc<Policy>>, Arc<PolicySet>)>;
+pub type PolicySets =
+    HashMap<SetKey, (Vec<Arc<Policy>>, Arc<PolicySet>), foldhash::fast::RandomState>;
 
 /// The set `previous` built from exactly these policies, if any.
 pub fn reuse_set(
@@ -81,12 +82,101 @@ pub fn reuse_set(
 /// SHA-256 of a file's bytes.
 pub type ContentDigest = [u8; 32];
 
-/// Path → (content digest, compiled policy) of the policy files one load
-/// compiled; the next load starts from it.
+/// Which policy files a load reads from disk.
+///
+/// A load from scratch, SIGHUP and `POST /-/reload` read every file. The
+/// file watcher's reload reads the policy files it saw written (the kernel
+/// named them), and of the others every file that is a symlink, has more
+/// than one hard link (it can be written through a path the watcher does
+/// not report), or whose inode, size or change time differ from those of
+/// the previous read. A file none of that singles out is one nobody wrote
+/// to since the live snapshot read it: its digest and compiled policy are
+/// taken from that snapshot. Neither signal alone is trusted: a change
+/// time is updated once per clock tick (a write in the tick of the last
+/// read keeps it), and the watcher does not see writes through another
+/// directory. Every folder is still listed, so added and removed files are
+/// always seen; the TOML files and routes are always read.
+#[derive(Debug, Clone, Copy)]
+pub enum Reread<'a> {
+    All,
+    /// These policy files (paths relative to the policies folder), plus
+    /// every file the rules above single out.
+    Only(&'a BTreeSet<PathBuf>),
+}
+
+impl Reread<'_> {
+    /// Whether the file at `relative` (to the policies folder) must be read
+    /// whatever its stamp says.
+    pub fn names(&self, relative: &Path) -> bool {
+        match self {
+            Reread::All => true,
+            Reread::Only(changed) => changed.contains(relative),
+        }
+    }
+}
+
+/// What `stat` said of a file just before it was read: its identity and
+/// the last change of its bytes or metadata (`st_ctime`, which unlike the
+/// modification time no tool sets back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    ctime: (i64, i64),
+    nlink: u64,
+}
+
+impl FileStamp {
+    #[cfg(unix)]
+    pub fn of(meta: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            nlink: meta.nlink(),
+        }
+    }
+
+    /// Elsewhere nothing identifies a file cheaply: every stamp differs,
+    /// so every file is read.
+    #[cfg(not(unix))]
+    pub fn of(_meta: &std::fs::Metadata) -> FileStamp {
+        FileStamp {
+            dev: 0,
+            ino: 0,
+            size: 0,
+            ctime: (0, 0),
+            nlink: 0,
+        }
+    }
+
+    /// Whether a file that now has stamp `now` still holds the bytes read
+    /// when it had `self`, as far as `stat` can tell. A file with other
+    /// hard links never counts as unchanged; on systems without inode
+    /// numbers nothing does.
+    pub fn unchanged(&self, now: &FileStamp) -> bool {
+        self == now && self.nlink == 1 && cfg!(unix)
+    }
+}
+
+/// Path → (content digest, stamp, compiled policy) of the policy files one
+/// load compiled; the next load starts from it.
 /// Keyed by the path's bytes: hashing a `Path` parses its components.
 #[derive(Debug, Default)]
 pub struct CompiledPolicies {
-    by_path: HashMap<Box<OsStr>, (ContentDigest, Arc<Policy>), foldhash::fast::RandomState>,
+    by_path: HashMap<Box<OsStr>, CompiledFile, foldhash::fast::RandomState>,
+}
+
+/// One policy file as a load compiled it.
+#[derive(Debug, Clone)]
+pub struct CompiledFile {
+    pub digest: ContentDigest,
+    /// `stat` just before the bytes were read.
+    pub stamp: FileStamp,
+    pub policy: Arc<Policy>,
 }
 
 impl CompiledPolicies {
@@ -97,18 +187,29 @@ impl CompiledPolicies {
     /// The policy compiled from exactly these bytes at this path, if any.
     pub fn get(&self, path: &Path, digest: &ContentDigest) -> Option<Arc<Policy>> {
         match self.by_path.get(path.as_os_str()) {
-            Some((d, p)) if d == digest => Some(p.clone()),
+            Some(f) if f.digest == *digest => Some(f.policy.clone()),
             _ => None,
         }
     }
 
-    pub fn insert(&mut self, path: PathBuf, digest: ContentDigest, policy: Arc<Policy>) {
+    /// What was compiled at this path.
+    pub fn at(&self, path: &Path) -> Option<&CompiledFile> {
+        self.by_path.get(path.as_os_str())
+    }
+
+    pub fn insert(&mut self, path: PathBuf, file: CompiledFile) {
         let path = path.into_os_string().into_boxed_os_str();
-        self.by_path.insert(path, (digest, policy));
+        self.by_path.insert(path, file);
     }
 
     pub fn len(&self) -> usize {
         self.by_path.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn by_path_for_tests(&self) -> Vec<(Box<OsStr>, CompiledFile)> {
+        let files = self.by_path.iter();
+        files.map(|(p, f)| (p.clone(), f.clone())).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -131,7 +232,14 @@ mod tests {
             CompiledPolicies::digest(b"{ }"),
         );
         assert_ne!(a, b);
-        cache.insert("x/P.json".into(), a, policy.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let stamp = FileStamp::of(&std::fs::metadata(dir.path()).unwrap());
+        let file = CompiledFile {
+            digest: a,
+            stamp,
+            policy: policy.clone(),
+        };
+        cache.insert("x/P.json".into(), file);
         assert!(Arc::ptr_eq(
             &cache.get(Path::new("x/P.json"), &a).unwrap(),
             &policy
@@ -139,5 +247,35 @@ mod tests {
         assert!(cache.get(Path::new("x/P.json"), &b).is_none());
         assert!(cache.get(Path::new("y/P.json"), &a).is_none());
         assert_eq!(cache.len(), 1);
+    }
+
+    fn stamp(path: &Path) -> FileStamp {
+        FileStamp::of(&std::fs::symlink_metadata(path).unwrap())
+    }
+
+    #[test]
+    fn a_stamp_changes_with_the_bytes_the_inode_and_extra_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("P.json");
+        std::fs::write(&path, "{}").unwrap();
+        let first = stamp(&path);
+        assert!(first.unchanged(&stamp(&path)));
+        // Same size, written again: the change time moves (the test sleeps
+        // past the coarse clock's tick; the watcher covers a write inside it).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, "{ ").unwrap();
+        let rewritten = stamp(&path);
+        assert!(!first.unchanged(&rewritten));
+        // Replaced by another file (rename over it): another inode.
+        let other = dir.path().join("new.json");
+        std::fs::write(&other, "{ ").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert!(!rewritten.unchanged(&stamp(&path)));
+        // A second hard link: never trusted, even to itself.
+        let replaced = stamp(&path);
+        std::fs::hard_link(&path, dir.path().join("link.json")).unwrap();
+        let linked = stamp(&path);
+        assert!(!replaced.unchanged(&linked));
+        assert!(!linked.unchanged(&linked));
     }
 }

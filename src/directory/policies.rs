@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
-use crate::directory::cache::CompiledPolicies;
+use crate::directory::cache::{CompiledFile, CompiledPolicies, ContentDigest, FileStamp, Reread};
 use crate::policy::{parse_policy, Policy};
 
 /// Identity policies attach to users and groups; organisation policies
@@ -27,9 +27,13 @@ pub const FOLDERS: &[(Cloud, PolicyKind, &str)] = &[
     (Cloud::Aliyun, PolicyKind::Org, "aliyun/control"),
 ];
 
+/// A policy by name: (the policy, its kind, its file).
+type ByName = HashMap<String, (Arc<Policy>, PolicyKind, PathBuf), foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub struct PolicyStore {
-    policies: HashMap<(Cloud, String), (Arc<Policy>, PolicyKind, PathBuf)>,
+    /// Huawei's, then Alibaba's (looked up by `&str`, no key built).
+    policies: [ByName; 2],
     /// What this load compiled, by path and content digest (the next
     /// load's starting point).
     pub(crate) compiled: CompiledPolicies,
@@ -49,36 +53,53 @@ fn full_access(cloud: Cloud) -> Arc<Policy> {
 }
 
 impl PolicyStore {
+    /// The cloud's names (`Cloud` is `Huawei` = 0, `Aliyun` = 1).
+    fn of(&self, cloud: Cloud) -> &ByName {
+        &self.policies[cloud as usize]
+    }
+
     /// Load every folder; all errors of all files at once. `sources` receives
-    /// (path, bytes) of every file read, for the snapshot digest.
+    /// (path, SHA-256) of every file compiled, for the snapshot digest.
     pub fn load(
         dir: &Path,
-        sources: &mut Vec<(PathBuf, Vec<u8>)>,
+        sources: &mut Vec<(PathBuf, ContentDigest)>,
     ) -> Result<PolicyStore, Vec<Diagnostic>> {
-        PolicyStore::load_reusing(dir, sources, &CompiledPolicies::default())
+        PolicyStore::load_reusing(dir, sources, &CompiledPolicies::default(), Reread::All)
     }
 
     /// [`PolicyStore::load`], taking a file's compiled policy from
     /// `previous` when its path and bytes are the same (see
     /// [`crate::directory::cache`]): only changed files are parsed again.
+    /// Files `reread` leaves out are not read at all when `previous`
+    /// compiled them.
     pub fn load_reusing(
         dir: &Path,
-        sources: &mut Vec<(PathBuf, Vec<u8>)>,
+        sources: &mut Vec<(PathBuf, ContentDigest)>,
         previous: &CompiledPolicies,
+        reread: Reread<'_>,
     ) -> Result<PolicyStore, Vec<Diagnostic>> {
         let mut store = PolicyStore::default();
         for cloud in [Cloud::Huawei, Cloud::Aliyun] {
             let builtin = full_access(cloud);
-            let key = (cloud, builtin.name.to_string());
-            store
-                .policies
-                .insert(key, (builtin, PolicyKind::Org, PathBuf::from("<built-in>")));
+            let entry = (builtin.clone(), PolicyKind::Org, PathBuf::from("<built-in>"));
+            store.policies[cloud as usize].insert(builtin.name.to_string(), entry);
         }
         let mut errors = Vec::new();
         for &(cloud, kind, folder) in FOLDERS {
-            for path in json_files(&dir.join(folder), &mut errors) {
-                let bytes = match std::fs::read(&path) {
-                    Ok(b) => b,
+            for (path, entry) in json_files(&dir.join(folder), &mut errors) {
+                let relative = path.strip_prefix(dir).unwrap_or(&path);
+                let unread = match reread.names(relative) {
+                    true => None,
+                    false => unchanged(previous, &path, &entry),
+                };
+                if let Some(file) = unread {
+                    sources.push((path.clone(), file.digest));
+                    store.compiled.insert(path.clone(), file.clone());
+                    store.insert(cloud, kind, path, file.policy.clone(), &mut errors);
+                    continue;
+                }
+                let (bytes, stamp) = match read_stamped(&path) {
+                    Ok(read) => read,
                     Err(e) => {
                         errors.push(Diagnostic::error(
                             &path,
@@ -88,11 +109,12 @@ impl PolicyStore {
                         continue;
                     }
                 };
-                match store.compile(previous, &path, cloud, &bytes) {
+                let digest = CompiledPolicies::digest(&bytes);
+                match store.compile(previous, &path, cloud, &bytes, (digest, stamp)) {
                     Ok(p) => store.insert(cloud, kind, path.clone(), p, &mut errors),
                     Err(e) => errors.extend(e),
                 }
-                sources.push((path, bytes));
+                sources.push((path, digest));
             }
         }
         if errors.is_empty() {
@@ -110,8 +132,8 @@ impl PolicyStore {
         path: &Path,
         cloud: Cloud,
         bytes: &[u8],
+        (digest, stamp): (ContentDigest, FileStamp),
     ) -> Result<Arc<Policy>, Vec<Diagnostic>> {
-        let digest = CompiledPolicies::digest(bytes);
         let policy = match previous.get(path, &digest) {
             Some(p) => p,
             None => {
@@ -126,8 +148,12 @@ impl PolicyStore {
                 Arc::new(parse_policy(path, &name, cloud, text)?)
             }
         };
-        self.compiled
-            .insert(path.to_path_buf(), digest, policy.clone());
+        let file = CompiledFile {
+            digest,
+            stamp,
+            policy: policy.clone(),
+        };
+        self.compiled.insert(path.to_path_buf(), file);
         Ok(policy)
     }
 
@@ -139,8 +165,7 @@ impl PolicyStore {
         p: Arc<Policy>,
         errors: &mut Vec<Diagnostic>,
     ) {
-        let key = (cloud, p.name.to_string());
-        if let Some((_, _, other)) = self.policies.get(&key) {
+        if let Some((_, _, other)) = self.of(cloud).get(&*p.name) {
             let msg = format!(
                 "policy name `{}` is already used by {} (names are unique within a cloud)",
                 p.name,
@@ -149,12 +174,12 @@ impl PolicyStore {
             errors.push(Diagnostic::error(&path, Place::File, msg));
             return;
         }
-        self.policies.insert(key, (p, kind, path));
+        self.policies[cloud as usize].insert(p.name.to_string(), (p, kind, path));
     }
 
     /// A policy of this cloud and kind, or a message saying why not.
     pub fn get(&self, cloud: Cloud, kind: PolicyKind, name: &str) -> Result<Arc<Policy>, String> {
-        match self.policies.get(&(cloud, name.to_string())) {
+        match self.of(cloud).get(name) {
             Some((p, k, _)) if *k == kind => Ok(p.clone()),
             Some((_, _, path)) => Err(format!(
                 "`{name}` ({}) is not an {} policy{}",
@@ -168,7 +193,7 @@ impl PolicyStore {
                 } else {
                     Cloud::Huawei
                 };
-                let hint = if self.policies.contains_key(&(other, name.to_string())) {
+                let hint = if self.of(other).contains_key(name) {
                     format!("; `{name}` is a policy of the {other} cloud and cannot be attached in a {cloud} account")
                 } else {
                     String::new()
@@ -184,7 +209,8 @@ impl PolicyStore {
     /// Number of policies loaded from files (built-ins not counted).
     pub fn file_count(&self) -> usize {
         self.policies
-            .values()
+            .iter()
+            .flat_map(HashMap::values)
             .filter(|(_, _, p)| p.as_os_str() != "<built-in>")
             .count()
     }
@@ -207,8 +233,36 @@ fn kind_name(kind: PolicyKind) -> &'static str {
     }
 }
 
-/// `*.json` files of a folder, sorted; a missing folder is simply empty.
-fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+/// What `previous` compiled at `path`, if `stat` shows the very file it
+/// read then and the entry is not a symlink (see [`Reread`]).
+fn unchanged<'p>(
+    previous: &'p CompiledPolicies,
+    path: &Path,
+    entry: &std::fs::DirEntry,
+) -> Option<&'p CompiledFile> {
+    let file = previous.at(path)?;
+    // The entry's own `stat` (relative to the open folder: no path walk),
+    // not following a symlink; a symlink is always read.
+    let meta = entry.metadata().ok()?;
+    if meta.file_type().is_symlink() {
+        return None;
+    }
+    file.stamp.unchanged(&FileStamp::of(&meta)).then_some(file)
+}
+
+/// A file's bytes and its stamp, taken from the open file just before
+/// reading (as `std::fs::read` does for its size hint: no extra call).
+fn read_stamped(path: &Path) -> std::io::Result<(Vec<u8>, FileStamp)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, FileStamp::of(&meta)))
+}
+
+/// `*.json` entries of a folder, sorted; a missing folder is simply empty.
+fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<(PathBuf, std::fs::DirEntry)> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -221,10 +275,137 @@ fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
             return Vec::new();
         }
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| (e.path(), e))
+        .filter(|(p, _)| p.extension().is_some_and(|x| x == "json"))
         .collect();
-    files.sort();
+    // One folder: byte order of the names is the paths' order, without
+    // comparing path components.
+    files.sort_unstable_by(|(a, _), (b, _)| {
+        a.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.as_os_str().as_encoded_bytes())
+    });
     files
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// A policy file whose one statement has this sid.
+    fn policy(sid: &str) -> String {
+        format!(
+            r#"{{"Version": "5.0", "Statement": [{{"Sid": "{sid}", "Effect": "Allow", "Action": ["modelarts:notebook:list"]}}]}}"#
+        )
+    }
+
+    fn sid(store: &PolicyStore, name: &str) -> String {
+        let p = store
+            .get(Cloud::Huawei, PolicyKind::Identity, name)
+            .unwrap();
+        p.statements[0].sid.as_deref().unwrap().to_string()
+    }
+
+    fn load(dir: &Path, previous: &CompiledPolicies, reread: Reread<'_>) -> PolicyStore {
+        PolicyStore::load_reusing(dir, &mut Vec::new(), previous, reread).unwrap()
+    }
+
+    /// A tree with `huawei/identity/A.json` and `B.json`, and its first load.
+    fn tree() -> (tempfile::TempDir, PathBuf, PolicyStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("huawei/identity");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("A.json"), policy("A1")).unwrap();
+        std::fs::write(folder.join("B.json"), policy("B1")).unwrap();
+        let first = load(dir.path(), &CompiledPolicies::default(), Reread::All);
+        (dir, folder, first)
+    }
+
+    /// `previous` as if `stat` could not tell that `path` was rewritten
+    /// (a write inside the clock tick of the last read, on a kernel with
+    /// coarse timestamps): its stamp is the file's current one.
+    fn blind(previous: &CompiledPolicies, path: &Path) -> CompiledPolicies {
+        let mut forged = CompiledPolicies::default();
+        for (p, file) in &previous.by_path_for_tests() {
+            let mut file = file.clone();
+            if Path::new(p) == path {
+                file.stamp = FileStamp::of(&std::fs::symlink_metadata(path).unwrap());
+            }
+            forged.insert(PathBuf::from(p), file);
+        }
+        forged
+    }
+
+    #[test]
+    fn a_file_the_watcher_names_is_read_even_when_stat_sees_no_change() {
+        let (dir, folder, first) = tree();
+        let a = folder.join("A.json");
+        std::fs::write(&a, policy("A2")).unwrap();
+        let previous = blind(&first.compiled, &a);
+        // Unnamed and unchanged to `stat`: the compiled policy is kept (the
+        // limit the watcher's names cover).
+        let none = BTreeSet::new();
+        assert_eq!(
+            sid(&load(dir.path(), &previous, Reread::Only(&none)), "A"),
+            "A1"
+        );
+        let named = BTreeSet::from([PathBuf::from("huawei/identity/A.json")]);
+        let store = load(dir.path(), &previous, Reread::Only(&named));
+        assert_eq!(sid(&store, "A"), "A2");
+        assert_eq!(sid(&load(dir.path(), &previous, Reread::All), "A"), "A2");
+    }
+
+    #[test]
+    fn an_unnamed_file_is_reused_unread_unless_stat_singles_it_out() {
+        let (dir, folder, first) = tree();
+        let none = BTreeSet::new();
+        let again = load(dir.path(), &first.compiled, Reread::Only(&none));
+        for name in ["A", "B"] {
+            let was = first
+                .get(Cloud::Huawei, PolicyKind::Identity, name)
+                .unwrap();
+            let is = again
+                .get(Cloud::Huawei, PolicyKind::Identity, name)
+                .unwrap();
+            assert!(Arc::ptr_eq(&was, &is), "{name}");
+        }
+        // Rewritten (new stamp), added, removed: all seen without a name.
+        std::fs::write(folder.join("B.json"), policy("B2")).unwrap();
+        std::fs::write(folder.join("C.json"), policy("C1")).unwrap();
+        std::fs::remove_file(folder.join("A.json")).unwrap();
+        let store = load(dir.path(), &first.compiled, Reread::Only(&none));
+        assert_eq!(sid(&store, "B"), "B2");
+        assert_eq!(sid(&store, "C"), "C1");
+        assert!(store.get(Cloud::Huawei, PolicyKind::Identity, "A").is_err());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn symlinked_and_hard_linked_files_are_always_read() {
+        let (dir, folder, _) = tree();
+        let elsewhere = dir.path().join("shared");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("L.json"), policy("L1")).unwrap();
+        std::fs::write(elsewhere.join("H.json"), policy("H1")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("L.json"), folder.join("L.json")).unwrap();
+        std::fs::hard_link(elsewhere.join("H.json"), folder.join("H.json")).unwrap();
+        let first = load(dir.path(), &CompiledPolicies::default(), Reread::All);
+        // Written through the other name, with `stat` of the folder's entry
+        // blind to it: still read, since the watcher may not name it.
+        std::fs::write(elsewhere.join("L.json"), policy("L2")).unwrap();
+        std::fs::write(elsewhere.join("H.json"), policy("H2")).unwrap();
+        let previous = blind(
+            &blind(&first.compiled, &folder.join("L.json")),
+            &folder.join("H.json"),
+        );
+        let none = BTreeSet::new();
+        let store = load(dir.path(), &previous, Reread::Only(&none));
+        assert_eq!(sid(&store, "L"), "L2");
+        assert_eq!(sid(&store, "H"), "H2");
+    }
 }
