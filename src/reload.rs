@@ -150,16 +150,18 @@ impl Inner {
         let previous = live.clone();
         // Changes named from here on are the next reload's.
         let stale = std::mem::replace(&mut *self.stale_files(), Stale::Files(BTreeSet::new()));
+        let (started, every_file) = (Instant::now(), stale == Stale::Unknown);
         let loaded = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
             let loaded = Snapshot::reload(&config, &previous, stale.reread());
-            (loaded, stale)
+            (loaded, stale, t.elapsed())
         })
         .await;
         let loaded = loaded.unwrap_or_else(|e| {
             let failed = Err(vec![internal(format!("reload task failed: {e}"))]);
-            (failed, Stale::Unknown)
+            (failed, Stale::Unknown, Duration::ZERO)
         });
-        let (loaded, stale) = loaded;
+        let (loaded, stale, load_time) = loaded;
         match loaded {
             Ok(snap) => {
                 let digest = snap.digest.clone();
@@ -171,7 +173,8 @@ impl Inner {
                 let snap = Arc::new(snap);
                 self.holder.publish_arc(snap.clone());
                 self.run_after_publish();
-                tracing::info!(trigger, %digest, "reloaded");
+                let (took_ms, load_ms) = (started.elapsed().as_millis(), load_time.as_millis());
+                tracing::info!(trigger, %digest, took_ms, load_ms, every_file, "reloaded");
                 // Nothing changed: the last diff that changed something stays.
                 if snap.digest != live.digest {
                     self.access_diff(trigger, live, snap).await;

@@ -13,8 +13,8 @@
 //! to the very same compiled policies (pointer-equal) as last time, so a
 //! changed policy file always rebuilds every set that holds it.
 
-use std::collections::{BTreeSet, HashMap};
-use std::ffi::OsStr;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -105,12 +105,18 @@ pub enum Reread<'a> {
 }
 
 impl Reread<'_> {
-    /// Whether the file at `relative` (to the policies folder) must be read
-    /// whatever its stamp says.
-    pub fn names(&self, relative: &Path) -> bool {
+    /// The files that must be read whatever their stamp says, as paths
+    /// under `dir` (compared as bytes, no path parsing per file); `None`:
+    /// every file.
+    pub fn named_under(&self, dir: &Path) -> Option<HashSet<OsString>> {
         match self {
-            Reread::All => true,
-            Reread::Only(changed) => changed.contains(relative),
+            Reread::All => None,
+            Reread::Only(changed) => Some(
+                changed
+                    .iter()
+                    .map(|relative| dir.join(relative).into_os_string())
+                    .collect(),
+            ),
         }
     }
 }

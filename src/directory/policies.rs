@@ -81,14 +81,19 @@ impl PolicyStore {
         let mut store = PolicyStore::default();
         for cloud in [Cloud::Huawei, Cloud::Aliyun] {
             let builtin = full_access(cloud);
-            let entry = (builtin.clone(), PolicyKind::Org, PathBuf::from("<built-in>"));
+            let entry = (
+                builtin.clone(),
+                PolicyKind::Org,
+                PathBuf::from("<built-in>"),
+            );
             store.policies[cloud as usize].insert(builtin.name.to_string(), entry);
         }
         let mut errors = Vec::new();
+        let named = reread.named_under(dir);
         for &(cloud, kind, folder) in FOLDERS {
             for (path, entry) in json_files(&dir.join(folder), &mut errors) {
-                let relative = path.strip_prefix(dir).unwrap_or(&path);
-                let unread = match reread.names(relative) {
+                let named = named.as_ref().is_none_or(|n| n.contains(path.as_os_str()));
+                let unread = match named {
                     true => None,
                     false => unchanged(previous, &path, &entry),
                 };
