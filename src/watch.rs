@@ -361,6 +361,21 @@ mod tests {
     }
 
     #[test]
+    fn the_handler_forwards_changes_and_errors_but_not_reads() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut handler = forward(tx, roots());
+        let path = "/etc/iamgate/policies/huawei/identity/A.json";
+        let read = notify::event::AccessKind::Open(notify::event::AccessMode::Any);
+        handler(Ok(event(EventKind::Access(read), &[path])));
+        assert!(rx.try_recv().is_err(), "a read is not a change");
+        handler(Ok(written(&[path])));
+        let got = rx.try_recv().unwrap();
+        assert!(matches!(got, Signal::Change(c) if c == files(&["huawei/identity/A.json"])));
+        handler(Err(notify::Error::generic("queue overflow")));
+        assert!(matches!(rx.try_recv().unwrap(), Signal::Error(e) if e.contains("overflow")));
+    }
+
+    #[test]
     fn changes_merge_and_unknown_absorbs() {
         let mut a = files(&["huawei/identity/A.json"]);
         a.merge(files(&["huawei/scp/S.json"]));

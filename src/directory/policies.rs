@@ -58,20 +58,12 @@ impl PolicyStore {
         &self.policies[cloud as usize]
     }
 
-    /// Load every folder; all errors of all files at once. `sources` receives
-    /// (path, SHA-256) of every file compiled, for the snapshot digest.
-    pub fn load(
-        dir: &Path,
-        sources: &mut Vec<(PathBuf, ContentDigest)>,
-    ) -> Result<PolicyStore, Vec<Diagnostic>> {
-        PolicyStore::load_reusing(dir, sources, &CompiledPolicies::default(), Reread::All)
-    }
-
-    /// [`PolicyStore::load`], taking a file's compiled policy from
-    /// `previous` when its path and bytes are the same (see
-    /// [`crate::directory::cache`]): only changed files are parsed again.
-    /// Files `reread` leaves out are not read at all when `previous`
-    /// compiled them.
+    /// Load every folder; all errors of all files at once. `sources`
+    /// receives (path, SHA-256) of every file compiled, for the snapshot
+    /// digest. A file's compiled policy is `previous`'s when its path and
+    /// bytes are the same (see [`crate::directory::cache`]): only changed
+    /// files are parsed again, and files `reread` leaves out are not read at
+    /// all when `previous` compiled them.
     pub fn load_reusing(
         dir: &Path,
         sources: &mut Vec<(PathBuf, ContentDigest)>,
@@ -328,6 +320,7 @@ mod tests {
         std::fs::write(folder.join("A.json"), policy("A1")).unwrap();
         std::fs::write(folder.join("B.json"), policy("B1")).unwrap();
         let first = load(dir.path(), &CompiledPolicies::default(), Reread::All);
+        assert_eq!(first.file_count(), 2, "the built-in policies are not files");
         (dir, folder, first)
     }
 
