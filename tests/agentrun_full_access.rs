@@ -168,7 +168,8 @@ fn every_operation_against_the_full_access_policy() {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (method, path, action) in sdk_operations() {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
-        let m = table.lookup(&method, &instantiate(&path)).unwrap();
+        let concrete = instantiate(&path);
+        let m = table.lookup(&method, &concrete).unwrap();
         let catalog = m.actions().next().unwrap();
         assert_eq!(catalog.name, action);
         let arn = m.resource_for(catalog, REGION, ACCOUNT);

@@ -309,10 +309,8 @@ fn modelarts_service_tag_routes_add_and_remove_tags() {
         Method::DELETE,
         &[("team".to_string(), String::new())],
     );
-    let get = w
-        .routes
-        .lookup(&Method::GET, &format!("/v1/p-acme-cn4/services/{id}"))
-        .unwrap();
+    let item = format!("/v1/p-acme-cn4/services/{id}");
+    let get = w.routes.lookup(&Method::GET, &item).unwrap();
     let key = addressed(&get).unwrap().unwrap();
     match w.state.lookup(&key, "acme0001", "cn-north-4") {
         Lookup::Own(attrs) => assert_eq!(

@@ -215,7 +215,7 @@ fn every_seed_route_resolves_to_its_action_and_resource() {
             }
         };
         assert_eq!(urn, expected, "{method} {path}");
-        let names: Vec<&str> = m.params.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = m.params.iter().map(|(n, _)| *n).collect();
         assert!(
             names.iter().all(|n| path.contains(&format!("{{{n}}}"))),
             "{path}"

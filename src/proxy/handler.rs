@@ -291,7 +291,7 @@ pub(super) fn auth_failed(gw: &Gateway, rec: &Record, e: AuthError) -> GatewayEr
 fn route<'a>(
     gw: &Gateway,
     snap: &'a Snapshot,
-    parts: &Parts,
+    parts: &'a Parts,
     rec: &mut Record,
 ) -> Result<Routed<'a>, GatewayError> {
     let routed = snap

@@ -19,6 +19,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cloud::Cloud;
@@ -116,13 +117,17 @@ enum Target {
     Unmapped(usize),
 }
 
+/// The path parameters of a match: (name as written in the route's
+/// template, percent-decoded value), in path order. Names are borrowed from
+/// the table, values from the request path unless decoding changed them.
+pub type Params<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
 /// A routed request.
 #[derive(Debug, Clone)]
 pub struct RouteMatch<'a> {
     pub service: &'a Service,
     pub route: &'a Route,
-    /// (name as written in this route's template, percent-decoded value).
-    pub params: Vec<(String, String)>,
+    pub params: Params<'a>,
 }
 
 /// A routed request: a mapped route, or an SDK operation with no action.
@@ -137,8 +142,7 @@ pub enum Routed<'a> {
 pub struct UnmappedMatch<'a> {
     pub service: &'a Service,
     pub route: &'a UnmappedRoute,
-    /// (name as written in this route's template, percent-decoded value).
-    pub params: Vec<(String, String)>,
+    pub params: Params<'a>,
 }
 
 impl<'a> Routed<'a> {
@@ -169,11 +173,16 @@ impl<'a> Routed<'a> {
 impl UnmappedMatch<'_> {
     /// The decoded value of a path parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        param(&self.params, name)
     }
+}
+
+/// The decoded value of the parameter `name`.
+fn param<'p>(params: &'p Params<'_>, name: &str) -> Option<&'p str> {
+    params
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_ref())
 }
 
 /// Why a request has no route.
@@ -202,11 +211,13 @@ impl RouteTable {
     /// percent-escape steering a path away from the route its decoded form
     /// takes (`notebooks/fl%61vors` → `{id}` instead of `flavors`): such a
     /// path is refused as ambiguous.
-    pub fn lookup(
-        &self,
+    ///
+    /// The match borrows from the table and from `raw_path`.
+    pub fn lookup<'a>(
+        &'a self,
         method: &http::Method,
-        raw_path: &str,
-    ) -> Result<RouteMatch<'_>, RouteError> {
+        raw_path: &'a str,
+    ) -> Result<RouteMatch<'a>, RouteError> {
         match self.route(method, raw_path)? {
             Routed::Mapped(m) => Ok(m),
             Routed::Unmapped(u) => Err(RouteError::Unmapped {
@@ -219,7 +230,11 @@ impl RouteTable {
     /// Like [`RouteTable::lookup`], but an unmapped SDK operation comes back
     /// with its parameters (the proxy checks `{project_id}` of an operation
     /// forwarded under `unmapped = "forward"` like any other).
-    pub fn route(&self, method: &http::Method, raw_path: &str) -> Result<Routed<'_>, RouteError> {
+    pub fn route<'a>(
+        &'a self,
+        method: &http::Method,
+        raw_path: &'a str,
+    ) -> Result<Routed<'a>, RouteError> {
         let checked = path::check(raw_path).map_err(RouteError::BadPath)?;
         let matched = self.router.at(raw_path).map_err(|_| RouteError::NotFound)?;
         let entry = self
@@ -257,23 +272,23 @@ impl RouteTable {
     /// Name and decode the parameter values; `true` when a decoded value
     /// equals a static segment of some route, so that the decoded path might
     /// route elsewhere (only then is it routed again).
-    fn decode_params<'p>(
+    fn decode_params<'a>(
         &self,
-        entry: &MethodEntry,
-        values: impl Iterator<Item = &'p str>,
+        entry: &'a MethodEntry,
+        values: impl Iterator<Item = &'a str>,
         has_escapes: bool,
-    ) -> (Vec<(String, String)>, bool) {
-        let mut params = Vec::with_capacity(entry.params.len());
+    ) -> (Params<'a>, bool) {
+        let mut params = Params::with_capacity(entry.params.len());
         let mut reroute = false;
         for (name, value) in entry.params.iter().zip(values) {
             let value = if has_escapes && value.contains('%') {
-                let decoded = path::decode(value).into_owned();
-                reroute |= self.statics.contains(&decoded);
+                let decoded = path::decode(value);
+                reroute |= self.statics.contains(decoded.as_ref());
                 decoded
             } else {
-                value.to_string()
+                Cow::Borrowed(value)
             };
-            params.push((name.clone(), value));
+            params.push((name.as_str(), value));
         }
         (params, reroute)
     }
@@ -328,10 +343,7 @@ impl RouteTable {
 impl<'a> RouteMatch<'a> {
     /// The decoded value of a path parameter, by the name this route gives it.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        param(&self.params, name)
     }
 
     /// The actions the route requires (all must be allowed).
