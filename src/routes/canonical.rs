@@ -47,8 +47,10 @@ pub fn canonical_id(decoded: &str) -> Result<&str, Ambiguous> {
     if decoded == "." || decoded == ".." {
         return Err(Ambiguous::DotSegment);
     }
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
-    match decoded.chars().find(|c| !plain(*c)) {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    let other = decoded.bytes().position(|b| !plain(b));
+    // Plain bytes are ASCII, so the first other byte starts a character.
+    match other.and_then(|at| decoded[at..].chars().next()) {
         Some(c) => Err(Ambiguous::Character(c)),
         None => Ok(decoded),
     }
