@@ -42,7 +42,8 @@ fn is_plain(rest: &str) -> bool {
     let special = rest.bytes().fold(false, |acc, b| {
         acc | (b == b'%') | (b == b'\\') | (b < 0x20) | (b == 0x7f)
     });
-    !special && rest.split('/').all(|s| !matches!(s, "" | "." | ".."))
+    let mut segments = rest.as_bytes().split(|b| *b == b'/');
+    !special && segments.all(|s| !matches!(s, b"" | b"." | b".."))
 }
 
 /// Check one segment; `Ok(true)` when it holds a percent escape.
