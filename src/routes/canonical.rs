@@ -35,6 +35,18 @@ pub enum Ambiguous {
     Character(char),
 }
 
+/// The bytes an id may hold: `A-Z a-z 0-9 - _ . ~`, all ASCII.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~');
+        b += 1;
+    }
+    table
+};
+
 /// The id itself when it is canonical (percent-decoded already, as route
 /// parameters are), else why not.
 pub fn canonical_id(decoded: &str) -> Result<&str, Ambiguous> {
@@ -47,8 +59,7 @@ pub fn canonical_id(decoded: &str) -> Result<&str, Ambiguous> {
     if decoded == "." || decoded == ".." {
         return Err(Ambiguous::DotSegment);
     }
-    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
-    let other = decoded.bytes().position(|b| !plain(b));
+    let other = decoded.bytes().position(|b| !PLAIN[usize::from(b)]);
     // Plain bytes are ASCII, so the first other byte starts a character.
     match other.and_then(|at| decoded[at..].chars().next()) {
         Some(c) => Err(Ambiguous::Character(c)),
