@@ -26,7 +26,7 @@ pub(crate) fn check(raw: &str) -> Result<Checked, String> {
         return Err(format!("path must start with '/': {raw:?}"));
     };
     let mut has_escapes = false;
-    if rest.is_empty() || is_plain(rest) {
+    if rest.is_empty() || is_plain(raw) {
         return Ok(Checked { has_escapes });
     }
     for (index, segment) in rest.split('/').enumerate() {
@@ -35,15 +35,20 @@ pub(crate) fn check(raw: &str) -> Result<Checked, String> {
     Ok(Checked { has_escapes })
 }
 
-/// The fast path: no escape, backslash or control byte anywhere, and no
-/// empty or dot segment. The byte scan has no early exit so that it
-/// vectorises; any other path takes the segment-by-segment checks.
-fn is_plain(rest: &str) -> bool {
-    let special = rest.bytes().fold(false, |acc, b| {
-        acc | (b == b'%') | (b == b'\\') | (b < 0x20) | (b == 0x7f)
+/// The fast path: no escape, backslash or control byte anywhere, no
+/// trailing `/`, and no `/` followed by `/` or `.` (so no empty or dot
+/// segment; a name such as `.well-known` takes the slow path too). The scan
+/// of the byte pairs has no early exit so that it vectorises; any other path
+/// takes the segment-by-segment checks.
+fn is_plain(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let pairs = bytes.iter().zip(bytes.iter().skip(1));
+    let suspect = pairs.fold(false, |acc, (before, b)| {
+        let special = (*b == b'%') | (*b == b'\\') | (*b < 0x20) | (*b == 0x7f);
+        let opens = (*before == b'/') & ((*b == b'/') | (*b == b'.'));
+        acc | special | opens
     });
-    let mut segments = rest.as_bytes().split(|b| *b == b'/');
-    !special && segments.all(|s| !matches!(s, b"" | b"." | b".."))
+    !suspect && !raw.ends_with('/')
 }
 
 /// Check one segment; `Ok(true)` when it holds a percent escape.
@@ -130,6 +135,15 @@ mod tests {
         assert!(check("/v1/p/notebooks/nb%201").unwrap().has_escapes);
         assert!(check("/v1/p/notebooks/%E4%B8%AD").unwrap().has_escapes);
         assert!(check("/v1/p/a.b/...").is_ok());
+    }
+
+    /// The fast path sends every segment that starts with `.` to the
+    /// segment-by-segment checks, which accept a name that is no dot segment.
+    #[test]
+    fn names_starting_with_a_dot_are_not_dot_segments() {
+        for path in ["/.well-known", "/v1/.hidden/x", "/v1/p/.a.b", "/v1/..."] {
+            assert_eq!(check(path), Ok(Checked { has_escapes: false }), "{path}");
+        }
     }
 
     #[test]
