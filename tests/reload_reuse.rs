@@ -229,17 +229,7 @@ fn a_broken_file_is_reported_on_every_reload_until_fixed() {
 #[test]
 fn snapshot_reload_reads_the_config_folders() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    sample_at(root);
-    let config_path = root.join("iamgate.toml");
-    std::fs::write(
-        &config_path,
-        "listen = \"127.0.0.1:0\"\nroutes = \"routes\"\npolicies = \"policies\"\n\
-         [upstreams]\nmodelarts = \"builtin:mock\"\nagentrun = \"builtin:mock\"\n\
-         [regions]\nagentrun = \"cn-hangzhou\"\n",
-    )
-    .unwrap();
-    let config = Config::load(&config_path).unwrap();
+    let config = configured(dir.path());
     let first = Snapshot::load(&config).unwrap();
     let again = Snapshot::reload(&config, &first, Reread::All).unwrap();
     assert_eq!(again.digest, first.digest);
