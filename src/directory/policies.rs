@@ -58,6 +58,10 @@ impl PolicyStore {
         &self.policies[cloud as usize]
     }
 
+    fn of_mut(&mut self, cloud: Cloud) -> &mut ByName {
+        &mut self.policies[cloud as usize]
+    }
+
     /// Load every folder; all errors of all files at once. `sources`
     /// receives (path, SHA-256) of every file compiled, for the snapshot
     /// digest. A file's compiled policy is `previous`'s when its path and
@@ -78,7 +82,7 @@ impl PolicyStore {
                 PolicyKind::Org,
                 PathBuf::from("<built-in>"),
             );
-            store.policies[cloud as usize].insert(builtin.name.to_string(), entry);
+            store.of_mut(cloud).insert(builtin.name.to_string(), entry);
         }
         let mut errors = Vec::new();
         let named = reread.named_under(dir);
@@ -171,7 +175,8 @@ impl PolicyStore {
             errors.push(Diagnostic::error(&path, Place::File, msg));
             return;
         }
-        self.policies[cloud as usize].insert(p.name.to_string(), (p, kind, path));
+        self.of_mut(cloud)
+            .insert(p.name.to_string(), (p, kind, path));
     }
 
     /// A policy of this cloud and kind, or a message saying why not.
