@@ -2,7 +2,8 @@
 //! parsed with its cloud's grammar, plus the built-in full-access policies.
 //! Names (file stems) are unique within a cloud.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -87,12 +88,9 @@ impl PolicyStore {
         let mut errors = Vec::new();
         let named = reread.named_under(dir);
         for &(cloud, kind, folder) in FOLDERS {
-            for (path, entry) in json_files(&dir.join(folder), &mut errors) {
-                let named = named.as_ref().is_none_or(|n| n.contains(path.as_os_str()));
-                let unread = match named {
-                    true => None,
-                    false => unchanged(previous, &path, &entry),
-                };
+            let files = json_files(&dir.join(folder), &mut errors);
+            let unread = unread(previous, &files, named.as_ref());
+            for ((path, _), unread) in files.into_iter().zip(unread) {
                 if let Some(file) = unread {
                     sources.push((path.clone(), file.digest));
                     store.compiled.insert(path.clone(), file.clone());
@@ -233,6 +231,61 @@ fn kind_name(kind: PolicyKind) -> &'static str {
         PolicyKind::Identity => "identity",
         PolicyKind::Org => "organisation (SCP/control)",
     }
+}
+
+/// Below this many files one thread `stat`s them all.
+const PARALLEL_STAT_FROM: usize = 1024;
+
+/// For each file, what `previous` compiled there when it need not be read
+/// again: the watcher did not name it (`named` is `None` when every file
+/// must be read) and [`unchanged`] holds. A big folder's `stat`s are
+/// shared out over the machine's cores (a reload of 10,000 files spends
+/// most of its policy-store time in them); the result is the same.
+fn unread<'p>(
+    previous: &'p CompiledPolicies,
+    files: &[(PathBuf, std::fs::DirEntry)],
+    named: Option<&HashSet<OsString>>,
+) -> Vec<Option<&'p CompiledFile>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    unread_on(previous, files, named, threads.min(4))
+}
+
+/// [`unread`] over at most `threads` threads.
+fn unread_on<'p>(
+    previous: &'p CompiledPolicies,
+    files: &[(PathBuf, std::fs::DirEntry)],
+    named: Option<&HashSet<OsString>>,
+    threads: usize,
+) -> Vec<Option<&'p CompiledFile>> {
+    let Some(named) = named else {
+        return vec![None; files.len()];
+    };
+    let one = |(path, entry): &(PathBuf, std::fs::DirEntry)| match named.contains(path.as_os_str())
+    {
+        true => None,
+        false => unchanged(previous, path, entry),
+    };
+    if files.len() < PARALLEL_STAT_FROM || threads < 2 {
+        return files.iter().map(one).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let mut parts = files.chunks(chunk);
+        let first = parts.next().unwrap_or_default();
+        let others: Vec<_> = parts
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<_> = first.iter().map(one).collect();
+        for handle in others {
+            // A panicking `stat` is not expected; read those files instead.
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(_) => out.resize(out.len() + chunk, None),
+            }
+        }
+        out.truncate(files.len());
+        out
+    })
 }
 
 /// What `previous` compiled at `path`, if `stat` shows the very file it
@@ -410,5 +463,43 @@ mod tests {
         let store = load(dir.path(), &previous, Reread::Only(&none));
         assert_eq!(sid(&store, "L"), "L2");
         assert_eq!(sid(&store, "H"), "H2");
+    }
+    #[test]
+    fn a_big_folder_statted_on_several_threads_decides_like_one_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("huawei/identity");
+        std::fs::create_dir_all(&folder).unwrap();
+        let n = PARALLEL_STAT_FROM + 77;
+        for i in 0..n {
+            std::fs::write(folder.join(format!("P{i:05}.json")), policy("one")).unwrap();
+        }
+        let first = load(dir.path(), &CompiledPolicies::default(), Reread::All);
+        // Changed to `stat` (another size), named by the watcher, or
+        // untouched: spread over every thread's share, the last one's too.
+        let changed = [0, 500, n / 2, n - 1];
+        for i in changed {
+            std::fs::write(folder.join(format!("P{i:05}.json")), policy("two!")).unwrap();
+        }
+        let named_rel = BTreeSet::from([PathBuf::from("huawei/identity/P00003.json")]);
+        let named = Reread::Only(&named_rel).named_under(dir.path());
+        let files = json_files(&folder, &mut Vec::new());
+        let reused = |threads| -> Vec<bool> {
+            unread_on(&first.compiled, &files, named.as_ref(), threads)
+                .iter()
+                .map(Option::is_some)
+                .collect()
+        };
+        let one = reused(1);
+        assert_eq!(one.len(), n);
+        let expected: Vec<bool> = (0..n).map(|i| !changed.contains(&i) && i != 3).collect();
+        assert_eq!(one, expected);
+        for threads in [2, 3, 4] {
+            assert_eq!(reused(threads), one, "{threads} threads");
+        }
+        // Every file must be read: nothing is reused, on any number of threads.
+        for threads in [1, 2] {
+            let all = unread_on(&first.compiled, &files, None, threads);
+            assert!(all.iter().all(Option::is_none) && all.len() == n);
+        }
     }
 }
