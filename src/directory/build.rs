@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
-use crate::directory::cache::{self, Compiled, ContentDigest, Parsed, Reread};
+use crate::directory::cache::{self, Compiled, ContentDigest, Parsed, Reread, SamePolicies};
 use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, ResourcesFile};
 use crate::directory::policies::{PolicyKind, PolicyStore};
 use crate::directory::{Directory, Principal, Project, User};
@@ -207,33 +207,29 @@ impl<'a> Builder<'a> {
         names: Vec<String>,
         ats: Vec<String>,
     ) -> Arc<PolicySet> {
-        let key = (cloud, PolicyKind::Identity, names);
-        if let Some((_, set)) = self.sets.get(&key) {
-            return set.clone();
-        }
-        let mut policies = Vec::new();
-        for (name, at) in key.2.iter().zip(&ats) {
+        let mut policies = Vec::with_capacity(names.len());
+        for (name, at) in names.iter().zip(ats) {
             match self.identity_policy(cloud, name) {
                 Ok(p) => policies.push(p),
-                Err(msg) => self.error("accounts.toml", at.clone(), msg),
+                Err(msg) => self.error("accounts.toml", at, msg),
             }
         }
-        self.set_of(key, policies)
+        self.set_of((cloud, PolicyKind::Identity, SamePolicies(policies)))
     }
 
     /// The set of these resolved policies: one built from the very same
     /// ones earlier in this load or in the previous load (see [`cache`]),
     /// else built now. Equal sets are thus one set, which keeps every
     /// unchanged subject pointer-equal from one reload to the next.
-    pub(super) fn set_of(
-        &mut self,
-        key: cache::SetKey,
-        policies: Vec<Arc<crate::policy::Policy>>,
-    ) -> Arc<PolicySet> {
-        let set = cache::reuse_set(&self.sets, &key, &policies)
-            .or_else(|| cache::reuse_set(self.previous_sets, &key, &policies))
-            .unwrap_or_else(|| Arc::new(PolicySet::new(policies.clone())));
-        self.sets.insert(key, (policies, set.clone()));
+    pub(super) fn set_of(&mut self, key: cache::SetKey) -> Arc<PolicySet> {
+        if let Some(set) = self.sets.get(&key) {
+            return set.clone();
+        }
+        let set = match self.previous_sets.get(&key) {
+            Some(set) => set.clone(),
+            None => Arc::new(PolicySet::new(key.2 .0.clone())),
+        };
+        self.sets.insert(key, set.clone());
         set
     }
 
@@ -276,7 +272,7 @@ impl<'a> Builder<'a> {
             org_path: org_path.clone(),
         };
         // The root has no identity policies: one shared empty set.
-        let none = self.set_of((acc.cloud, PolicyKind::Identity, Vec::new()), Vec::new());
+        let none = self.set_of((acc.cloud, PolicyKind::Identity, SamePolicies(Vec::new())));
         let root = principal(None, none);
         self.dir
             .principals

@@ -9,9 +9,9 @@
 //! `parse_policy` is a pure function of (path, name, cloud, text); a TOML
 //! table is a pure function of its text. A file that failed to compile is
 //! never cached, so its errors are reported again on every load until it is
-//! fixed. A policy set is reused only when the same names resolve
-//! to the very same compiled policies (pointer-equal) as last time, so a
-//! changed policy file always rebuilds every set that holds it.
+//! fixed. A policy set is reused only when it holds the very same
+//! compiled policies (pointer-equal) in the same order as a set built
+//! before, so a changed policy file always rebuilds every set that holds it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
@@ -58,26 +58,37 @@ impl<T> std::fmt::Debug for Parsed<T> {
     }
 }
 
-/// A policy set's names: (cloud, identity or organisation policies, the
-/// names in order).
-pub type SetKey = (Cloud, PolicyKind, Vec<String>);
+/// A policy set's key: (cloud, identity or organisation policies, the
+/// compiled policies it holds, in order).
+pub type SetKey = (Cloud, PolicyKind, SamePolicies);
+
+/// Compiled policies compared and hashed by address: two lists are equal
+/// when they hold the very same compiled policies in the same order. The
+/// key holds its policies, so no address it compares can be freed and
+/// reused by another policy while it is in a map.
+#[derive(Debug, Clone)]
+pub struct SamePolicies(pub Vec<Arc<Policy>>);
+
+impl PartialEq for SamePolicies {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl Eq for SamePolicies {}
+
+impl std::hash::Hash for SamePolicies {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.len());
+        for p in &self.0 {
+            std::ptr::hash(Arc::as_ptr(p), state);
+        }
+    }
+}
 
 /// The policy sets of one load (identity sets of users and groups, org
-/// nodes' sets) → the policies they resolved to and the set built from them.
-pub type PolicySets =
-    HashMap<SetKey, (Vec<Arc<Policy>>, Arc<PolicySet>), foldhash::fast::RandomState>;
-
-/// The set `previous` built from exactly these policies, if any.
-pub fn reuse_set(
-    previous: &PolicySets,
-    key: &SetKey,
-    policies: &[Arc<Policy>],
-) -> Option<Arc<PolicySet>> {
-    let (was, set) = previous.get(key)?;
-    let same =
-        was.len() == policies.len() && was.iter().zip(policies).all(|(a, b)| Arc::ptr_eq(a, b));
-    same.then(|| set.clone())
-}
+/// nodes' sets), by the policies they were built from.
+pub type PolicySets = HashMap<SetKey, Arc<PolicySet>, foldhash::fast::RandomState>;
 
 /// SHA-256 of a file's bytes.
 pub type ContentDigest = [u8; 32];
@@ -228,6 +239,42 @@ impl CompiledPolicies {
 mod tests {
     use super::*;
     use crate::cloud::Cloud;
+
+    #[test]
+    fn a_set_key_is_the_very_same_policies_in_the_same_order() {
+        use std::hash::BuildHasher;
+        let (a, b) = (
+            Arc::new(Policy::full_access(Cloud::Huawei)),
+            Arc::new(Policy::full_access(Cloud::Huawei)),
+        );
+        assert_eq!(*a, *b, "equal in content");
+        let key = |ps: &[&Arc<Policy>]| {
+            let list: Vec<Arc<Policy>> = ps.iter().map(|p| Arc::clone(p)).collect();
+            (Cloud::Huawei, PolicyKind::Identity, SamePolicies(list))
+        };
+        let hasher = foldhash::fast::FixedState::with_seed(7);
+        assert_eq!(key(&[&a, &b]), key(&[&a, &b]));
+        assert_eq!(
+            hasher.hash_one(key(&[&a, &b])),
+            hasher.hash_one(key(&[&a, &b]))
+        );
+        // A recompiled policy (same text, another allocation) is another
+        // key: its set is rebuilt. So are another order and another length.
+        assert_ne!(key(&[&a]), key(&[&b]));
+        assert_ne!(key(&[&a, &b]), key(&[&b, &a]));
+        assert_ne!(key(&[&a]), key(&[&a, &a]));
+        let mut sets = PolicySets::default();
+        let set = Arc::new(PolicySet::new(vec![a.clone()]));
+        sets.insert(key(&[&a]), set.clone());
+        assert!(Arc::ptr_eq(&sets[&key(&[&a])], &set));
+        assert!(!sets.contains_key(&key(&[&b])));
+        let other_kind = (
+            Cloud::Huawei,
+            PolicyKind::Org,
+            SamePolicies(vec![a.clone()]),
+        );
+        assert!(!sets.contains_key(&other_kind));
+    }
 
     #[test]
     fn a_policy_is_found_only_at_its_path_with_the_same_bytes() {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
 use crate::directory::build::{Builder, Node};
+use crate::directory::cache::SamePolicies;
 use crate::directory::files::{AccountEntry, OrganizationEntry};
 use crate::directory::policies::PolicyKind;
 use crate::policy::{OrgLevel, PolicySet};
@@ -41,7 +42,7 @@ impl Builder<'_> {
             )));
         }
         let policies = self.policies(cloud, PolicyKind::Org, names, at);
-        self.set_of((cloud, PolicyKind::Org, names.clone()), policies)
+        self.set_of((cloud, PolicyKind::Org, SamePolicies(policies)))
     }
 
     pub(super) fn organizations(&mut self, orgs: &[OrganizationEntry]) {
