@@ -15,6 +15,7 @@ use std::sync::Arc;
 use http::Method;
 use iamgate::cloud::Cloud;
 use iamgate::policy::glob::Glob;
+use iamgate::policy::statement::ActionSet;
 use iamgate::policy::{
     evaluate, parse_policy, Context, DecisionKind, Policy, PolicySet, PolicySource, Reason, Subject,
 };
@@ -106,11 +107,14 @@ enum Grant {
 /// How the deciding statement covers `action`: exactly one of its patterns
 /// must match, and that pattern names the kind of grant.
 fn grant_kind(policy: &Policy, index: usize, action: &str) -> Grant {
-    let st = &policy.statements[index];
-    let matching: Vec<&String> = st
-        .action_text
+    let ActionSet::Action(patterns) = &policy.statements[index].actions else {
+        panic!("statement {index} has no Action")
+    };
+    let lower = action.to_lowercase();
+    let matching: Vec<String> = patterns
         .iter()
-        .filter(|p| Glob::new(&p.to_lowercase()).matches(&action.to_lowercase()))
+        .filter(|g| g.matches(&lower))
+        .map(|g| g.text().into_owned())
         .collect();
     assert_eq!(
         matching.len(),
@@ -118,8 +122,8 @@ fn grant_kind(policy: &Policy, index: usize, action: &str) -> Grant {
         "{action}: statement {index} patterns {matching:?}"
     );
     match matching[0].as_str() {
-        "agentrun:List*" => Grant::List,
-        "agentrun:Get*" => Grant::Get,
+        "agentrun:list*" => Grant::List,
+        "agentrun:get*" => Grant::Get,
         p if !p.contains(['*', '?']) => {
             assert!(p.eq_ignore_ascii_case(action), "{p} vs {action}");
             Grant::Exact
@@ -151,10 +155,13 @@ fn the_seed_policy_loads_verbatim_from_both_places() {
     assert_eq!(&*policy.name, POLICY);
     // The second statement is the AgentRun one: 2 globs + 40 exact actions.
     let agentrun = &policy.statements[1];
-    assert_eq!(agentrun.action_text.len(), 42);
+    let ActionSet::Action(actions) = &agentrun.actions else {
+        panic!("{agentrun:?}")
+    };
+    assert_eq!(actions.len(), 42);
     assert_eq!(
-        agentrun.action_text[..2],
-        ["agentrun:List*", "agentrun:Get*"]
+        actions[..2],
+        [Glob::new("agentrun:list*"), Glob::new("agentrun:get*")]
     );
 }
 

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use iamgate::policy::condition::Condition;
-use iamgate::policy::glob::Glob;
 use iamgate::policy::statement::{ActionSet, ResourceSet};
 use iamgate::policy::{
     Context, Decision, DecisionKind, Effect, Policy, PolicySource, Reason, StatementRef,
@@ -39,21 +38,11 @@ pub struct NaiveSubject {
     pub org: Arc<[NaiveLevel]>,
 }
 
-/// The pattern text back from a compiled glob (a lossless round trip).
-fn glob_text(g: &Glob) -> String {
-    match g {
-        Glob::Any => "*".to_string(),
-        Glob::Exact(s) | Glob::Stars(s, ..) | Glob::General(s) => s.to_string(),
-        Glob::Prefix(p) => format!("{p}*"),
-    }
-}
-
 pub fn naive_policy(policy: &Policy) -> Arc<NaivePolicy> {
     let statements = policy.statements.iter().map(|s| {
-        assert!(
-            matches!(s.actions, ActionSet::Action(_)),
-            "the generator writes no NotAction"
-        );
+        let ActionSet::Action(actions) = &s.actions else {
+            panic!("the generator writes no NotAction")
+        };
         let ResourceSet::Resource(resources) = &s.resources else {
             panic!("the generator writes no NotResource")
         };
@@ -61,8 +50,8 @@ pub fn naive_policy(policy: &Policy) -> Arc<NaivePolicy> {
             index: s.index,
             sid: s.sid.clone(),
             effect: s.effect,
-            actions: s.action_text.iter().map(|a| a.to_lowercase()).collect(),
-            resources: resources.iter().map(glob_text).collect(),
+            actions: actions.iter().map(|g| g.text().into_owned()).collect(),
+            resources: resources.iter().map(|g| g.text().into_owned()).collect(),
             conditions: s.conditions.clone(),
         }
     });

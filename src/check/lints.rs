@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostic, Place};
 use crate::policy::condition::Condition;
+use crate::policy::glob::Glob;
 use crate::policy::statement::ActionSet;
 use crate::policy::Policy;
 use crate::routes::{Action, RouteTable};
@@ -92,14 +93,17 @@ pub(super) fn unsupported_condition_keys(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for st in &policy.statements {
-        if !matches!(st.actions, ActionSet::Action(_)) {
+        let ActionSet::Action(patterns) = &st.actions else {
             continue;
-        }
-        let named: Vec<&CatalogEntry<'_>> = st
-            .action_text
+        };
+        // Named actions: the patterns without a wildcard (lower-cased
+        // when compiled, as the catalog's names are).
+        let named: Vec<&CatalogEntry<'_>> = patterns
             .iter()
-            .filter(|a| !a.contains(['*', '?']))
-            .filter_map(|a| catalog.get(&a.to_lowercase()))
+            .filter_map(|g| match g {
+                Glob::Exact(action) => catalog.get(&**action),
+                _ => None,
+            })
             .filter(|e| e.documented)
             .collect();
         for c in st.conditions.iter().filter(|c| is_checked_key(&c.key)) {

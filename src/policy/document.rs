@@ -153,7 +153,7 @@ impl Parser<'_> {
             }
         };
         let effect = self.effect(obj, &at);
-        let (actions, action_text) = self.actions(obj, &at);
+        let actions = self.actions(obj, &at);
         let resources = self.resources(obj, &at);
         let conditions = match obj.get("Condition") {
             Some(c) => self.conditions(c, &format!("{at}/Condition")),
@@ -167,7 +167,6 @@ impl Parser<'_> {
             sid,
             effect: effect?,
             actions: actions?,
-            action_text,
             resources: resources?,
             conditions,
         })
@@ -215,26 +214,24 @@ impl Parser<'_> {
         (out.len() == items.len()).then_some(out)
     }
 
-    fn actions(&mut self, obj: &Map<String, Value>, at: &str) -> (Option<ActionSet>, Vec<String>) {
+    fn actions(&mut self, obj: &Map<String, Value>, at: &str) -> Option<ActionSet> {
         let (field, value) = match (obj.get("Action"), obj.get("NotAction")) {
             (Some(_), Some(_)) => {
                 self.error(
                     at,
                     "a statement takes exactly one of Action and NotAction, not both",
                 );
-                return (None, Vec::new());
+                return None;
             }
             (None, None) => {
                 self.error(at, "missing Action (or NotAction)");
-                return (None, Vec::new());
+                return None;
             }
             (Some(v), None) => ("Action", v),
             (None, Some(v)) => ("NotAction", v),
         };
         let at = format!("{at}/{field}");
-        let Some(list) = self.string_list(value, &at) else {
-            return (None, Vec::new());
-        };
+        let list = self.string_list(value, &at)?;
         for (i, a) in list.iter().enumerate() {
             if a != "*" && (!a.contains(':') || a.contains(char::is_whitespace)) {
                 self.error(
@@ -249,7 +246,7 @@ impl Parser<'_> {
         } else {
             ActionSet::NotAction(globs)
         };
-        (Some(set), list)
+        Some(set)
     }
 
     fn resources(&mut self, obj: &Map<String, Value>, at: &str) -> Option<ResourceSet> {

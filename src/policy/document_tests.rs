@@ -55,7 +55,6 @@ fn a_valid_document_compiles_every_statement() {
         (a.index, a.sid.as_deref(), a.effect),
         (0, Some("A"), Effect::Allow)
     );
-    assert_eq!(a.action_text, ["ModelArts:Notebook:*"]);
     assert_eq!(
         a.actions,
         ActionSet::Action(vec![Glob::new("modelarts:notebook:*")])

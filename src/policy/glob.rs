@@ -41,6 +41,16 @@ impl Glob {
         }
     }
 
+    /// The pattern this glob was compiled from (as compiled: action
+    /// patterns are lower-cased first).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Glob::Any => "*".into(),
+            Glob::Exact(s) | Glob::Stars(s, ..) | Glob::General(s) => (**s).into(),
+            Glob::Prefix(p) => format!("{p}*").into(),
+        }
+    }
+
     /// True when the pattern has a wildcard.
     pub fn is_wildcard(&self) -> bool {
         !matches!(self, Glob::Exact(_))
@@ -194,6 +204,17 @@ pub fn intersects(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_glob_gives_back_the_pattern_it_was_compiled_from() {
+        for p in ["*", "obs:get", "obs:*", "*:get*", "a*b*c", "a?c", "?", "**"] {
+            assert_eq!(Glob::new(p).text(), p);
+        }
+        assert!(
+            matches!(Glob::new("obs:*"), Glob::Prefix(_)),
+            "the stored part has no star"
+        );
+    }
 
     #[test]
     fn shapes_are_classified() {

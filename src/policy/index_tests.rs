@@ -70,7 +70,7 @@ fn positions_name_policy_and_statement_in_order() {
     assert_eq!(names, ["a", "b"]);
     let (p, st) = set.statement(7);
     assert_eq!((&*p.name, st.index), ("b", 1));
-    assert_eq!(st.action_text, ["*"]);
+    assert_eq!(st.actions, ActionSet::Action(vec![Glob::Any]));
     let (p, st) = set.statement(4);
     assert_eq!((&*p.name, st.index), ("a", 4));
 }

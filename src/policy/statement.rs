@@ -35,8 +35,6 @@ pub struct Statement {
     pub sid: Option<Arc<str>>,
     pub effect: Effect,
     pub actions: ActionSet,
-    /// The action patterns as written, for explanations.
-    pub action_text: Vec<String>,
     pub resources: ResourceSet,
     pub conditions: Vec<Condition>,
 }
@@ -91,7 +89,6 @@ impl Policy {
                 sid: None,
                 effect: Effect::Allow,
                 actions: ActionSet::Action(vec![Glob::Any]),
-                action_text: vec!["*".into()],
                 resources: ResourceSet::Resource(vec![Glob::Any]),
                 conditions: Vec::new(),
             }],
@@ -110,7 +107,6 @@ mod tests {
             sid: None,
             effect: Effect::Allow,
             actions,
-            action_text: Vec::new(),
             resources,
             conditions: Vec::new(),
         }
