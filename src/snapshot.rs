@@ -74,25 +74,10 @@ impl Snapshot {
         compiled: &directory::cache::Compiled,
         reread: Reread<'_>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
+        let mut route_files = Vec::new();
         let mut policy_sources = Vec::new();
-        // The routes do not depend on the policies: they load on a second
-        // thread meanwhile (a reload's time is mostly the policies').
-        let (routes, route_files, dir) = std::thread::scope(|s| {
-            let routes = s.spawn(|| {
-                let mut files = Vec::new();
-                (
-                    RouteTable::load_dir_collecting(routes_dir, &mut files),
-                    files,
-                )
-            });
-            let dir = directory::load_reusing(policies_dir, &mut policy_sources, compiled, reread);
-            let (routes, files) = routes.join().unwrap_or_else(|_| {
-                let msg = "loading the routes failed unexpectedly";
-                let error = Diagnostic::error(routes_dir, Place::File, msg);
-                (Err(vec![error]), Vec::new())
-            });
-            (routes, files, dir)
-        });
+        let routes = RouteTable::load_dir_collecting(routes_dir, &mut route_files);
+        let dir = directory::load_reusing(policies_dir, &mut policy_sources, compiled, reread);
         let ((routes, mut warnings), (directory, dir_warnings)) = match (routes, dir) {
             (Ok(r), Ok(d)) => (r, d),
             (r, d) => {
