@@ -38,7 +38,6 @@ pub mod explain;
 pub mod huawei_iam;
 pub mod identity;
 pub mod learn;
-pub mod memory;
 pub mod metrics;
 pub mod mock;
 #[cfg(feature = "otel")]

@@ -300,7 +300,6 @@ impl ExplainArgs {
 }
 
 fn main() -> ExitCode {
-    iamgate::memory::no_transparent_huge_pages();
     // Usage errors exit 1 (2 means "denied" for `explain`); help and version 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
