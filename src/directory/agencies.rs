@@ -111,7 +111,7 @@ impl Builder<'_> {
             let ats = (0..a.policies.len())
                 .map(|i| format!("{aat}/policies/{i}"))
                 .collect();
-            let identity = self.identity_set(acc.cloud, a.policies.clone(), ats);
+            let identity = self.identity_set(acc.cloud, &a.policies, ats);
             let agency = Agency {
                 name: a.name.clone(),
                 account_id: acc.id.as_str().into(),

@@ -204,7 +204,7 @@ impl<'a> Builder<'a> {
     pub(super) fn identity_set(
         &mut self,
         cloud: Cloud,
-        names: Vec<String>,
+        names: &[String],
         ats: Vec<String>,
     ) -> Arc<PolicySet> {
         let mut policies = Vec::with_capacity(names.len());
@@ -292,7 +292,7 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let (names, ats) = self.user_policy_names(acc, u, &groups, &uat);
-            let identity = self.identity_set(acc.cloud, names, ats);
+            let identity = self.identity_set(acc.cloud, &names, ats);
             let user = User {
                 name: u.name.clone(),
                 id: u.id.clone().unwrap_or_else(|| u.name.clone()),

@@ -203,10 +203,8 @@ impl CompiledPolicies {
 
     /// The policy compiled from exactly these bytes at this path, if any.
     pub fn get(&self, path: &Path, digest: &ContentDigest) -> Option<Arc<Policy>> {
-        match self.by_path.get(path.as_os_str()) {
-            Some(f) if f.digest == *digest => Some(f.policy.clone()),
-            _ => None,
-        }
+        let file = self.at(path).filter(|f| f.digest == *digest)?;
+        Some(file.policy.clone())
     }
 
     /// What was compiled at this path.

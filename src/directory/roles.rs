@@ -148,7 +148,7 @@ impl Builder<'_> {
         let ats = (0..entry.policies.len())
             .map(|i| format!("{rat}/policies/{i}"))
             .collect();
-        let identity = self.identity_set(Cloud::Aliyun, entry.policies.clone(), ats);
+        let identity = self.identity_set(Cloud::Aliyun, &entry.policies, ats);
         let arn = role_arn(&acc.id, &entry.name);
         let id = entry.id.clone().unwrap_or_else(|| {
             // Stable across reloads, so a session's AssumedRoleId does not change.
