@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::cloud::Cloud;
-use crate::directory::build::Builder;
+use crate::directory::build::{Builder, IdentityAt, Listed};
 use crate::directory::files::{AccountEntry, AgencyEntry};
 use crate::directory::{Principal, User};
 use crate::policy::{OrgLevel, Subject};
@@ -90,7 +90,8 @@ impl Builder<'_> {
         org_path: Option<&str>,
     ) {
         for (k, a) in acc.agencies.iter().enumerate() {
-            let aat = format!("{at}/agency/{k}");
+            let who = IdentityAt::new(at, "agency", k);
+            let aat = who.to_string();
             if acc.cloud != Cloud::Huawei {
                 self.error(
                     "accounts.toml",
@@ -108,10 +109,8 @@ impl Builder<'_> {
                 self.error("accounts.toml", format!("{aat}/duration"), msg);
                 continue;
             }
-            let ats = (0..a.policies.len())
-                .map(|i| format!("{aat}/policies/{i}"))
-                .collect();
-            let identity = self.identity_set(acc.cloud, &a.policies, ats);
+            let listed: Vec<_> = Listed::named(&a.policies, who).collect();
+            let identity = self.identity_set(acc.cloud, &listed);
             let agency = Agency {
                 name: a.name.clone(),
                 account_id: acc.id.as_str().into(),

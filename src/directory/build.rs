@@ -2,6 +2,7 @@
 //! against the policy store, and compile every principal's `Subject`.
 //! Every problem is reported with its file and place; nothing is half-built.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -201,17 +202,14 @@ impl<'a> Builder<'a> {
         out
     }
 
-    pub(super) fn identity_set(
-        &mut self,
-        cloud: Cloud,
-        names: &[String],
-        ats: Vec<String>,
-    ) -> Arc<PolicySet> {
-        let mut policies = Vec::with_capacity(names.len());
-        for (name, at) in names.iter().zip(ats) {
-            match self.identity_policy(cloud, name) {
+    /// The identity set of these listed policies (unknown names are
+    /// errors at their place).
+    pub(super) fn identity_set(&mut self, cloud: Cloud, listed: &[Listed<'_>]) -> Arc<PolicySet> {
+        let mut policies = Vec::with_capacity(listed.len());
+        for l in listed {
+            match self.identity_policy(cloud, &l.name) {
                 Ok(p) => policies.push(p),
-                Err(msg) => self.error("accounts.toml", at, msg),
+                Err(msg) => self.error("accounts.toml", l.at.to_string(), msg),
             }
         }
         self.set_of((cloud, PolicyKind::Identity, SamePolicies(policies)))
@@ -256,6 +254,7 @@ impl<'a> Builder<'a> {
         let (levels, org_path) = self.org_path(acc, at);
         let org: Arc<[OrgLevel]> = levels.into();
         let account_id: Arc<str> = acc.id.as_str().into();
+        let account_name: Arc<str> = acc.name.as_str().into();
         let principal = |user: Option<User>, identity: Arc<PolicySet>| Principal {
             subject: Arc::new(Subject {
                 cloud: acc.cloud,
@@ -266,7 +265,7 @@ impl<'a> Builder<'a> {
             }),
             cloud: acc.cloud,
             account_id: account_id.clone(),
-            account_name: acc.name.as_str().into(),
+            account_name: account_name.clone(),
             urn: principal_urn(acc.cloud, &acc.id, user.as_ref().map(|u| u.name.as_str())),
             user,
             org_path: org_path.clone(),
@@ -280,19 +279,21 @@ impl<'a> Builder<'a> {
         self.projects(acc, at);
         self.roles(acc, at, &org, &org_path);
         let groups = self.groups(acc, at);
-        let mut names = HashSet::new();
+        let mut names = HashSet::with_capacity(acc.users.len());
+        let mut listed = Vec::new();
         for (j, u) in acc.users.iter().enumerate() {
-            let uat = format!("{at}/user/{j}");
-            if !names.insert(u.name.clone()) {
+            let who = IdentityAt::new(at, "user", j);
+            if !names.insert(u.name.as_str()) {
                 self.error(
                     "accounts.toml",
-                    format!("{uat}/name"),
+                    format!("{who}/name"),
                     format!("duplicate user `{}`", u.name),
                 );
                 continue;
             }
-            let (names, ats) = self.user_policy_names(acc, u, &groups, &uat);
-            let identity = self.identity_set(acc.cloud, &names, ats);
+            listed.clear();
+            self.user_policies(acc, u, &groups, who, &mut listed);
+            let identity = self.identity_set(acc.cloud, &listed);
             let user = User {
                 name: u.name.clone(),
                 id: u.id.clone().unwrap_or_else(|| u.name.clone()),
@@ -306,28 +307,22 @@ impl<'a> Builder<'a> {
         self.agencies(acc, at, &org, org_path.as_deref());
     }
 
-    /// Group name → (its policy names, their places).
-    pub(super) fn groups(
+    /// Group name → its policies (named, then inline).
+    pub(super) fn groups<'e>(
         &mut self,
-        acc: &AccountEntry,
-        at: &str,
-    ) -> HashMap<String, (Vec<String>, Vec<String>)> {
-        let mut groups = HashMap::new();
+        acc: &'e AccountEntry,
+        at: &'e str,
+    ) -> HashMap<&'e str, Vec<Listed<'e>>, foldhash::fast::RandomState> {
+        let mut groups = HashMap::default();
         for (g, group) in acc.groups.iter().enumerate() {
-            let gat = format!("{at}/group/{g}");
-            let mut ats: Vec<String> = (0..group.policies.len())
-                .map(|i| format!("{gat}/policies/{i}"))
-                .collect();
-            let mut names = group.policies.clone();
-            let owner = format!("{}/group/{}", acc.id, group.name);
-            let (inline, inline_ats) =
-                self.inline_policies(acc.cloud, &owner, group.inline(), &gat);
-            names.extend(inline);
-            ats.extend(inline_ats);
-            if groups.insert(group.name.clone(), (names, ats)).is_some() {
+            let who = IdentityAt::new(at, "group", g);
+            let mut listed: Vec<Listed<'e>> = Listed::named(&group.policies, who).collect();
+            let owner = || format!("{}/group/{}", acc.id, group.name);
+            self.inline_policies(acc.cloud, owner, group.inline(), who, &mut listed);
+            if groups.insert(group.name.as_str(), listed).is_some() {
                 self.error(
                     "accounts.toml",
-                    format!("{gat}/name"),
+                    format!("{who}/name"),
                     format!("duplicate group `{}`", group.name),
                 );
             }
@@ -335,37 +330,30 @@ impl<'a> Builder<'a> {
         groups
     }
 
-    /// User-attached policies in listed order, then the user's inline ones,
-    /// then each group's (named, then inline) in group order.
-    pub(super) fn user_policy_names(
+    /// Into `listed`: user-attached policies in listed order, then the
+    /// user's inline ones, then each group's (named, then inline) in group
+    /// order.
+    pub(super) fn user_policies<'l>(
         &mut self,
         acc: &AccountEntry,
-        u: &crate::directory::files::UserEntry,
-        groups: &HashMap<String, (Vec<String>, Vec<String>)>,
-        uat: &str,
-    ) -> (Vec<String>, Vec<String>) {
-        let mut names = u.policies.clone();
-        let mut ats: Vec<String> = (0..names.len())
-            .map(|i| format!("{uat}/policies/{i}"))
-            .collect();
-        let owner = format!("{}/user/{}", acc.id, u.name);
-        let (inline, inline_ats) = self.inline_policies(acc.cloud, &owner, u.inline(), uat);
-        names.extend(inline);
-        ats.extend(inline_ats);
+        u: &'l crate::directory::files::UserEntry,
+        groups: &'l HashMap<&'l str, Vec<Listed<'l>>, foldhash::fast::RandomState>,
+        who: IdentityAt<'l>,
+        listed: &mut Vec<Listed<'l>>,
+    ) {
+        listed.extend(Listed::named(&u.policies, who));
+        let owner = || format!("{}/user/{}", acc.id, u.name);
+        self.inline_policies(acc.cloud, owner, u.inline(), who, listed);
         for (k, g) in u.groups.iter().enumerate() {
-            match groups.get(g) {
-                Some((gn, ga)) => {
-                    names.extend(gn.iter().cloned());
-                    ats.extend(ga.iter().cloned());
-                }
+            match groups.get(g.as_str()) {
+                Some(policies) => listed.extend(policies.iter().map(Listed::borrowed)),
                 None => self.error(
                     "accounts.toml",
-                    format!("{uat}/groups/{k}"),
+                    who.at("groups", Some(k)).to_string(),
                     format!("unknown group `{g}`"),
                 ),
             }
         }
-        (names, ats)
     }
 
     pub(super) fn projects(&mut self, acc: &AccountEntry, at: &str) {
@@ -394,6 +382,85 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// An identity's place in `accounts.toml` (`/account/0/user/7`), formatted
+/// only when something there is reported: a reload of 10,000 users formats
+/// none of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdentityAt<'a> {
+    account: &'a str,
+    kind: &'static str,
+    n: usize,
+}
+
+impl<'a> IdentityAt<'a> {
+    /// Identity `n` of `kind` (`user`, `group`, `role`, `agency`) under the account at `account`.
+    pub(super) fn new(account: &'a str, kind: &'static str, n: usize) -> Self {
+        IdentityAt { account, kind, n }
+    }
+
+    /// A field of the identity: `…/policies/3`, `…/policy`.
+    pub(super) fn at(self, field: &'static str, i: Option<usize>) -> At<'a> {
+        At {
+            identity: self,
+            field,
+            i,
+        }
+    }
+}
+
+impl std::fmt::Display for IdentityAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.account, self.kind, self.n)
+    }
+}
+
+/// Where a policy name is written: a field of an identity, with its index.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct At<'a> {
+    identity: IdentityAt<'a>,
+    field: &'static str,
+    i: Option<usize>,
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.identity, self.field)?;
+        match self.i {
+            Some(i) => write!(f, "/{i}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A policy an identity lists (by name, or inline under a generated name)
+/// and where it is written.
+#[derive(Debug, Clone)]
+pub(super) struct Listed<'a> {
+    pub(super) name: Cow<'a, str>,
+    pub(super) at: At<'a>,
+}
+
+impl<'a> Listed<'a> {
+    /// The names of an identity's `policies` field.
+    pub(super) fn named(
+        names: &'a [String],
+        who: IdentityAt<'a>,
+    ) -> impl Iterator<Item = Listed<'a>> + 'a {
+        names.iter().enumerate().map(move |(i, name)| Listed {
+            name: Cow::Borrowed(name),
+            at: who.at("policies", Some(i)),
+        })
+    }
+
+    /// The same entry, its name borrowed from this one.
+    pub(super) fn borrowed(&self) -> Listed<'_> {
+        Listed {
+            name: Cow::Borrowed(&self.name),
+            at: self.at,
+        }
+    }
+}
+
 /// The principal URN/ARN the deny messages and `g:PrincipalUrn` use.
 pub fn principal_urn(cloud: Cloud, account: &str, user: Option<&str>) -> String {
     match (cloud, user) {
@@ -401,5 +468,124 @@ pub fn principal_urn(cloud: Cloud, account: &str, user: Option<&str>) -> String 
         (Cloud::Huawei, None) => format!("iam::{account}:root"),
         (Cloud::Aliyun, Some(u)) => format!("acs:ram::{account}:user/{u}"),
         (Cloud::Aliyun, None) => format!("acs:ram::{account}:root"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Places are formatted only when something is reported: each kind of
+    /// error still names its exact field.
+    #[test]
+    fn every_error_of_accounts_and_credentials_names_its_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let read = r#"{"Version":"5.0","Statement":[{"Effect":"Allow","Action":["modelarts:notebook:list"]}]}"#;
+        write("huawei/identity/Read.json", read);
+        let ram = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:Describe*","Resource":"*"}]}"#;
+        write("aliyun/identity/Ram.json", ram);
+        let trust = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":"acs:ram::a2:root"}}]}"#;
+        write(
+            "accounts.toml",
+            &format!(
+                r#"
+[[account]]
+id = "a1"
+name = "one"
+cloud = "huawei"
+
+[[account.group]]
+name = "g"
+policies = ["Read", "NoGroupPolicy"]
+
+[[account.group]]
+name = "h"
+
+[[account.group]]
+name = "h"
+
+[[account.user]]
+name = "u0"
+policies = ["Read", "NoUserPolicy"]
+groups = ["g", "nogroup"]
+
+[[account.user]]
+name = "u0"
+
+[[account.user]]
+name = "u2"
+groups = ["g"]
+
+[[account]]
+id = "a2"
+name = "two"
+cloud = "aliyun"
+
+[[account.role]]
+name = "R"
+policies = ["Ram", "NoRolePolicy"]
+trust_policy = '{trust}'
+"#
+            ),
+        );
+        write(
+            "credentials.toml",
+            r#"
+[[access_key]]
+id = "K0"
+secret = ""
+account = "a1"
+user = "u0"
+
+[[access_key]]
+id = "K1"
+secret = "s"
+account = "a1"
+user = "nobody"
+
+[[access_key]]
+id = "K0"
+secret = "s"
+account = "a1"
+
+[[token]]
+token = "t0"
+account = "a1"
+user = "u2"
+expires_at = "tomorrow"
+"#,
+        );
+        let errors = load(dir.path(), &mut Vec::new()).unwrap_err();
+        let all: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+        let all = all.join("\n");
+        for (place, message) in [
+            ("#/account/0/group/0/policies/1", "NoGroupPolicy"),
+            ("#/account/0/group/2/name", "duplicate group `h`"),
+            ("#/account/0/user/0/policies/1", "NoUserPolicy"),
+            ("#/account/0/user/0/groups/1", "unknown group `nogroup`"),
+            ("#/account/0/user/1/name", "duplicate user `u0`"),
+            ("#/account/1/role/0/policies/1", "NoRolePolicy"),
+            ("#/access_key/0/secret", "empty secret"),
+            ("#/access_key/1", "no user `nobody` in account `a1`"),
+            ("#/access_key/2/id", "duplicate access key id `K0`"),
+            ("#/token/0/expires_at", "`tomorrow` is not an RFC 3339 time"),
+        ] {
+            let line = all.lines().find(|l| l.contains(&format!("{place}:")));
+            assert!(
+                line.is_some_and(|l| l.contains(message)),
+                "{place} {message}\n{all}"
+            );
+        }
+        // The group's unknown policy is reported where the group lists it,
+        // once per user of the group (u0, u2), and nowhere else.
+        let group_errors = all.matches("NoGroupPolicy").count();
+        assert_eq!(group_errors, 2, "{all}");
+        assert_eq!(all.matches("#/account/0/group/0/policies/1:").count(), 2);
     }
 }

@@ -11,13 +11,14 @@
 //! apply after its named `policies`. The field type is reusable by any
 //! identity (roles next).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
-use crate::directory::build::Builder;
+use crate::directory::build::{Builder, IdentityAt, Listed};
 use crate::directory::policies::PolicyKind;
 use crate::policy::{parse_policy, Policy};
 
@@ -38,15 +39,19 @@ pub struct Inline<'a> {
 }
 
 impl Inline<'_> {
-    /// (field under the identity, the policy), in the order they apply.
-    fn entries(&self) -> Vec<(String, &InlinePolicy)> {
-        let one = self.policy.map(|p| ("policy".to_string(), p));
+    /// (field under the identity and its index, the policy), in the order they apply.
+    fn entries(&self) -> impl Iterator<Item = ((&'static str, Option<usize>), &InlinePolicy)> {
+        let one = self.policy.map(|p| (("policy", None), p));
         let many = self
             .inline_policies
             .iter()
             .enumerate()
-            .map(|(i, p)| (format!("inline_policies/{i}"), p));
-        one.into_iter().chain(many).collect()
+            .map(|(i, p)| (("inline_policies", Some(i)), p));
+        one.into_iter().chain(many)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.policy.is_none() && self.inline_policies.is_empty()
     }
 }
 
@@ -58,28 +63,34 @@ pub fn inline_name(owner: &str, n: usize) -> String {
 }
 
 impl Builder<'_> {
-    /// Compile an identity's inline policies (errors placed under `at`);
-    /// returns their names and places for [`Builder::identity_set`].
-    pub(super) fn inline_policies(
+    /// Compile the inline policies of identity `who` (errors placed under
+    /// it), named after `owner` (`<account>/<user|group>/<name>`);
+    /// appends them to `listed` for [`Builder::identity_set`].
+    pub(super) fn inline_policies<'a>(
         &mut self,
         cloud: Cloud,
-        owner: &str,
+        owner: impl FnOnce() -> String,
         inline: Inline<'_>,
-        at: &str,
-    ) -> (Vec<String>, Vec<String>) {
-        let (mut names, mut ats) = (Vec::new(), Vec::new());
-        for (n, (field, policy)) in inline.entries().into_iter().enumerate() {
-            let place = format!("{at}/{field}");
-            let name = inline_name(owner, n);
+        who: IdentityAt<'a>,
+        listed: &mut Vec<Listed<'a>>,
+    ) {
+        if inline.is_empty() {
+            return;
+        }
+        let owner = owner();
+        for (n, ((field, i), policy)) in inline.entries().enumerate() {
+            let at = who.at(field, i);
+            let name = inline_name(&owner, n);
             // A policy that does not compile is reported once, here; it is
             // left out so no "unknown policy" follows from it.
-            if let Some(p) = self.compile_inline(cloud, &name, policy, &place) {
+            if let Some(p) = self.compile_inline(cloud, &name, policy, &at.to_string()) {
                 self.inline.insert(name.clone(), Arc::new(p));
-                names.push(name);
-                ats.push(place);
+                listed.push(Listed {
+                    name: Cow::Owned(name),
+                    at,
+                });
             }
         }
-        (names, ats)
     }
 
     fn compile_inline(

@@ -15,7 +15,7 @@ impl Builder<'_> {
         &mut self,
         account: &str,
         user: &Option<String>,
-        at: String,
+        at: impl FnOnce() -> String,
     ) -> Option<Arc<Principal>> {
         let found = self.dir.principal(account, user.as_deref()).cloned();
         if found.is_none() {
@@ -24,7 +24,7 @@ impl Builder<'_> {
                 .map_or("root".to_string(), |u| format!("user `{u}`"));
             self.error(
                 "credentials.toml",
-                at,
+                at(),
                 format!("no {who} in account `{account}` (accounts.toml)"),
             );
         }
@@ -33,12 +33,17 @@ impl Builder<'_> {
 
     pub(super) fn credentials(&mut self, creds: &CredentialsFile) {
         for (i, k) in creds.access_keys.iter().enumerate() {
-            let at = format!("/access_key/{i}");
-            let Some(principal) = self.principal_for(&k.account, &k.user, at.clone()) else {
+            // Formatted only for an error: a reload of 10,000 keys formats none.
+            let at = || format!("/access_key/{i}");
+            let Some(principal) = self.principal_for(&k.account, &k.user, at) else {
                 continue;
             };
             if k.secret.is_empty() {
-                self.error("credentials.toml", format!("{at}/secret"), "empty secret");
+                self.error(
+                    "credentials.toml",
+                    format!("{}/secret", at()),
+                    "empty secret",
+                );
             }
             let key = AccessKey {
                 secret: k.secret.clone().into_bytes(),
@@ -47,7 +52,7 @@ impl Builder<'_> {
             if self.dir.access_keys.insert(k.id.clone(), key).is_some() {
                 self.error(
                     "credentials.toml",
-                    format!("{at}/id"),
+                    format!("{}/id", at()),
                     format!(
                         "duplicate access key id `{}` (ids are unique across clouds)",
                         k.id
@@ -56,14 +61,14 @@ impl Builder<'_> {
             }
         }
         for (i, t) in creds.tokens.iter().enumerate() {
-            let at = format!("/token/{i}");
-            let Some(principal) = self.principal_for(&t.account, &t.user, at.clone()) else {
+            let at = || format!("/token/{i}");
+            let Some(principal) = self.principal_for(&t.account, &t.user, at) else {
                 continue;
             };
             let Ok(expires_at) = OffsetDateTime::parse(&t.expires_at, &Rfc3339) else {
                 self.error(
                     "credentials.toml",
-                    format!("{at}/expires_at"),
+                    format!("{}/expires_at", at()),
                     format!("`{}` is not an RFC 3339 time", t.expires_at),
                 );
                 continue;
@@ -75,7 +80,11 @@ impl Builder<'_> {
                 mfa: t.mfa,
             };
             if self.dir.tokens.insert(t.token.clone(), token).is_some() {
-                self.error("credentials.toml", format!("{at}/token"), "duplicate token");
+                self.error(
+                    "credentials.toml",
+                    format!("{}/token", at()),
+                    "duplicate token",
+                );
             }
         }
         self.passwords(creds);
@@ -84,20 +93,20 @@ impl Builder<'_> {
     /// Passwords for the built-in IAM's password tokens (Huawei accounts only).
     fn passwords(&mut self, creds: &CredentialsFile) {
         for (i, p) in creds.passwords.iter().enumerate() {
-            let at = format!("/password/{i}");
-            let Some(principal) = self.principal_for(&p.account, &p.user, at.clone()) else {
+            let at = || format!("/password/{i}");
+            let Some(principal) = self.principal_for(&p.account, &p.user, at) else {
                 continue;
             };
             if principal.cloud != crate::cloud::Cloud::Huawei || p.password.is_empty() {
                 let msg = "a password needs a huawei account and a non-empty value";
-                self.error("credentials.toml", at, msg);
+                self.error("credentials.toml", at(), msg);
                 continue;
             }
             let key = (p.account.clone(), p.user.clone());
             if self.dir.passwords.insert(key, p.password.clone()).is_some() {
                 self.error(
                     "credentials.toml",
-                    at,
+                    at(),
                     "duplicate password for this identity",
                 );
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
-use crate::directory::build::Builder;
+use crate::directory::build::{Builder, IdentityAt, Listed};
 use crate::directory::files::{AccountEntry, RoleEntry};
 use crate::directory::trust::{parse_trust_policy, TrustPolicy, Trusted};
 use crate::directory::Directory;
@@ -82,7 +82,8 @@ impl Builder<'_> {
     ) {
         let mut seen = HashSet::new();
         for (r, entry) in acc.roles.iter().enumerate() {
-            let rat = format!("{at}/role/{r}");
+            let who = IdentityAt::new(at, "role", r);
+            let rat = who.to_string();
             if acc.cloud != Cloud::Aliyun {
                 self.error(
                     "accounts.toml",
@@ -96,7 +97,7 @@ impl Builder<'_> {
                 self.error("accounts.toml", format!("{rat}/name"), msg);
                 continue;
             }
-            if let Some(role) = self.role(acc, entry, &rat, org, org_path) {
+            if let Some(role) = self.role(acc, entry, who, org, org_path) {
                 let key = (acc.id.clone(), entry.name.to_ascii_lowercase());
                 self.dir.roles.insert(key, Arc::new(role));
             }
@@ -128,10 +129,11 @@ impl Builder<'_> {
         &mut self,
         acc: &AccountEntry,
         entry: &RoleEntry,
-        rat: &str,
+        who: IdentityAt<'_>,
         org: &Arc<[OrgLevel]>,
         org_path: &Option<String>,
     ) -> Option<Role> {
+        let rat = &who.to_string();
         let max = entry.max_session_duration.unwrap_or(DEFAULT_MAX_SESSION);
         if !MAX_SESSION_RANGE.contains(&max) {
             let msg = format!("max_session_duration {max} is outside RAM's 3600 … 43200 seconds");
@@ -145,10 +147,8 @@ impl Builder<'_> {
                 return None;
             }
         };
-        let ats = (0..entry.policies.len())
-            .map(|i| format!("{rat}/policies/{i}"))
-            .collect();
-        let identity = self.identity_set(Cloud::Aliyun, &entry.policies, ats);
+        let listed: Vec<_> = Listed::named(&entry.policies, who).collect();
+        let identity = self.identity_set(Cloud::Aliyun, &listed);
         let arn = role_arn(&acc.id, &entry.name);
         let id = entry.id.clone().unwrap_or_else(|| {
             // Stable across reloads, so a session's AssumedRoleId does not change.
