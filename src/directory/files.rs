@@ -3,6 +3,7 @@
 //! are errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -163,7 +164,8 @@ pub struct UserEntry {
     #[serde(default)]
     pub policies: Vec<String>,
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    /// Shared with the principal built from it (a reload copies no tags).
+    pub tags: Arc<BTreeMap<String, String>>,
     /// An inline identity policy (after the named ones).
     #[serde(default)]
     pub policy: Option<InlinePolicy>,

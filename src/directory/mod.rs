@@ -30,7 +30,7 @@ pub use roles::Role;
 pub struct User {
     pub name: String,
     pub id: String,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Arc<BTreeMap<String, String>>,
 }
 
 /// An authenticated caller: a user, or the account's root identity.
@@ -105,7 +105,7 @@ pub struct ResourceAttrs {
 #[derive(Default)]
 pub struct Directory {
     /// (account id, user name or `None` for root) → principal.
-    pub principals: HashMap<(String, Option<String>), Arc<Principal>>,
+    pub principals: HashMap<(String, Option<String>), Arc<Principal>, foldhash::fast::RandomState>,
     pub projects: HashMap<String, Project>,
     pub access_keys: HashMap<String, AccessKey>,
     pub tokens: HashMap<String, Token>,

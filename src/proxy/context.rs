@@ -240,7 +240,7 @@ fn huawei_keys(
     if let Some(u) = p.user.as_ref().filter(|_| !session) {
         c.set_normalized("g:userid", u.id.clone());
         c.set_normalized("g:username", u.name.clone());
-        for (k, v) in &u.tags {
+        for (k, v) in u.tags.iter() {
             c.set(&format!("g:PrincipalTag/{k}"), v.clone());
         }
     }
