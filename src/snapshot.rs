@@ -166,6 +166,25 @@ type SourceRoot<'a> = (&'a str, &'a Path, Sources);
 /// with `/` separators, so the same tree at another absolute location hashes
 /// the same while a file moved to another folder does not.
 fn source_name(label: &str, root: &Path, path: &Path) -> String {
+    // The usual case, on bytes (parsing 10,000 paths into components was
+    // 5 % of a reload): `root`, `/`, then a relative path in UTF-8 with no
+    // empty or `.` segment, which the components below give back as it is.
+    let root_bytes = root.as_os_str().as_encoded_bytes();
+    let rel = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(root_bytes)
+        .and_then(|rest| rest.strip_prefix(b"/"))
+        .filter(|_| !root_bytes.is_empty() && !root_bytes.ends_with(b"/"))
+        .and_then(|rest| std::str::from_utf8(rest).ok())
+        .filter(|rest| rest.split('/').all(|part| !part.is_empty() && part != "."));
+    match rel {
+        Some(rel) => format!("{label}/{rel}"),
+        None => source_name_by_components(label, root, path),
+    }
+}
+
+fn source_name_by_components(label: &str, root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut name = label.to_string();
     for part in rel.components() {
@@ -274,6 +293,33 @@ pub fn uses_builtin_mock(config: &Config) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_name_read_from_bytes_is_the_one_its_components_give() {
+        let cases = [
+            ("policies", "policies/huawei/identity/a.json"),
+            ("/srv/p", "/srv/p/accounts.toml"),
+            ("./policies", "./policies/aliyun/scp/x.json"),
+            ("policies/", "policies/accounts.toml"),
+            ("policies", "policies//huawei/a.json"),
+            ("policies", "policies/./huawei/a.json"),
+            ("policies", "policies/huawei/../a.json"),
+            ("policies", "other/huawei/a.json"),
+            ("policies", "policiesx/a.json"),
+            ("", "a.json"),
+            ("/", "/a.json"),
+        ];
+        for (root, path) in cases {
+            let (root, path) = (Path::new(root), Path::new(path));
+            assert_eq!(
+                source_name("policies", root, path),
+                source_name_by_components("policies", root, path),
+                "{root:?} {path:?}"
+            );
+        }
+        let clean = source_name("routes", Path::new("/r"), Path::new("/r/modelarts.toml"));
+        assert_eq!(clean, "routes/modelarts.toml");
+    }
 
     fn one_root(root: &str, files: &[(&str, &str)]) -> String {
         let root = Path::new(root);
