@@ -3,7 +3,7 @@
 //! the snapshot once and uses it to the end; a reload swaps in a new one
 //! only when everything loaded and validated.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -14,7 +14,7 @@ use crate::access_diff::AccessDiff;
 use crate::cloud::Cloud;
 use crate::config::{Config, Upstream};
 use crate::diag::{Diagnostic, Place};
-use crate::directory::cache::{CompiledPolicies, ContentDigest, Reread};
+use crate::directory::cache::{CompiledPolicies, ContentDigest, Reread, Sources};
 use crate::directory::{self, Directory};
 use crate::routes::RouteTable;
 
@@ -92,7 +92,7 @@ impl Snapshot {
         }
         let route_sources = route_files
             .into_iter()
-            .map(|(path, bytes)| (path, CompiledPolicies::digest(&bytes)))
+            .map(|(path, bytes)| (path.into(), CompiledPolicies::digest(&bytes)))
             .collect();
         let roots = [
             ("routes", routes_dir, route_sources),
@@ -155,9 +155,6 @@ fn check_services(config: &Config, routes: &RouteTable) -> Result<(), Vec<Diagno
         Err(errors)
     }
 }
-
-/// Files compiled, each as (path, SHA-256 of the bytes compiled).
-type Sources = Vec<(PathBuf, ContentDigest)>;
 
 /// (label, root folder, the files read under it) for [`digest`].
 type SourceRoot<'a> = (&'a str, &'a Path, Sources);
@@ -325,7 +322,7 @@ mod tests {
         let root = Path::new(root);
         let files = files
             .iter()
-            .map(|(p, b)| (root.join(p), CompiledPolicies::digest(b.as_bytes())))
+            .map(|(p, b)| (root.join(p).into(), CompiledPolicies::digest(b.as_bytes())))
             .collect();
         digest([("policies", root, files)])
     }
@@ -346,7 +343,7 @@ mod tests {
     #[test]
     fn the_root_label_keeps_routes_and_policies_apart() {
         let root = Path::new("/t");
-        let file = || vec![(root.join("x.toml"), CompiledPolicies::digest(b"x"))];
+        let file = || vec![(root.join("x.toml").into(), CompiledPolicies::digest(b"x"))];
         let as_route = digest([("routes", root, file()), ("policies", root, Vec::new())]);
         let as_policy = digest([("routes", root, Vec::new()), ("policies", root, file())]);
         assert_ne!(as_route, as_policy);

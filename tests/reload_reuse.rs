@@ -269,7 +269,7 @@ async fn a_failed_watched_reload_leaves_its_files_to_the_next() {
     let policies = &mut first.directory.compiled.policies;
     let mut entry = policies.at(&path).unwrap().clone();
     entry.stamp = FileStamp::of(&std::fs::symlink_metadata(&path).unwrap());
-    policies.insert(path.clone(), entry);
+    policies.insert(path.as_path().into(), entry);
     let holder = Arc::new(iamgate::snapshot::SnapshotHolder::new(first));
     let resources = Arc::new(iamgate::state::ResourceState::new(100));
     let metrics = iamgate::metrics::Metrics::new();

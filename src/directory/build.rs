@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cloud::Cloud;
 use crate::diag::{self, Diagnostic, Place};
-use crate::directory::cache::{self, Compiled, ContentDigest, Parsed, Reread, SamePolicies};
+use crate::directory::cache::{self, Compiled, Parsed, Reread, SamePolicies, Sources};
 use crate::directory::files::{AccountEntry, AccountsFile, CredentialsFile, ResourcesFile};
 use crate::directory::policies::{PolicyKind, PolicyStore};
 use crate::directory::{Directory, Principal, Project, User};
@@ -24,7 +24,7 @@ pub const TOML_FILES: [&str; 3] = ["accounts.toml", "credentials.toml", "resourc
 /// of every file compiled (for the snapshot digest). Ok carries warnings.
 pub fn load(
     dir: &Path,
-    sources: &mut Vec<(PathBuf, ContentDigest)>,
+    sources: &mut Sources,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
     load_reusing(dir, sources, &Compiled::default(), Reread::All)
 }
@@ -34,7 +34,7 @@ pub fn load(
 /// `reread` leaves out are not read again.
 pub fn load_reusing(
     dir: &Path,
-    sources: &mut Vec<(PathBuf, ContentDigest)>,
+    sources: &mut Sources,
     previous: &Compiled,
     reread: Reread<'_>,
 ) -> Result<(Directory, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -90,7 +90,7 @@ pub fn load_reusing(
 /// same); a missing optional file is the default.
 fn read_toml<T: DeserializeOwned + Default>(
     path: &Path,
-    sources: &mut Vec<(PathBuf, ContentDigest)>,
+    sources: &mut Sources,
     required: bool,
     previous: Option<&Parsed<T>>,
 ) -> Result<Parsed<T>, Vec<Diagnostic>> {
@@ -122,7 +122,7 @@ fn read_toml<T: DeserializeOwned + Default>(
         }),
         None => parse_toml(path, &bytes).map(|value| parsed(Some(digest), value)),
     };
-    sources.push((path.to_path_buf(), digest));
+    sources.push((path.into(), digest));
     result
 }
 

@@ -184,7 +184,37 @@ impl FileStamp {
 /// Keyed by the path's bytes: hashing a `Path` parses its components.
 #[derive(Debug, Default)]
 pub struct CompiledPolicies {
-    by_path: HashMap<Box<OsStr>, CompiledFile, foldhash::fast::RandomState>,
+    by_path: HashMap<SourcePath, CompiledFile, foldhash::fast::RandomState>,
+}
+
+/// The files one load compiled, each with the SHA-256 of its bytes (for
+/// the snapshot digest).
+pub type Sources = Vec<(Arc<Path>, ContentDigest)>;
+
+/// A compiled file's path, shared with the policy store and the sources
+/// (one allocation per file and load), hashed and compared by its bytes:
+/// looked up by `&OsStr`.
+#[derive(Debug, Clone)]
+struct SourcePath(Arc<Path>);
+
+impl std::hash::Hash for SourcePath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_os_str().hash(state)
+    }
+}
+
+impl PartialEq for SourcePath {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_os_str() == other.0.as_os_str()
+    }
+}
+
+impl Eq for SourcePath {}
+
+impl std::borrow::Borrow<OsStr> for SourcePath {
+    fn borrow(&self) -> &OsStr {
+        self.0.as_os_str()
+    }
 }
 
 /// One policy file as a load compiled it.
@@ -212,9 +242,14 @@ impl CompiledPolicies {
         self.by_path.get(path.as_os_str())
     }
 
-    pub fn insert(&mut self, path: PathBuf, file: CompiledFile) {
-        let path = path.into_os_string().into_boxed_os_str();
-        self.by_path.insert(path, file);
+    pub fn insert(&mut self, path: Arc<Path>, file: CompiledFile) {
+        self.by_path.insert(SourcePath(path), file);
+    }
+
+    /// Room for `n` files (a reload: the previous load's count).
+    pub fn with_capacity(n: usize) -> CompiledPolicies {
+        let by_path = HashMap::with_capacity_and_hasher(n, Default::default());
+        CompiledPolicies { by_path }
     }
 
     pub fn len(&self) -> usize {
@@ -222,9 +257,9 @@ impl CompiledPolicies {
     }
 
     #[cfg(test)]
-    pub(crate) fn by_path_for_tests(&self) -> Vec<(Box<OsStr>, CompiledFile)> {
+    pub(crate) fn by_path_for_tests(&self) -> Vec<(Arc<Path>, CompiledFile)> {
         let files = self.by_path.iter();
-        files.map(|(p, f)| (p.clone(), f.clone())).collect()
+        files.map(|(p, f)| (p.0.clone(), f.clone())).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -290,7 +325,7 @@ mod tests {
             stamp,
             policy: policy.clone(),
         };
-        cache.insert("x/P.json".into(), file);
+        cache.insert(Path::new("x/P.json").into(), file);
         assert!(Arc::ptr_eq(
             &cache.get(Path::new("x/P.json"), &a).unwrap(),
             &policy

@@ -4,12 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
-use crate::directory::cache::{CompiledFile, CompiledPolicies, ContentDigest, FileStamp, Reread};
+use crate::directory::cache::{CompiledFile, CompiledPolicies, FileStamp, Reread, Sources};
 use crate::policy::{parse_policy, Policy};
 
 /// Identity policies attach to users and groups; organisation policies
@@ -28,8 +28,9 @@ pub const FOLDERS: &[(Cloud, PolicyKind, &str)] = &[
     (Cloud::Aliyun, PolicyKind::Org, "aliyun/control"),
 ];
 
-/// A policy by name: (the policy, its kind, its file).
-type ByName = HashMap<String, (Arc<Policy>, PolicyKind, PathBuf), foldhash::fast::RandomState>;
+/// A policy by name: (the policy, its kind, its file). The key is the
+/// policy's own name (shared, looked up by `&str`).
+type ByName = HashMap<Arc<str>, (Arc<Policy>, PolicyKind, Arc<Path>), foldhash::fast::RandomState>;
 
 #[derive(Debug, Default)]
 pub struct PolicyStore {
@@ -71,19 +72,18 @@ impl PolicyStore {
     /// all when `previous` compiled them.
     pub fn load_reusing(
         dir: &Path,
-        sources: &mut Vec<(PathBuf, ContentDigest)>,
+        sources: &mut Sources,
         previous: &CompiledPolicies,
         reread: Reread<'_>,
     ) -> Result<PolicyStore, Vec<Diagnostic>> {
-        let mut store = PolicyStore::default();
+        let mut store = PolicyStore {
+            compiled: CompiledPolicies::with_capacity(previous.len()),
+            ..PolicyStore::default()
+        };
         for cloud in [Cloud::Huawei, Cloud::Aliyun] {
             let builtin = full_access(cloud);
-            let entry = (
-                builtin.clone(),
-                PolicyKind::Org,
-                PathBuf::from("<built-in>"),
-            );
-            store.of_mut(cloud).insert(builtin.name.to_string(), entry);
+            let entry = (builtin.clone(), PolicyKind::Org, Path::new(BUILT_IN).into());
+            store.of_mut(cloud).insert(builtin.name.clone(), entry);
         }
         let mut errors = Vec::new();
         let named = reread.named_under(dir);
@@ -109,7 +109,7 @@ impl PolicyStore {
                     }
                 };
                 let digest = CompiledPolicies::digest(&bytes);
-                match store.compile(previous, &path, cloud, &bytes, (digest, stamp)) {
+                match store.compile(previous, path.clone(), cloud, &bytes, (digest, stamp)) {
                     Ok(p) => store.insert(cloud, kind, path.clone(), p, &mut errors),
                     Err(e) => errors.extend(e),
                 }
@@ -128,23 +128,23 @@ impl PolicyStore {
     fn compile(
         &mut self,
         previous: &CompiledPolicies,
-        path: &Path,
+        path: Arc<Path>,
         cloud: Cloud,
         bytes: &[u8],
-        (digest, stamp): (ContentDigest, FileStamp),
+        (digest, stamp): (crate::directory::cache::ContentDigest, FileStamp),
     ) -> Result<Arc<Policy>, Vec<Diagnostic>> {
-        let policy = match previous.get(path, &digest) {
+        let policy = match previous.get(&path, &digest) {
             Some(p) => p,
             None => {
                 let text = std::str::from_utf8(bytes).map_err(|e| {
                     let msg = format!("cannot read: stream did not contain valid UTF-8 ({e})");
-                    vec![Diagnostic::error(path, Place::File, msg)]
+                    vec![Diagnostic::error(&path, Place::File, msg)]
                 })?;
                 let name = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().to_string())
                     .unwrap_or_default();
-                Arc::new(parse_policy(path, &name, cloud, text)?)
+                Arc::new(parse_policy(&path, &name, cloud, text)?)
             }
         };
         let file = CompiledFile {
@@ -152,7 +152,7 @@ impl PolicyStore {
             stamp,
             policy: policy.clone(),
         };
-        self.compiled.insert(path.to_path_buf(), file);
+        self.compiled.insert(path, file);
         Ok(policy)
     }
 
@@ -160,21 +160,24 @@ impl PolicyStore {
         &mut self,
         cloud: Cloud,
         kind: PolicyKind,
-        path: PathBuf,
+        path: Arc<Path>,
         p: Arc<Policy>,
         errors: &mut Vec<Diagnostic>,
     ) {
-        if let Some((_, _, other)) = self.of(cloud).get(&*p.name) {
-            let msg = format!(
-                "policy name `{}` is already used by {} (names are unique within a cloud)",
-                p.name,
-                other.display()
-            );
-            errors.push(Diagnostic::error(&path, Place::File, msg));
-            return;
+        use std::collections::hash_map::Entry;
+        match self.of_mut(cloud).entry(p.name.clone()) {
+            Entry::Occupied(other) => {
+                let msg = format!(
+                    "policy name `{}` is already used by {} (names are unique within a cloud)",
+                    p.name,
+                    other.get().2.display()
+                );
+                errors.push(Diagnostic::error(&path, Place::File, msg));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((p, kind, path));
+            }
         }
-        self.of_mut(cloud)
-            .insert(p.name.to_string(), (p, kind, path));
     }
 
     /// A policy of this cloud and kind, or a message saying why not.
@@ -211,10 +214,13 @@ impl PolicyStore {
         self.policies
             .iter()
             .flat_map(HashMap::values)
-            .filter(|(_, _, p)| p.as_os_str() != "<built-in>")
+            .filter(|(_, _, p)| p.as_os_str() != BUILT_IN)
             .count()
     }
 }
+
+/// The "file" of the built-in full-access policies.
+const BUILT_IN: &str = "<built-in>";
 
 /// Why a policy of the other kind is where it is not allowed: the usual
 /// mix-up is an identity policy in an `[[account]]`'s `policies`, which
@@ -243,7 +249,7 @@ const PARALLEL_STAT_FROM: usize = 1024;
 /// most of its policy-store time in them); the result is the same.
 fn unread<'p>(
     previous: &'p CompiledPolicies,
-    files: &[(PathBuf, std::fs::DirEntry)],
+    files: &[(Arc<Path>, std::fs::DirEntry)],
     named: Option<&HashSet<OsString>>,
 ) -> Vec<Option<&'p CompiledFile>> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -253,18 +259,18 @@ fn unread<'p>(
 /// [`unread`] over at most `threads` threads.
 fn unread_on<'p>(
     previous: &'p CompiledPolicies,
-    files: &[(PathBuf, std::fs::DirEntry)],
+    files: &[(Arc<Path>, std::fs::DirEntry)],
     named: Option<&HashSet<OsString>>,
     threads: usize,
 ) -> Vec<Option<&'p CompiledFile>> {
     let Some(named) = named else {
         return vec![None; files.len()];
     };
-    let one = |(path, entry): &(PathBuf, std::fs::DirEntry)| match named.contains(path.as_os_str())
-    {
-        true => None,
-        false => unchanged(previous, path, entry),
-    };
+    let one =
+        |(path, entry): &(Arc<Path>, std::fs::DirEntry)| match named.contains(path.as_os_str()) {
+            true => None,
+            false => unchanged(previous, path, entry),
+        };
     if files.len() < PARALLEL_STAT_FROM || threads < 2 {
         return files.iter().map(one).collect();
     }
@@ -317,7 +323,7 @@ fn read_stamped(path: &Path) -> std::io::Result<(Vec<u8>, FileStamp)> {
 }
 
 /// `*.json` entries of a folder, sorted; a missing folder is simply empty.
-fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<(PathBuf, std::fs::DirEntry)> {
+fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<(Arc<Path>, std::fs::DirEntry)> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -334,6 +340,7 @@ fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<(PathBuf, std::fs
         .filter_map(Result::ok)
         .map(|e| (e.path(), e))
         .filter(|(p, _)| p.extension().is_some_and(|x| x == "json"))
+        .map(|(p, e)| (Arc::<Path>::from(p), e))
         .collect();
     // One folder: byte order of the names is the paths' order, without
     // comparing path components.
@@ -349,6 +356,7 @@ fn json_files(dir: &Path, errors: &mut Vec<Diagnostic>) -> Vec<(PathBuf, std::fs
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::path::PathBuf;
 
     use super::*;
 
@@ -389,10 +397,10 @@ mod tests {
         let mut forged = CompiledPolicies::default();
         for (p, file) in &previous.by_path_for_tests() {
             let mut file = file.clone();
-            if Path::new(p) == path {
+            if **p == *path {
                 file.stamp = FileStamp::of(&std::fs::symlink_metadata(path).unwrap());
             }
-            forged.insert(PathBuf::from(p), file);
+            forged.insert(p.clone(), file);
         }
         forged
     }
