@@ -94,7 +94,7 @@ pub fn check(config_path: &Path) -> CheckReport {
     };
     let routes = snapshot
         .as_ref()
-        .map(|s| &s.routes)
+        .map(|s| &*s.routes)
         .or(fallback_routes.as_ref());
     diags.extend(lint(&policies_dir, routes));
     if let Some(snap) = &snapshot {

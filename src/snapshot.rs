@@ -14,7 +14,7 @@ use crate::access_diff::AccessDiff;
 use crate::cloud::Cloud;
 use crate::config::{Config, Upstream};
 use crate::diag::{Diagnostic, Place};
-use crate::directory::cache::{CompiledPolicies, ContentDigest, Reread, Sources};
+use crate::directory::cache::{ContentDigest, Reread, Sources};
 use crate::directory::{self, Directory};
 use crate::routes::RouteTable;
 
@@ -24,7 +24,7 @@ pub struct Snapshot {
     /// Identifies the files this snapshot was built from (first 16 hex of a SHA-256).
     pub digest: String,
     pub loaded_at: SystemTime,
-    pub routes: RouteTable,
+    pub routes: Arc<RouteTable>,
     pub directory: Directory,
     /// Warnings found while loading (errors prevent a snapshot).
     pub warnings: Vec<Diagnostic>,
@@ -74,11 +74,10 @@ impl Snapshot {
         compiled: &directory::cache::Compiled,
         reread: Reread<'_>,
     ) -> Result<Snapshot, Vec<Diagnostic>> {
-        let mut route_files = Vec::new();
         let mut policy_sources = Vec::new();
-        let routes = RouteTable::load_dir_collecting(routes_dir, &mut route_files);
+        let routes = RouteTable::load_dir_reusing(routes_dir, compiled.routes.as_ref());
         let dir = directory::load_reusing(policies_dir, &mut policy_sources, compiled, reread);
-        let ((routes, mut warnings), (directory, dir_warnings)) = match (routes, dir) {
+        let (routes, (mut directory, dir_warnings)) = match (routes, dir) {
             (Ok(r), Ok(d)) => (r, d),
             (r, d) => {
                 let mut errors = r.err().unwrap_or_default();
@@ -86,22 +85,21 @@ impl Snapshot {
                 return Err(errors);
             }
         };
+        let mut warnings = routes.warnings.clone();
         warnings.extend(dir_warnings);
         if let Some(config) = config {
-            check_services(config, &routes)?;
+            check_services(config, &routes.table)?;
         }
-        let route_sources = route_files
-            .into_iter()
-            .map(|(path, bytes)| (path.into(), CompiledPolicies::digest(&bytes)))
-            .collect();
         let roots = [
-            ("routes", routes_dir, route_sources),
+            ("routes", routes_dir, routes.files.clone()),
             ("policies", policies_dir, policy_sources),
         ];
+        let table = routes.table.clone();
+        directory.compiled.routes = Some(routes);
         Ok(Snapshot {
             digest: digest(roots),
             loaded_at: SystemTime::now(),
-            routes,
+            routes: table,
             directory,
             warnings,
         })
@@ -290,6 +288,7 @@ pub fn uses_builtin_mock(config: &Config) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::directory::cache::CompiledPolicies;
 
     #[test]
     fn a_source_name_read_from_bytes_is_the_one_its_components_give() {

@@ -287,3 +287,47 @@ async fn a_failed_watched_reload_leaves_its_files_to_the_next() {
     let outcome = reloader.reload_changed("file change", named(other)).await;
     assert!(matches!(outcome, ReloadOutcome::Loaded(_)), "{outcome:?}");
 }
+
+#[test]
+fn unchanged_route_files_keep_their_table_and_a_changed_one_is_compiled_again() {
+    let (dir, first) = sample();
+    let root = dir.path();
+    let routes = root.join("routes");
+    let same = reload(root, &first).unwrap();
+    assert!(
+        Arc::ptr_eq(&first.routes, &same.routes),
+        "nothing changed: the very table"
+    );
+    assert_eq!(first.digest, same.digest);
+    let texts = |s: &Snapshot| s.warnings.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        texts(&first),
+        texts(&same),
+        "the routes' warnings come along"
+    );
+
+    // One byte more in one file: parsed again (equal routes, another table).
+    let path = routes.join("modelarts.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}\n# edited\n")).unwrap();
+    let edited = reload(root, &same).unwrap();
+    assert!(!Arc::ptr_eq(&same.routes, &edited.routes));
+    assert_ne!(same.digest, edited.digest);
+    assert_eq!(same.routes.route_count(), edited.routes.route_count());
+
+    // A broken file is an error (never the previous table), fixed it loads.
+    std::fs::write(&path, format!("{text}\n[[broken")).unwrap();
+    let errors = reload(root, &edited).unwrap_err();
+    assert!(
+        errors.iter().any(|d| d.file.ends_with("modelarts.toml")),
+        "{errors:?}"
+    );
+    std::fs::write(&path, &text).unwrap();
+    let fixed = reload(root, &edited).unwrap();
+    assert_eq!(fixed.digest, first.digest, "the original bytes again");
+
+    // A file removed: the table is rebuilt without its routes.
+    std::fs::remove_file(routes.join("agentrun.toml")).unwrap();
+    let fewer = reload(root, &fixed).unwrap();
+    assert!(fewer.routes.route_count() < fixed.routes.route_count());
+}

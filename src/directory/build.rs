@@ -82,6 +82,7 @@ pub fn load_reusing(
         credentials: Some(credentials),
         resources: Some(resources),
         sets: std::mem::take(&mut b.sets),
+        routes: None, // the snapshot adds its own
     };
     Ok((b.dir, b.diags))
 }

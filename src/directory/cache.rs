@@ -33,6 +33,9 @@ pub struct Compiled {
     pub credentials: Option<Parsed<CredentialsFile>>,
     pub resources: Option<Parsed<ResourcesFile>>,
     pub sets: PolicySets,
+    /// The snapshot's route table and the files it came from (kept here so
+    /// that one value carries everything a reload reuses).
+    pub routes: Option<crate::routes::CompiledRoutes>,
 }
 
 /// A TOML file as parsed from exactly these bytes at this path.

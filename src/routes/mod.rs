@@ -14,6 +14,7 @@ pub mod canonical;
 mod check;
 pub mod file;
 mod load;
+pub use load::CompiledRoutes;
 mod path;
 mod template;
 #[cfg(test)]
