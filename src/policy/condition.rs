@@ -238,10 +238,11 @@ fn parse_all<T>(
     parse: fn(&str) -> Option<T>,
     what: &str,
 ) -> Result<Vec<T>, String> {
-    values
-        .iter()
-        .map(|v| parse(v).ok_or_else(|| format!("`{v}` is not {what}")))
-        .collect()
+    let mut parsed = Vec::with_capacity(values.len());
+    for v in values {
+        parsed.push(parse(v).ok_or_else(|| format!("`{v}` is not {what}"))?);
+    }
+    Ok(parsed)
 }
 
 pub fn parse_number(s: &str) -> Option<f64> {
