@@ -10,6 +10,34 @@ use serde::Deserialize;
 use crate::cloud::Cloud;
 pub use crate::directory::inline::{Inline, InlinePolicy};
 
+/// A user's tags, key → value, in key order (a TOML table: each key once).
+/// A slice rather than a `BTreeMap`: a map's first node has room for
+/// eleven entries (half a KiB), and a user mostly has one or two tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Box<[(String, String)]>);
+
+impl Tags {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl FromIterator<(String, String)> for Tags {
+    /// Sorted by key; a repeated key keeps its last value.
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Tags {
+        let map: BTreeMap<String, String> = pairs.into_iter().collect();
+        Tags(map.into_iter().collect())
+    }
+}
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Tags, D::Error> {
+        Ok(BTreeMap::<String, String>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AccountsFile {
@@ -165,7 +193,7 @@ pub struct UserEntry {
     pub policies: Vec<String>,
     #[serde(default)]
     /// Shared with the principal built from it (a reload copies no tags).
-    pub tags: Arc<BTreeMap<String, String>>,
+    pub tags: Arc<Tags>,
     /// An inline identity policy (after the named ones).
     #[serde(default)]
     pub policy: Option<InlinePolicy>,
@@ -249,4 +277,28 @@ pub struct ResourceEntry {
     /// Further condition keys of the resource, e.g. `"modelarts:poolType" = "dedicated"`.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_read_from_a_table_are_in_key_order_once_each() {
+        #[derive(Deserialize)]
+        struct Holder {
+            tags: Tags,
+        }
+        let h: Holder =
+            toml::from_str("tags = { team = \"cv\", env = \"prod\", a = \"1\" }").unwrap();
+        let pairs: Vec<_> = h.tags.iter().collect();
+        assert_eq!(pairs, [("a", "1"), ("env", "prod"), ("team", "cv")]);
+        let again: Tags = [("k", "1"), ("k", "2")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(again.iter().collect::<Vec<_>>(), [("k", "2")]);
+        assert_eq!(Tags::default().iter().count(), 0);
+    }
 }

@@ -30,7 +30,7 @@ pub use roles::Role;
 pub struct User {
     pub name: String,
     pub id: String,
-    pub tags: Arc<BTreeMap<String, String>>,
+    pub tags: Arc<files::Tags>,
 }
 
 /// An authenticated caller: a user, or the account's root identity.

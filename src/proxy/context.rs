@@ -241,7 +241,7 @@ fn huawei_keys(
         c.set_normalized("g:userid", u.id.clone());
         c.set_normalized("g:username", u.name.clone());
         for (k, v) in u.tags.iter() {
-            c.set(&format!("g:PrincipalTag/{k}"), v.clone());
+            c.set(&format!("g:PrincipalTag/{k}"), v.to_string());
         }
     }
     if let Some(path) = &p.org_path {
