@@ -38,7 +38,9 @@ use crate::snapshot::Snapshot;
 /// How much work one diff may do.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Pairs compared at most; the rest are counted as not compared.
+    /// Pairs evaluated at most; the rest are counted as not compared. A
+    /// principal known to decide as before (see [`diff`]) is compared
+    /// without evaluating anything and does not count.
     pub max_pairs: usize,
     /// Changes listed at most; the rest are counted in `omitted`.
     pub max_listed: usize,
@@ -136,6 +138,7 @@ pub fn diff(
         ..AccessDiff::default()
     };
     let same_catalog = old_side.same_inputs(&new_side);
+    let mut evaluated = 0;
     'all: for key in principals {
         // The very same compiled policies deciding over the same catalog:
         // every action answers as before, so none needs evaluating.
@@ -143,15 +146,16 @@ pub fn diff(
             (Some(a), Some(b)) => same_catalog && same_subject(a, b),
             _ => false,
         };
-        if unchanged && out.pairs_compared + actions.len() <= limits.max_pairs {
+        if unchanged {
             out.pairs_compared += actions.len();
             continue;
         }
         for (index, action) in actions.iter().enumerate() {
-            if out.pairs_compared >= limits.max_pairs || past(limits.deadline, out.pairs_compared) {
+            if evaluated >= limits.max_pairs || past(limits.deadline, evaluated) {
                 out.complete = false;
                 break 'all;
             }
+            evaluated += 1;
             out.pairs_compared += 1;
             let before = old_side.allows(key, index, action);
             let after = new_side.allows(key, index, action);

@@ -297,4 +297,18 @@ fn only_principals_whose_compiled_policies_changed_are_evaluated() {
     assert_eq!(d.pairs_compared, d.pairs_total);
     let d = diff(&reloaded, &scratch, &regions(), &no_time);
     assert!(!d.complete, "{d:?}");
+
+    // The pair budget counts evaluations only: room for one principal's
+    // actions completes a reload where one principal's policies changed
+    // (reader's group policy: reader alone), not a load from scratch.
+    let one_principal = Limits {
+        max_pairs: d.pairs_total / reloaded.directory.principals.len(),
+        ..Limits::default()
+    };
+    let d = diff(&live, &reloaded, &regions(), &one_principal);
+    assert!(d.complete, "{d:?}");
+    assert_eq!(d.pairs_compared, d.pairs_total);
+    let d = diff(&live, &scratch, &regions(), &one_principal);
+    assert!(!d.complete, "{d:?}");
+    assert!(d.pairs_compared <= one_principal.max_pairs, "{d:?}");
 }
