@@ -169,7 +169,23 @@ impl PolicySet {
         }
         set.by_service.sort_by_key(|w| w.service);
         set.policies = policies;
+        set.shrink_to_fit();
         set
+    }
+
+    /// No spare capacity: a set lives as long as its snapshot, and there
+    /// is one per distinct list of policies (10,000 on a tree where every
+    /// user has a policy of their own).
+    fn shrink_to_fit(&mut self) {
+        self.positions.shrink_to_fit();
+        self.exact.shrink_to_fit();
+        self.exact_positions.shrink_to_fit();
+        self.by_service.shrink_to_fit();
+        self.any_service.shrink_to_fit();
+        self.wild_positions.shrink_to_fit();
+        self.not_action.shrink_to_fit();
+        self.resource_starts.shrink_to_fit();
+        self.resource_ids.shrink_to_fit();
     }
 
     pub fn policies(&self) -> &[Arc<Policy>] {
