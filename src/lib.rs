@@ -38,6 +38,7 @@ pub mod explain;
 pub mod huawei_iam;
 pub mod identity;
 pub mod learn;
+pub mod memory;
 pub mod metrics;
 pub mod mock;
 #[cfg(feature = "otel")]

@@ -197,6 +197,7 @@ pub async fn serve(config_path: &Path) -> Result<(), String> {
         admin_listener.local_addr().map_err(|e| e.to_string())?,
     );
     metrics.set_ready(true);
+    crate::memory::return_freed_memory_later();
     let admin_task = tokio::spawn(serve_admin(
         admin_listener,
         admin.clone(),
