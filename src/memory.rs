@@ -7,8 +7,8 @@
 //! instead of ~76 MiB. One small allocation after the delay lets the
 //! allocator purge. Under traffic this happens on its own; with another
 //! allocator it is a few harmless microseconds. (After a reload it did not
-//! pay: a reload frees on tokio's blocking threads, whose pages come back
-//! when those threads exit, 10 s idle; see benches/README.md, sixth session.)
+//! pay: a reload frees on tokio's blocking threads, and the RSS came back
+//! about when those exit, 10 s idle; see benches/README.md, sixth session.)
 
 use std::time::Duration;
 
