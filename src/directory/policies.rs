@@ -10,7 +10,8 @@ use std::sync::Arc;
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
 use crate::directory::cache::{CompiledFile, CompiledPolicies, FileStamp, Reread, Sources};
-use crate::policy::{parse_policy, Policy};
+use crate::policy::glob::Texts;
+use crate::policy::{document::parse_policy_in, Policy};
 
 /// Identity policies attach to users and groups; organisation policies
 /// (Huawei SCPs, Alibaba control policies) to org nodes.
@@ -39,6 +40,8 @@ pub struct PolicyStore {
     /// What this load compiled, by path and content digest (the next
     /// load's starting point).
     pub(crate) compiled: CompiledPolicies,
+    /// One copy of each pattern text among the files this load parses.
+    texts: Texts,
 }
 
 /// The cloud's built-in full-access policy: one per process, so that sets
@@ -144,7 +147,7 @@ impl PolicyStore {
                     .file_stem()
                     .map(|s| s.to_string_lossy().to_string())
                     .unwrap_or_default();
-                Arc::new(parse_policy(&path, &name, cloud, text)?)
+                Arc::new(parse_policy_in(&path, &name, cloud, text, &mut self.texts)?)
             }
         };
         let file = CompiledFile {
@@ -388,6 +391,24 @@ mod tests {
         let first = load(dir.path(), &CompiledPolicies::default(), Reread::All);
         assert_eq!(first.file_count(), 2, "the built-in policies are not files");
         (dir, folder, first)
+    }
+
+    #[test]
+    fn the_files_of_one_load_share_their_pattern_texts() {
+        let (_dir, _, store) = tree();
+        let action = |name: &str| {
+            let p = store
+                .get(Cloud::Huawei, PolicyKind::Identity, name)
+                .unwrap();
+            match &p.statements[0].actions {
+                crate::policy::statement::ActionSet::Action(globs) => match &globs[0] {
+                    crate::policy::glob::Glob::Exact(text) => text.clone(),
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(Arc::ptr_eq(&action("A"), &action("B")));
     }
 
     /// `previous` as if `stat` could not tell that `path` was rewritten

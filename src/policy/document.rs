@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::cloud::Cloud;
 use crate::diag::{Diagnostic, Place};
 use crate::policy::condition::{self, Condition};
-use crate::policy::glob::Glob;
+use crate::policy::glob::{Glob, Texts};
 use crate::policy::statement::{ActionSet, Effect, Policy, ResourceSet, Statement};
 use crate::policy::strict_json;
 
@@ -22,6 +22,18 @@ pub fn parse_policy(
     name: &str,
     cloud: Cloud,
     source: &str,
+) -> Result<Policy, Vec<Diagnostic>> {
+    parse_policy_in(file, name, cloud, source, &mut Texts::default())
+}
+
+/// [`parse_policy`], the patterns' texts shared through `texts` (one load
+/// passes the same to every file).
+pub fn parse_policy_in(
+    file: &Path,
+    name: &str,
+    cloud: Cloud,
+    source: &str,
+    texts: &mut Texts,
 ) -> Result<Policy, Vec<Diagnostic>> {
     // Strict: a key repeated in one object is an error, never last-wins.
     let value: Value = strict_json::from_str(source).map_err(|e| {
@@ -38,6 +50,7 @@ pub fn parse_policy(
         file,
         cloud,
         errors: Vec::new(),
+        texts,
     };
     let statements = p.document(&value);
     if p.errors.is_empty() {
@@ -55,6 +68,7 @@ struct Parser<'a> {
     file: &'a Path,
     cloud: Cloud,
     errors: Vec<Diagnostic>,
+    texts: &'a mut Texts,
 }
 
 /// Escape a key for a JSON pointer (RFC 6901).
@@ -246,7 +260,10 @@ impl Parser<'_> {
                 );
             }
         }
-        let globs = list.iter().map(|a| Glob::new(&a.to_lowercase())).collect();
+        let globs = list
+            .iter()
+            .map(|a| Glob::new_in(&a.to_lowercase(), self.texts))
+            .collect();
         let set = if field == "Action" {
             ActionSet::Action(globs)
         } else {
@@ -280,7 +297,7 @@ impl Parser<'_> {
         // to enforce here. `iamgate check` warns on a pattern that can match
         // no resource of the catalog (check/resource_patterns.rs).
         let list = self.string_list(value, &at)?;
-        let globs = list.iter().map(|r| Glob::new(r)).collect();
+        let globs = list.iter().map(|r| Glob::new_in(r, self.texts)).collect();
         Some(if field == "Resource" {
             ResourceSet::Resource(globs)
         } else {
