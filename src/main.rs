@@ -400,6 +400,7 @@ fn run_async(
     workers: Option<usize>,
 ) -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.thread_keep_alive(iamgate::memory::BLOCKING_KEEP_ALIVE);
     if let Some(n) = workers {
         builder.worker_threads(n);
     }

@@ -6,14 +6,21 @@
 //! holding 10,000 users and policies idled at ~117 MiB after start-up
 //! instead of ~76 MiB. One small allocation after the delay lets the
 //! allocator purge. Under traffic this happens on its own; with another
-//! allocator it is a few harmless microseconds. (After a reload it did not
-//! pay: a reload frees on tokio's blocking threads, and the RSS came back
-//! about when those exit, 10 s idle; see benches/README.md, sixth session.)
+//! allocator it is a few harmless microseconds. After a reload the nudge
+//! does not help: a reload allocates and frees on one of tokio's blocking
+//! threads, and that memory goes back when the thread exits, so the
+//! gateway's runtime lets an idle blocking thread go after
+//! [`BLOCKING_KEEP_ALIVE`] (benches/README.md, sixth and seventh sessions).
 
 use std::time::Duration;
 
 /// Longer than mimalloc's default purge delay (1 s).
 pub const SETTLE: Duration = Duration::from_millis(1500);
+
+/// How long an idle blocking thread of the runtime lives (tokio's default:
+/// 10 s). A reload runs on one, and what it allocated there is given back
+/// when the thread exits.
+pub const BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(2);
 
 /// After [`SETTLE`], [`nudge`] the allocator (on the current tokio runtime).
 pub fn return_freed_memory_later() {
