@@ -586,7 +586,7 @@ fn main() {
     std::fs::create_dir_all(&base_dir).unwrap();
     std::fs::create_dir_all(&big_dir).unwrap();
     let sample = start_gateway(&base_dir, &repo.join("routes"), &repo.join("policies"), &[]);
-    std::thread::sleep(Duration::from_millis(300));
+    settle();
     let pid = sample.child.id().to_string();
     let sample_rss = status_kib(&pid, "VmRSS");
     let sample_reload = median((0..5).map(|_| post_reload(&sample.admin)).collect());
@@ -594,7 +594,7 @@ fn main() {
     drop(sample);
 
     let big = start_gateway(&big_dir, &routes, &policies, &[]);
-    std::thread::sleep(Duration::from_millis(300));
+    settle();
     let pid = big.child.id().to_string();
     let big_rss = status_kib(&pid, "VmRSS");
     let (big_reload, trajectory) = reloads(&big, 10);
@@ -604,7 +604,7 @@ fn main() {
     drop(big);
     // The same with one malloc arena: tells allocator retention from a leak.
     let one = start_gateway(&big_dir, &routes, &policies, &[("MALLOC_ARENA_MAX", "1")]);
-    std::thread::sleep(Duration::from_millis(300));
+    settle();
     let one_rss = status_kib(&one.child.id().to_string(), "VmRSS");
     let (_, one_trajectory) = reloads(&one, 10);
     drop(one);
@@ -616,7 +616,7 @@ fn main() {
         &policies,
         &[("MIMALLOC_PURGE_DELAY", "0")],
     );
-    std::thread::sleep(Duration::from_millis(300));
+    settle();
     let purge_rss = status_kib(&purge.child.id().to_string(), "VmRSS");
     drop(purge);
     println!(
@@ -674,6 +674,14 @@ fn main() {
         "  with MALLOC_ARENA_MAX=1: VmRSS {:.1} MiB idle, after each reload: {one_trajectory:.0?}",
         mib(one_rss)
     );
+}
+
+/// Wait until the gateway is idle: past the point where it lets the
+/// allocator return what the load freed (`iamgate::memory::SETTLE`), so
+/// that "idle" RSS is the RSS of an idle gateway, not of one 0.3 s after
+/// its load.
+fn settle() {
+    std::thread::sleep(iamgate::memory::SETTLE + Duration::from_millis(500));
 }
 
 /// `n` reloads: the median round trip and VmRSS (MiB) after each.
