@@ -279,7 +279,7 @@ bench() {
     local name=$1 url=$2 expect=$3 out=$WORK/wrk-$1-c$CONNECTIONS.txt
     shift 3
     local rps p50 p99 total non2xx sockerr upstream check args=("$@")
-    if [[ $name == iamgate-signed* ]]; then
+    if [[ $name == iamgate-signed* || $name == nginx-signed ]]; then
         python3 "$SIGNED_PY" lua "$WORK/signed" "${url#http://}" "$WORK/$name.lua"
         args=(-s "$WORK/$name.lua")
     fi
@@ -313,6 +313,9 @@ TOKEN_ARGS=(-H "X-Auth-Token: $TOKEN")
 for CONNECTIONS in $SWEEP_CONNECTIONS; do
     bench direct "$MOCK$ALLOWED" 2xx "${TOKEN_ARGS[@]}"
     bench nginx "$NGINX_URL$ALLOWED" 2xx "${TOKEN_ARGS[@]}"
+    # The same wrk script as the signed gateways get (its Lua costs the
+    # client, which shares the cores): their baseline.
+    bench nginx-signed "$NGINX_URL" 2xx
     for s in "${SUFFIXES[@]}"; do
         bench "iamgate$s" "${GATE_URL[iamgate$s]}$ALLOWED" 2xx "${TOKEN_ARGS[@]}"
         bench "iamgate-signed$s" "${GATE_URL[iamgate-signed$s]}" 2xx
@@ -336,14 +339,19 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC') · $(nproc) cores ($CPU) · wrk -t $THREA
 echo
 awk -F'\t' '
     { c[NR] = $1; name[NR] = $2; rps[NR] = $3; p50[NR] = $4; p99[NR] = $5; tot[NR] = $6; bad[NR] = $7; up[NR] = $9; chk[NR] = $10
-      if ($2 == "direct") { d[$1] = $3; dp[$1] = $5 } if ($2 == "nginx") { n[$1] = $3; np[$1] = $5 } }
+      if ($2 == "direct") { d[$1] = $3; dp[$1] = $5 } if ($2 == "nginx") { n[$1] = $3; np[$1] = $5 }
+      if ($2 == "nginx-signed") { ns[$1] = $3; nsp[$1] = $5 } }
     END {
         print "| -c | target | requests/s | p50 ms | p99 ms | req/s vs direct | req/s vs nginx | p99 vs direct | p99 vs nginx | non-2xx / total | upstream saw | check |"
         print "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
-        for (i = 1; i <= NR; i++)
-            printf "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s / %s | %s | %s |\n",
-                c[i], name[i], rps[i], p50[i], p99[i], rps[i] / d[c[i]], rps[i] / n[c[i]],
-                p99[i] / dp[c[i]], p99[i] / np[c[i]], bad[i], tot[i], up[i], chk[i]
+        # A signed gateway is measured against nginx under the same script.
+        for (i = 1; i <= NR; i++) {
+            signed = name[i] ~ /^iamgate-signed/ && (c[i] in ns)
+            base = signed ? ns[c[i]] : n[c[i]]; basep = signed ? nsp[c[i]] : np[c[i]]
+            printf "| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f%s | %.2f | %.2f | %s / %s | %s | %s |\n",
+                c[i], name[i], rps[i], p50[i], p99[i], rps[i] / d[c[i]], rps[i] / base, signed ? " (vs nginx-signed)" : "",
+                p99[i] / dp[c[i]], p99[i] / basep, bad[i], tot[i], up[i], chk[i]
+        }
     }' "$RESULTS"
 echo
 for name in "${!GATE_ADMIN[@]}"; do
