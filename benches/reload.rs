@@ -10,8 +10,9 @@
 //! criterion: the ratio of the two (medians, baseline / iamgate), the RSS growth of this process
 //! while one loaded snapshot is alive, and the real gateway binary started on
 //! the generated tree vs on the sample `policies/` (time to `listening on`,
-//! VmRSS idle, `POST /-/reload` round trip, VmRSS/VmHWM after reloads), each
-//! idle RSS against issue 9's bound of 2 × policy bytes + 30 MiB.
+//! VmRSS idle, `POST /-/reload` round trip, VmRSS/VmHWM after reloads and
+//! once idle again), each idle RSS against issue 9's bound of 2 × policy
+//! bytes + 30 MiB.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
@@ -600,6 +601,10 @@ fn main() {
     let (big_reload, trajectory) = reloads(&big, 10);
     let big_rss_after = status_kib(&pid, "VmRSS");
     let big_hwm = status_kib(&pid, "VmHWM");
+    // Idle again: the blocking thread that ran the last reload has exited.
+    std::thread::sleep(iamgate::memory::BLOCKING_KEEP_ALIVE);
+    settle();
+    let big_rss_settled = status_kib(&pid, "VmRSS");
     let big_started = big.started_in;
     drop(big);
     // The same with one malloc arena: tells allocator retention from a leak.
@@ -630,12 +635,14 @@ fn main() {
     );
     println!(
         "gateway on 10k users + 10k policies: listening after {:.2?}, VmRSS {:.1} MiB idle \
-         ({:.1}x the sample), POST /-/reload {big_reload:.2?}; after 10 reloads VmRSS {:.1} MiB, peak VmHWM {:.1} MiB",
+         ({:.1}x the sample), POST /-/reload {big_reload:.2?}; after 10 reloads VmRSS {:.1} MiB, peak VmHWM {:.1} MiB, \
+         {:.1} MiB idle again",
         big_started,
         mib(big_rss),
         big_rss as f64 / sample_rss.max(1) as f64,
         mib(big_rss_after),
-        mib(big_hwm)
+        mib(big_hwm),
+        mib(big_rss_settled)
     );
     // Issue 9's memory target: RSS ≤ 2 × policy bytes + 30 MiB.
     for (tree, dir, rss) in [
