@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::cloud::Cloud;
 use crate::identity::{AuthError, AuthFailure};
@@ -250,7 +251,7 @@ impl GatewayError {
 #[derive(Serialize)]
 struct HuaweiError<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    encoded_authorization_message: Option<String>,
+    encoded_authorization_message: Option<Encoded>,
     error_code: &'a str,
     error_msg: &'a str,
     request_id: &'a str,
@@ -284,7 +285,7 @@ struct AccessDeniedDetail<'a> {
     auth_principal_display_name: &'a str,
     auth_principal_owner_id: &'a str,
     auth_principal_type: &'static str,
-    encoded_diagnostic_message: String,
+    encoded_diagnostic_message: Encoded,
     no_permission_type: &'static str,
     policy_type: &'static str,
 }
@@ -448,8 +449,30 @@ fn principal_type(d: &DenialDetails) -> &'static str {
     }
 }
 
-fn encode(json: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(json)
+/// The base64 of an explanation as the JSON string a body carries. The
+/// base64 alphabet needs no escaping, so the quoted text goes into the
+/// body as it is (a `RawValue`, which serde_json's parser checks eight bytes
+/// at a time) rather than through the serializer's escaping, which looks
+/// at every byte (callgrind, a Huawei denial: 85.7k -> 83.2k instructions).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Encoded {
+    Raw(Box<RawValue>),
+    /// Only if serde_json refused the quoted base64, which it cannot.
+    Text(String),
+}
+
+fn encode(json: &str) -> Encoded {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let len = base64::encoded_len(json.len(), true).unwrap_or(0);
+    let mut quoted = String::with_capacity(len + 2);
+    quoted.push('"');
+    engine.encode_string(json, &mut quoted);
+    quoted.push('"');
+    match RawValue::from_string(quoted) {
+        Ok(raw) => Encoded::Raw(raw),
+        Err(_) => Encoded::Text(engine.encode(json)),
+    }
 }
 
 /// A JSON response with the given status: `body` serialized straight into

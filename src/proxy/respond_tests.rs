@@ -634,3 +634,15 @@ fn each_reason_has_a_one_line_summary() {
         assert_eq!(reason_summary(&reason), text);
     }
 }
+
+#[test]
+fn an_encoded_explanation_is_written_exactly_as_the_escaping_serializer_writes_it() {
+    let long = format!("{{\"a\":\"{}\"}}", "x\"é\u{1F600}\\".repeat(300));
+    for json in ["", "{}", r#"{"reason":"no \"allow\" é"}"#, long.as_str()] {
+        let raw = encode(json);
+        assert!(matches!(raw, Encoded::Raw(_)), "{json}");
+        let text = Encoded::Text(base64::engine::general_purpose::STANDARD.encode(json));
+        let (raw, text) = (serde_json::to_string(&raw), serde_json::to_string(&text));
+        assert_eq!(raw.unwrap(), text.unwrap(), "{json}");
+    }
+}
